@@ -1,0 +1,143 @@
+"""Argument checks shared by the public modules.
+
+Each check raises ``TypeError`` for a wrong type and ``ValueError`` for a wrong value, with a
+message that names the argument, says what was expected and shows what arrived. Checks read
+only shapes, dtypes and devices, never tensor values, except :func:`check_label_range`, which
+callers run only where reading values back is cheap.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Optional
+
+import torch
+
+MODES = ("cutmix", "mixup")
+
+IMAGE_DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def check_mode(mode: object) -> str:
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    return mode
+
+
+def check_alpha(alpha: object) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"alpha must be a positive real number, got {type(alpha).__name__} {alpha!r}")
+    if not (math.isfinite(alpha) and alpha > 0):
+        raise ValueError(f"alpha must be a finite number > 0, got {alpha!r}")
+    return float(alpha)
+
+
+def check_probability(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number in [0, 1], got {type(value).__name__} {value!r}")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+    return float(value)
+
+
+def check_num_classes(num_classes: object) -> Optional[int]:
+    if num_classes is None:
+        return None
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
+        raise TypeError(f"num_classes must be a positive int or None, got {type(num_classes).__name__} {num_classes!r}")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    return int(num_classes)
+
+
+def check_flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+    return value
+
+
+def check_generator(generator: object) -> Optional[torch.Generator]:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    return generator
+
+
+def check_images(name: str, images: object) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W), got {type(images).__name__}")
+    if images.ndim != 4:
+        raise ValueError(f"{name} must be 4-D (B, C, H, W), got shape {tuple(images.shape)}")
+    if images.dtype not in IMAGE_DTYPES:
+        names = ", ".join(str(dtype).removeprefix("torch.") for dtype in IMAGE_DTYPES)
+        raise TypeError(f"{name} must have dtype {names}; got {images.dtype}")
+    return images
+
+
+def check_same_layout(head_images: torch.Tensor, tail_images: torch.Tensor) -> None:
+    if head_images.shape != tail_images.shape:
+        raise ValueError(
+            f"tail_images must have the shape of head_images {tuple(head_images.shape)}, "
+            f"got {tuple(tail_images.shape)}"
+        )
+    if head_images.dtype != tail_images.dtype:
+        raise TypeError(f"tail_images must have the dtype of head_images ({head_images.dtype}), got {tail_images.dtype}")
+    if head_images.device != tail_images.device:
+        raise ValueError(
+            f"tail_images must be on the device of head_images ({head_images.device}), got {tail_images.device}"
+        )
+
+
+def check_labels(
+    name: str,
+    labels: object,
+    batch_size: int,
+    num_classes: Optional[int],
+    device: torch.device,
+    *,
+    require_num_classes: bool = True,
+) -> Optional[int]:
+    """Check one label tensor and return the number of classes it implies (None if unknown)."""
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of class indices (B,) or soft labels (B, num_classes), "
+            f"got {type(labels).__name__}"
+        )
+    if labels.ndim not in (1, 2):
+        raise ValueError(
+            f"{name} must have shape (B,) of class indices or (B, num_classes) of soft labels, "
+            f"got shape {tuple(labels.shape)}"
+        )
+    if labels.shape[0] != batch_size:
+        raise ValueError(f"{name} must have one label per image ({batch_size}), got {labels.shape[0]}")
+    if labels.device != device:
+        raise ValueError(f"{name} must be on the images' device ({device}), got {labels.device}")
+    if labels.ndim == 1:
+        if labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex():
+            raise TypeError(f"{name} of shape (B,) must hold integer class indices, got dtype {labels.dtype}")
+        if num_classes is None and require_num_classes:
+            raise ValueError(f"num_classes is required when {name} are class indices of shape (B,); got None")
+        return num_classes
+    if not labels.is_floating_point():
+        raise TypeError(f"{name} of shape (B, num_classes) must be floating point soft labels, got dtype {labels.dtype}")
+    if num_classes is not None and labels.shape[1] != num_classes:
+        raise ValueError(f"{name} must have num_classes={num_classes} columns, got {labels.shape[1]}")
+    return labels.shape[1]
+
+
+def check_label_range(name: str, labels: torch.Tensor, num_classes: int) -> None:
+    """Raise if an index label lies outside ``[0, num_classes)``; reads values (a host sync)."""
+    if labels.ndim != 1 or labels.numel() == 0:
+        return
+    low, high = torch.aminmax(labels)
+    if low < 0 or high >= num_classes:
+        bad = labels[(labels < 0) | (labels >= num_classes)][0]
+        raise ValueError(f"{name} must lie in [0, num_classes={num_classes}), got {int(bad)}")
+
+
+def check_even_rows(name: str, num_rows: int) -> int:
+    if num_rows % 2:
+        raise ValueError(
+            f"{name} must hold an even number of rows (B head rows then B tail rows), got {num_rows}"
+        )
+    return num_rows // 2

@@ -1,0 +1,46 @@
+"""Functional interface: the pure MMT kernels and the parameter samplers, side by side.
+
+Kernels (no randomness, no state; differentiable in both images):
+:func:`mixup`, :func:`cutmix`, :func:`paste_box`, :func:`box_masks`, :func:`box_area_lam`,
+:func:`mix_index_labels`, :func:`mix_soft_labels`.
+
+Parameter sampling (explicit ``torch.Generator``):
+:func:`sample_lam`, :func:`sample_apply`, :func:`sample_boxes`, :func:`sample_mix_params`.
+
+Example:
+    >>> import torch
+    >>> from mmt_augment import functional as MF
+    >>> g = torch.Generator().manual_seed(0)
+    >>> head, tail = torch.rand(4, 3, 32, 32), torch.rand(4, 3, 32, 32)
+    >>> params = MF.sample_mix_params(4, 32, 32, mode="cutmix", alpha=1.0, p=1.0, per_sample=True, generator=g)
+    >>> images = MF.cutmix(head, tail, params.boxes)
+    >>> targets = MF.mix_index_labels(torch.tensor([0, 1, 2, 3]), torch.tensor([9, 9, 9, 9]), params.lam, 10)
+"""
+
+from mmt_augment.kernels import (
+    box_area_lam,
+    box_masks,
+    cutmix,
+    mix_index_labels,
+    mix_soft_labels,
+    mixup,
+    paste_box,
+)
+from mmt_augment.losses import mixed_cross_entropy
+from mmt_augment.params import MixParams, sample_apply, sample_boxes, sample_lam, sample_mix_params
+
+__all__ = [
+    "MixParams",
+    "box_area_lam",
+    "box_masks",
+    "cutmix",
+    "mix_index_labels",
+    "mix_soft_labels",
+    "mixed_cross_entropy",
+    "mixup",
+    "paste_box",
+    "sample_apply",
+    "sample_boxes",
+    "sample_lam",
+    "sample_mix_params",
+]

@@ -1,0 +1,177 @@
+"""Pure tensor kernels of MMT: blend a head batch with a tail batch and mix their labels.
+
+Every function here is deterministic: the random parameters (``lam``, ``boxes``) come in as
+arguments, so the result is a pure function of (head, tail, params). Nothing loops over rows,
+nothing reads a tensor back to the host, and every kernel is differentiable with respect to
+both image batches, so they run unchanged under ``torch.compile`` and in CUDA graphs.
+
+Conventions: images are ``(B, C, H, W)``; ``lam`` is the head's share of each output row, a
+``(B,)`` tensor; a box is ``(x1, y1, x2, y2)`` in pixels, half-open (columns ``x1 <= x < x2``,
+rows ``y1 <= y < y2``), and ``boxes`` is a ``(B, 4)`` integer tensor of them.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import torch
+
+__all__ = [
+    "box_area_lam",
+    "box_masks",
+    "cutmix",
+    "mix_index_labels",
+    "mix_soft_labels",
+    "mixup",
+    "paste_box",
+]
+
+
+def mixup(head_images: torch.Tensor, tail_images: torch.Tensor, lam: Union[torch.Tensor, float]) -> torch.Tensor:
+    """Interpolate each head row towards its tail row: ``lam * head + (1 - lam) * tail``.
+
+    Computed as ``torch.lerp(tail, head, lam)``, one pass over memory. A row with ``lam == 1``
+    returns the head exactly and one with ``lam == 0`` the tail exactly (for finite pixels).
+    Integer images (``uint8``) are blended in float32 and rounded back.
+
+    Args:
+        head_images: ``(B, C, H, W)`` head batch.
+        tail_images: ``(B, C, H, W)`` tail batch, same dtype and device.
+        lam: ``(B,)`` head share per row, in ``[0, 1]``, or one Python float for every row.
+
+    Returns:
+        ``(B, C, H, W)`` blend with the dtype and memory format of ``head_images``.
+    """
+    compute_dtype = head_images.dtype if head_images.is_floating_point() else torch.float32
+    weight = lam if isinstance(lam, float) else lam.to(compute_dtype).view(-1, 1, 1, 1)
+    if head_images.is_floating_point():
+        return torch.lerp(tail_images, head_images, weight)
+    blended = torch.lerp(tail_images.to(torch.float32), head_images.to(torch.float32), weight)
+    return blended.round_().to(head_images.dtype)
+
+
+def box_masks(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Rasterise boxes into boolean masks: ``mask[b, 0, y, x] = x1 <= x < x2 and y1 <= y < y2``.
+
+    Args:
+        boxes: ``(B, 4)`` integer ``(x1, y1, x2, y2)`` per row.
+        height: image height H.
+        width: image width W.
+
+    Returns:
+        ``(B, 1, H, W)`` bool tensor on the device of ``boxes``.
+    """
+    cols = torch.arange(width, device=boxes.device)
+    rows = torch.arange(height, device=boxes.device)
+    x1, y1, x2, y2 = boxes.unsqueeze(-1).unbind(1)
+    inside_cols = (cols >= x1) & (cols < x2)  # (B, W)
+    inside_rows = (rows >= y1) & (rows < y2)  # (B, H)
+    return (inside_rows.unsqueeze(2) & inside_cols.unsqueeze(1)).unsqueeze(1)
+
+
+def cutmix(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """Paste each row's box from the tail image into the head image.
+
+    ``out = where(mask(box), tail, head)``: pixels are copied, never blended, so a pixel
+    outside the box is the head's pixel bit for bit (also when the tail holds NaN there).
+    Rows may carry different boxes; an empty box (``x1 == x2``) leaves the head row unchanged.
+
+    Args:
+        head_images: ``(B, C, H, W)`` head batch.
+        tail_images: ``(B, C, H, W)`` tail batch, same dtype and device.
+        boxes: ``(B, 4)`` integer boxes ``(x1, y1, x2, y2)``, clipped to the image.
+
+    Returns:
+        ``(B, C, H, W)`` tensor with the dtype of ``head_images``.
+    """
+    height, width = head_images.shape[-2:]
+    mask = box_masks(boxes.to(head_images.device), height, width)
+    return torch.where(mask, tail_images, head_images)
+
+
+def paste_box(head_images: torch.Tensor, tail_images: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:
+    """Paste one box, shared by every row, from the tail batch into a copy of the head batch.
+
+    The same result as :func:`cutmix` with every row given ``box``, computed as a copy plus a
+    strided slice copy. It needs the box as Python integers, so it suits host-side parameters on
+    CPU (where it is the fastest form); use :func:`cutmix` on accelerators and under compile.
+
+    Args:
+        head_images: ``(B, C, H, W)`` head batch.
+        tail_images: ``(B, C, H, W)`` tail batch.
+        box: ``(x1, y1, x2, y2)`` as Python integers, clipped to the image.
+
+    Returns:
+        ``(B, C, H, W)`` tensor; the inputs are not modified.
+    """
+    x1, y1, x2, y2 = box
+    out = head_images.clone()
+    out[..., y1:y2, x1:x2] = tail_images[..., y1:y2, x1:x2]
+    return out
+
+
+def box_area_lam(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Head share left by each box: ``lam = 1 - (x2 - x1) * (y2 - y1) / (H * W)``.
+
+    Args:
+        boxes: ``(B, 4)`` integer boxes clipped to the image.
+        height: image height H.
+        width: image width W.
+
+    Returns:
+        ``(B,)`` float32 tensor in ``[0, 1]``.
+    """
+    x1, y1, x2, y2 = boxes.unbind(1)
+    pasted = ((x2 - x1) * (y2 - y1)).to(torch.float32)
+    return 1.0 - pasted / float(height * width)
+
+
+def mix_index_labels(
+    head_labels: torch.Tensor,
+    tail_labels: torch.Tensor,
+    lam: Union[torch.Tensor, float],
+    num_classes: int,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Soft targets from class indices: ``lam * one_hot(head) + (1 - lam) * one_hot(tail)``.
+
+    Built with two scatters into a zero tensor, so no ``(B, C)`` one-hot intermediates are
+    allocated; a row whose head and tail share a class gets 1 there.
+
+    Args:
+        head_labels: ``(B,)`` integer class indices in ``[0, num_classes)``.
+        tail_labels: ``(B,)`` integer class indices in ``[0, num_classes)``.
+        lam: ``(B,)`` head share per row, or one Python float for every row.
+        num_classes: number of classes C.
+        dtype: floating dtype of the result.
+
+    Returns:
+        ``(B, C)`` targets whose rows sum to 1.
+    """
+    batch_size = head_labels.shape[0]
+    targets = torch.zeros(batch_size, num_classes, dtype=dtype, device=head_labels.device)
+    if isinstance(lam, float):
+        targets.scatter_(1, head_labels.unsqueeze(1), lam)
+        tail_share = torch.full((batch_size, 1), 1.0 - lam, dtype=dtype, device=head_labels.device)
+    else:
+        lam = lam.to(dtype).unsqueeze(1)
+        targets.scatter_add_(1, head_labels.unsqueeze(1), lam)
+        tail_share = 1.0 - lam
+    return targets.scatter_add_(1, tail_labels.unsqueeze(1), tail_share)
+
+
+def mix_soft_labels(
+    head_targets: torch.Tensor, tail_targets: torch.Tensor, lam: Union[torch.Tensor, float]
+) -> torch.Tensor:
+    """Mix probability rows: ``lam * head + (1 - lam) * tail``.
+
+    Args:
+        head_targets: ``(B, C)`` floating head targets.
+        tail_targets: ``(B, C)`` floating tail targets, same dtype.
+        lam: ``(B,)`` head share per row, or one Python float for every row.
+
+    Returns:
+        ``(B, C)`` mixed targets (rows sum to 1 when the inputs' rows do).
+    """
+    weight = lam if isinstance(lam, float) else lam.to(head_targets.dtype).unsqueeze(1)
+    return torch.lerp(tail_targets, head_targets, weight)
