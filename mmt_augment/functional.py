@@ -5,7 +5,9 @@ Kernels (no randomness, no state; differentiable in both images):
 :func:`mix_index_labels`, :func:`mix_soft_labels`.
 
 Parameter sampling (explicit ``torch.Generator``):
-:func:`sample_lam`, :func:`sample_apply`, :func:`sample_boxes`, :func:`sample_mix_params`.
+:func:`sample_lam`, :func:`sample_apply`, :func:`sample_boxes`, :func:`sample_mix_params`
+(``(B,)`` tensors, on any device) and :func:`sample_batch_params` (one batch-wide draw as
+Python numbers, for CPU).
 
 Example:
     >>> import torch
@@ -27,9 +29,18 @@ from mmt_augment.kernels import (
     paste_box,
 )
 from mmt_augment.losses import mixed_cross_entropy
-from mmt_augment.params import MixParams, sample_apply, sample_boxes, sample_lam, sample_mix_params
+from mmt_augment.params import (
+    BatchParams,
+    MixParams,
+    sample_apply,
+    sample_batch_params,
+    sample_boxes,
+    sample_lam,
+    sample_mix_params,
+)
 
 __all__ = [
+    "BatchParams",
     "MixParams",
     "box_area_lam",
     "box_masks",
@@ -40,6 +51,7 @@ __all__ = [
     "mixup",
     "paste_box",
     "sample_apply",
+    "sample_batch_params",
     "sample_boxes",
     "sample_lam",
     "sample_mix_params",

@@ -258,26 +258,29 @@ class MMTMix(torch.nn.Module):
         if len(inputs) == 4:
             return (*inputs, lambda images, targets: (images, targets))
         if len(inputs) == 2:
-            paired_images, paired_labels = inputs
-            _checks.check_images("paired_images", paired_images)
-            if not isinstance(paired_labels, torch.Tensor):
-                raise TypeError(f"paired_labels must be a torch.Tensor, got {type(paired_labels).__name__}")
-            if paired_labels.ndim == 0 or paired_labels.shape[0] != paired_images.shape[0]:
-                raise ValueError(
-                    f"paired_labels must have one label per image ({paired_images.shape[0]}), "
-                    f"got shape {tuple(paired_labels.shape)}"
-                )
-            half = _checks.check_even_rows("paired_images", paired_images.shape[0])
-            return (
-                paired_images[:half],
-                paired_labels[:half],
-                paired_images[half:],
-                paired_labels[half:],
-                lambda images, targets: (images, targets),
-            )
+            return self._unpack_paired(*inputs)
         raise TypeError(
             "MMTMix takes (head_images, head_labels, tail_images, tail_labels) or "
             f"(paired_images, paired_labels); got {len(inputs)} positional inputs"
+        )
+
+    @staticmethod
+    def _unpack_paired(paired_images: Any, paired_labels: Any):
+        _checks.check_images("paired_images", paired_images)
+        if not isinstance(paired_labels, torch.Tensor):
+            raise TypeError(f"paired_labels must be a torch.Tensor, got {type(paired_labels).__name__}")
+        if paired_labels.ndim == 0 or paired_labels.shape[0] != paired_images.shape[0]:
+            raise ValueError(
+                f"paired_labels must have one label per image ({paired_images.shape[0]}), "
+                f"got shape {tuple(paired_labels.shape)}"
+            )
+        half = _checks.check_even_rows("paired_images", paired_images.shape[0])
+        return (
+            paired_images[:half],
+            paired_labels[:half],
+            paired_images[half:],
+            paired_labels[half:],
+            lambda images, targets: (images, targets),
         )
 
     def _unpack_structure(self, structure: Any, labels_getter: Callable[[Any], torch.Tensor]):
@@ -293,7 +296,7 @@ class MMTMix(torch.nn.Module):
                 "labels_getter must return a tensor that is a leaf of the input, and the input must "
                 "hold a 4-D image tensor besides it"
             )
-        *parts, rebuild_pair = self._unpack((leaves[image_index], labels))
+        *parts, rebuild_pair = self._unpack_paired(leaves[image_index], labels)
 
         def rebuild(images: torch.Tensor, targets: torch.Tensor) -> Any:
             out = list(leaves)

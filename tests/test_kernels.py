@@ -1,0 +1,214 @@
+"""Properties of the pure kernels and the parameter samplers."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mmt_augment import functional as MF
+
+FLOAT_DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
+
+
+@st.composite
+def boxes_for(draw, batch_size, height, width):
+    rows = []
+    for _ in range(batch_size):
+        x1 = draw(st.integers(0, width))
+        x2 = draw(st.integers(x1, width))
+        y1 = draw(st.integers(0, height))
+        y2 = draw(st.integers(y1, height))
+        rows.append([x1, y1, x2, y2])
+    return torch.tensor(rows, dtype=torch.int64)
+
+
+@st.composite
+def cutmix_case(draw):
+    batch_size = draw(st.integers(1, 5))
+    height = draw(st.integers(1, 12))
+    width = draw(st.integers(1, 12))
+    boxes = draw(boxes_for(batch_size, height, width))
+    return batch_size, height, width, boxes
+
+
+@settings(max_examples=60, deadline=None)
+@given(cutmix_case())
+def test_cutmix_copies_tail_inside_the_box_and_head_outside(case):
+    batch_size, height, width, boxes = case
+    head = torch.rand(batch_size, 2, height, width)
+    tail = torch.rand(batch_size, 2, height, width) + 10.0  # disjoint value ranges
+    out = MF.cutmix(head, tail, boxes)
+    for b, (x1, y1, x2, y2) in enumerate(boxes.tolist()):
+        inside = torch.zeros(height, width, dtype=torch.bool)
+        inside[y1:y2, x1:x2] = True
+        assert torch.equal(out[b][:, inside], tail[b][:, inside])
+        assert torch.equal(out[b][:, ~inside], head[b][:, ~inside])
+
+
+@settings(max_examples=60, deadline=None)
+@given(cutmix_case())
+def test_box_area_lam_equals_the_share_of_head_pixels(case):
+    batch_size, height, width, boxes = case
+    head = torch.zeros(batch_size, 1, height, width)
+    tail = torch.ones(batch_size, 1, height, width)
+    out = MF.cutmix(head, tail, boxes)
+    head_share = 1.0 - out.mean(dim=(1, 2, 3))
+    torch.testing.assert_close(MF.box_area_lam(boxes, height, width), head_share, rtol=0, atol=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(cutmix_case())
+def test_paste_box_matches_cutmix_for_a_shared_box(case):
+    batch_size, height, width, boxes = case
+    head, tail = torch.rand(batch_size, 3, height, width), torch.rand(batch_size, 3, height, width)
+    box = tuple(boxes[0].tolist())
+    shared = boxes[:1].expand(batch_size, 4)
+    assert torch.equal(MF.paste_box(head, tail, box), MF.cutmix(head, tail, shared))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=6))
+def test_mixup_is_the_convex_combination(lams):
+    lam = torch.tensor(lams, dtype=torch.float64)
+    head = torch.rand(len(lams), 3, 5, 4, dtype=torch.float64)
+    tail = torch.rand(len(lams), 3, 5, 4, dtype=torch.float64)
+    expected = lam.view(-1, 1, 1, 1) * head + (1 - lam.view(-1, 1, 1, 1)) * tail
+    torch.testing.assert_close(MF.mixup(head, tail, lam), expected)
+
+
+def test_mixup_with_lam_one_returns_the_head_exactly():
+    head, tail = torch.rand(4, 3, 8, 8), torch.rand(4, 3, 8, 8)
+    assert torch.equal(MF.mixup(head, tail, torch.ones(4)), head)
+    assert torch.equal(MF.mixup(head, tail, torch.zeros(4)), tail)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES + [torch.uint8])
+def test_kernels_keep_dtype(dtype):
+    head = (torch.rand(3, 3, 6, 6) * 255).to(dtype)
+    tail = (torch.rand(3, 3, 6, 6) * 255).to(dtype)
+    boxes = torch.tensor([[0, 0, 3, 3], [1, 1, 6, 6], [0, 0, 0, 0]])
+    assert MF.cutmix(head, tail, boxes).dtype == dtype
+    assert MF.mixup(head, tail, torch.tensor([0.2, 0.5, 1.0])).dtype == dtype
+
+
+def test_uint8_mixup_rounds_to_nearest():
+    head = torch.full((1, 1, 2, 2), 10, dtype=torch.uint8)
+    tail = torch.full((1, 1, 2, 2), 13, dtype=torch.uint8)
+    out = MF.mixup(head, tail, torch.tensor([0.5]))  # 11.5 rounds half to even: 12
+    assert torch.equal(out, torch.full((1, 1, 2, 2), 12, dtype=torch.uint8))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 8),
+    st.integers(1, 20),
+    st.lists(st.floats(0.0, 1.0), min_size=8, max_size=8),
+    st.data(),
+)
+def test_mix_index_labels_rows_sum_to_one_with_lam_on_the_head(batch_size, num_classes, lams, data):
+    head = torch.tensor(data.draw(st.lists(st.integers(0, num_classes - 1), min_size=batch_size, max_size=batch_size)))
+    tail = torch.tensor(data.draw(st.lists(st.integers(0, num_classes - 1), min_size=batch_size, max_size=batch_size)))
+    lam = torch.tensor(lams[:batch_size])
+    targets = MF.mix_index_labels(head, tail, lam, num_classes)
+    torch.testing.assert_close(targets.sum(1), torch.ones(batch_size))
+    expected = lam[:, None] * torch.nn.functional.one_hot(head, num_classes) + (1 - lam[:, None]) * torch.nn.functional.one_hot(
+        tail, num_classes
+    )
+    torch.testing.assert_close(targets, expected)
+
+
+def test_mix_index_labels_accepts_a_python_float_lam():
+    head, tail = torch.tensor([0, 1, 2]), torch.tensor([2, 1, 0])
+    dense = MF.mix_index_labels(head, tail, torch.full((3,), 0.25), 3)
+    assert torch.equal(MF.mix_index_labels(head, tail, 0.25, 3), dense)
+
+
+def test_mix_soft_labels_interpolates_rows():
+    head = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
+    tail = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    out = MF.mix_soft_labels(head, tail, torch.tensor([0.75, 0.0]))
+    torch.testing.assert_close(out, torch.tensor([[0.75, 0.25], [1.0, 0.0]]))
+
+
+def test_kernels_are_differentiable_in_both_images():
+    head = torch.rand(2, 2, 5, 5, dtype=torch.float64, requires_grad=True)
+    tail = torch.rand(2, 2, 5, 5, dtype=torch.float64, requires_grad=True)
+    boxes = torch.tensor([[1, 0, 4, 3], [0, 2, 5, 5]])
+    lam = torch.tensor([0.3, 0.8], dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda h, t: MF.cutmix(h, t, boxes), (head, tail))
+    assert torch.autograd.gradcheck(lambda h, t: MF.mixup(h, t, lam), (head, tail))
+    assert torch.autograd.gradcheck(lambda h, t: MF.paste_box(h, t, (1, 1, 3, 4)), (head, tail))
+
+
+def test_kernels_do_not_modify_inputs():
+    head, tail = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    head_copy, tail_copy = head.clone(), tail.clone()
+    MF.cutmix(head, tail, torch.tensor([[0, 0, 4, 4], [2, 2, 8, 8]]))
+    MF.paste_box(head, tail, (0, 0, 4, 4))
+    MF.mixup(head, tail, torch.tensor([0.5, 0.1]))
+    assert torch.equal(head, head_copy) and torch.equal(tail, tail_copy)
+
+
+# -- parameter sampling ---------------------------------------------------------------------
+
+
+def test_sample_lam_follows_beta_moments():
+    generator = torch.Generator().manual_seed(0)
+    for alpha in (0.2, 1.0, 4.0):
+        lam = MF.sample_lam(20000, alpha, generator=generator)
+        variance = 1.0 / (4 * (2 * alpha + 1))  # Beta(a, a): mean 1/2, var 1 / (4 (2a + 1))
+        # 20k draws: the standard error of the mean is below 0.004; allow 5 of them.
+        assert abs(lam.mean().item() - 0.5) < 0.02
+        assert abs(lam.var().item() - variance) < 0.15 * variance
+        assert bool(((lam >= 0) & (lam <= 1)).all())
+
+
+def test_sample_lam_stays_finite_for_tiny_alpha():
+    lam = MF.sample_lam(5000, 0.01, generator=torch.Generator().manual_seed(1))
+    assert bool(torch.isfinite(lam).all())
+
+
+def test_sample_boxes_cover_about_one_minus_lam_and_stay_inside():
+    generator = torch.Generator().manual_seed(0)
+    lam = torch.rand(5000, generator=generator)
+    boxes = MF.sample_boxes(lam, 32, 48, generator=generator)
+    x1, y1, x2, y2 = boxes.unbind(1)
+    assert bool(((0 <= x1) & (x1 <= x2) & (x2 <= 48) & (0 <= y1) & (y1 <= y2) & (y2 <= 32)).all())
+    # Before clipping a box covers floor(W sqrt(1-lam)) * floor(H sqrt(1-lam)) <= (1 - lam) H W.
+    assert bool((MF.box_area_lam(boxes, 32, 48) >= lam - 1e-6).all())
+
+
+@pytest.mark.parametrize("mode", ["cutmix", "mixup"])
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_sample_mix_params_shapes_and_unmixed_rows(mode, per_sample):
+    params = MF.sample_mix_params(
+        64, 16, 16, mode=mode, alpha=1.0, p=0.5, per_sample=per_sample, generator=torch.Generator().manual_seed(3)
+    )
+    assert params.lam.shape == (64,) and params.apply.shape == (64,)
+    assert bool((params.lam[~params.apply] == 1).all())
+    if mode == "cutmix":
+        assert params.boxes.shape == (64, 4)
+        assert bool((params.boxes[~params.apply] == 0).all())
+        torch.testing.assert_close(params.lam, MF.box_area_lam(params.boxes, 16, 16))
+    else:
+        assert params.boxes is None
+    if not per_sample:
+        assert params.lam.unique().numel() == 1 and params.apply.unique().numel() == 1
+
+
+def test_sample_batch_params_uses_the_box_rule():
+    generator = torch.Generator().manual_seed(5)
+    for _ in range(200):
+        params = MF.sample_batch_params(20, 30, mode="cutmix", alpha=1.0, p=1.0, generator=generator)
+        x1, y1, x2, y2 = params.box
+        assert 0 <= x1 <= x2 <= 30 and 0 <= y1 <= y2 <= 20
+        assert math.isclose(params.lam, 1 - (x2 - x1) * (y2 - y1) / 600)
+
+
+def test_sample_batch_params_respects_p():
+    generator = torch.Generator().manual_seed(0)
+    applied = [MF.sample_batch_params(8, 8, mode="mixup", alpha=1.0, p=0.3, generator=generator).apply for _ in range(4000)]
+    # Binomial(4000, 0.3): standard deviation 29; allow 4 of them.
+    assert abs(sum(applied) - 1200) < 116

@@ -1,0 +1,306 @@
+"""Behaviour of the MMTMix transform: call forms, outputs, determinism and bad input."""
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torchvision import tv_tensors
+
+from mmt_augment import MMTMix, mixed_cross_entropy
+
+DTYPES = [torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64]
+MODES = ["cutmix", "mixup"]
+
+
+def make_batch(batch_size=6, channels=3, size=(8, 10), dtype=torch.float32, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    head = torch.rand(batch_size, channels, *size, generator=generator)
+    tail = torch.rand(batch_size, channels, *size, generator=generator)
+    if dtype == torch.uint8:
+        head, tail = (head * 255).to(dtype), (tail * 255).to(dtype)
+    else:
+        head, tail = head.to(dtype), tail.to(dtype)
+    head_labels = torch.randint(0, 5, (batch_size,), generator=generator)
+    tail_labels = torch.randint(5, 10, (batch_size,), generator=generator)
+    return head, head_labels, tail, tail_labels
+
+
+def seeded(seed=0, **kwargs):
+    return MMTMix(num_classes=10, generator=torch.Generator().manual_seed(seed), **kwargs)
+
+
+# -- outputs ----------------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    mode=st.sampled_from(MODES),
+    per_sample=st.booleans(),
+    dtype=st.sampled_from(DTYPES),
+    channels_last=st.booleans(),
+    batch_size=st.integers(1, 6),
+    seed=st.integers(0, 2**16),
+)
+def test_output_keeps_shape_dtype_and_memory_format(mode, per_sample, dtype, channels_last, batch_size, seed):
+    head, head_labels, tail, tail_labels = make_batch(batch_size, dtype=dtype, seed=seed)
+    if channels_last:
+        head = head.contiguous(memory_format=torch.channels_last)
+        tail = tail.contiguous(memory_format=torch.channels_last)
+    images, targets = seeded(seed, mode=mode, per_sample=per_sample, p=0.7)(head, head_labels, tail, tail_labels)
+    assert images.shape == head.shape and images.dtype == dtype and images.device == head.device
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    assert images.is_contiguous(memory_format=memory_format)
+    assert targets.shape == (batch_size, 10) and targets.is_floating_point()
+    torch.testing.assert_close(targets.sum(1), torch.ones(batch_size, dtype=targets.dtype))
+
+
+@settings(max_examples=40, deadline=None)
+@given(per_sample=st.booleans(), seed=st.integers(0, 2**16), size=st.tuples(st.integers(1, 16), st.integers(1, 16)))
+def test_cutmix_lam_equals_the_head_pixel_share(per_sample, seed, size):
+    batch_size = 5
+    head = torch.zeros(batch_size, 1, *size)
+    tail = torch.ones(batch_size, 1, *size)
+    mmt = seeded(seed, mode="cutmix", per_sample=per_sample, p=0.8)
+    images, mixed = mmt.mix(head, torch.zeros(batch_size, dtype=torch.long), tail, torch.ones(batch_size, dtype=torch.long))
+    head_share = 1.0 - images.mean(dim=(1, 2, 3))
+    torch.testing.assert_close(mixed.lam, head_share, rtol=0, atol=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(mode=st.sampled_from(MODES), per_sample=st.booleans(), seed=st.integers(0, 2**16))
+def test_targets_weight_head_label_by_lam(mode, per_sample, seed):
+    head, _, tail, _ = make_batch(4, seed=seed)
+    head_labels, tail_labels = torch.tensor([0, 1, 2, 3]), torch.tensor([9, 8, 7, 6])
+    images, mixed = seeded(seed, mode=mode, per_sample=per_sample, p=0.6).mix(head, head_labels, tail, tail_labels)
+    _, targets = seeded(seed, mode=mode, per_sample=per_sample, p=0.6)(head, head_labels, tail, tail_labels)
+    rows = torch.arange(4)
+    torch.testing.assert_close(targets[rows, head_labels], mixed.lam)
+    torch.testing.assert_close(targets[rows, tail_labels], 1 - mixed.lam)
+
+
+def test_mixup_rows_equal_lam_blend():
+    head, head_labels, tail, tail_labels = make_batch(5, dtype=torch.float64)
+    images, mixed = seeded(1, mode="mixup", per_sample=True, p=1.0).mix(head, head_labels, tail, tail_labels)
+    lam = mixed.lam.to(torch.float64).view(-1, 1, 1, 1)
+    torch.testing.assert_close(images, lam * head + (1 - lam) * tail)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_p_zero_is_the_identity(mode, per_sample):
+    head, head_labels, tail, tail_labels = make_batch()
+    images, targets = seeded(mode=mode, per_sample=per_sample, p=0.0)(head, head_labels, tail, tail_labels)
+    assert torch.equal(images, head)
+    assert torch.equal(targets, torch.nn.functional.one_hot(head_labels, 10).float())
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_p_one_mixes_every_row(mode):
+    head, head_labels, tail, tail_labels = make_batch(32)
+    _, mixed = seeded(mode=mode, per_sample=True, p=1.0).mix(head, head_labels, tail, tail_labels)
+    # An applied CutMix row can still draw an empty box (lam close to 1), so count rows with a tail share.
+    assert int((mixed.lam < 1).sum()) >= 30
+
+
+def test_per_sample_rows_draw_their_own_lam_and_decision():
+    head, head_labels, tail, tail_labels = make_batch(64)
+    _, mixed = seeded(mode="mixup", per_sample=True, p=0.5).mix(head, head_labels, tail, tail_labels)
+    mixed_rows = mixed.lam < 1
+    assert 10 < int(mixed_rows.sum()) < 54  # Binomial(64, 0.5): far outside this is a bug
+    assert mixed.lam[mixed_rows].unique().numel() == int(mixed_rows.sum())
+
+
+def test_per_batch_rows_share_lam_and_box():
+    head, head_labels, tail, tail_labels = make_batch(16, size=(16, 16))
+    for seed in range(10):
+        images, mixed = seeded(seed, mode="cutmix", p=1.0).mix(head, head_labels, tail, tail_labels)
+        assert mixed.lam.unique().numel() == 1
+        pasted = images == tail
+        assert bool((pasted == pasted[:1]).all())
+
+
+def test_batch_mix_rate_matches_p():
+    head, head_labels, tail, tail_labels = make_batch(2)
+    mmt = seeded(2, mode="mixup", p=0.25)
+    mixed_batches = sum(bool(mmt.mix(head, head_labels, tail, tail_labels)[1].lam[0] < 1) for _ in range(2000))
+    # Binomial(2000, 0.25): sd 19.4; allow 4 sd.
+    assert abs(mixed_batches - 500) < 78
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_same_seed_gives_bit_identical_results(mode, per_sample):
+    head, head_labels, tail, tail_labels = make_batch()
+    first = [seeded(7, mode=mode, per_sample=per_sample)(head, head_labels, tail, tail_labels) for _ in range(2)]
+    a, b = first
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    mmt = seeded(7, mode=mode, per_sample=per_sample, p=1.0)
+    outputs = [mmt(head, head_labels, tail, tail_labels)[1] for _ in range(5)]
+    assert any(not torch.equal(outputs[0], other) for other in outputs[1:])  # the stream advances
+
+
+def test_paired_form_equals_explicit_form():
+    head, head_labels, tail, tail_labels = make_batch()
+    explicit = seeded(3, per_sample=True, p=0.9)(head, head_labels, tail, tail_labels)
+    paired = seeded(3, per_sample=True, p=0.9)(torch.cat([head, tail]), torch.cat([head_labels, tail_labels]))
+    assert torch.equal(explicit[0], paired[0]) and torch.equal(explicit[1], paired[1])
+
+
+def test_tuple_and_dict_inputs_come_back_in_the_same_structure():
+    head, head_labels, tail, tail_labels = make_batch()
+    images, labels = torch.cat([head, tail]), torch.cat([head_labels, tail_labels])
+    out = seeded(3, p=1.0)((images, labels))
+    assert isinstance(out, tuple) and out[0].shape == head.shape and out[1].shape == (6, 10)
+    out = seeded(3, p=1.0)({"image": images, "labels": labels, "meta": "x"})
+    assert out["image"].shape == head.shape and out["labels"].shape == (6, 10) and out["meta"] == "x"
+
+
+def test_callable_labels_getter_finds_labels_in_any_structure():
+    head, head_labels, tail, tail_labels = make_batch()
+    sample = {"pixels": torch.cat([head, tail]), "target": torch.cat([head_labels, tail_labels])}
+    mmt = MMTMix(num_classes=10, p=1.0, labels_getter=lambda s: s["target"])
+    out = mmt(sample)
+    assert out["pixels"].shape == head.shape and out["target"].shape == (6, 10)
+
+
+def test_soft_labels_are_mixed_without_num_classes():
+    head, _, tail, _ = make_batch(4)
+    head_soft = torch.softmax(torch.rand(4, 7), 1)
+    tail_soft = torch.softmax(torch.rand(4, 7), 1)
+    images, targets = MMTMix(mode="mixup", p=1.0)(head, head_soft, tail, tail_soft)
+    assert targets.shape == (4, 7)
+    torch.testing.assert_close(targets.sum(1), torch.ones(4))
+
+
+def test_tv_tensor_image_input_gives_tv_tensor_image_output():
+    head, head_labels, tail, tail_labels = make_batch()
+    images, _ = seeded(p=1.0)(tv_tensors.Image(head), head_labels, tv_tensors.Image(tail), tail_labels)
+    assert isinstance(images, tv_tensors.Image)
+
+
+def test_float64_images_give_float64_targets():
+    head, head_labels, tail, tail_labels = make_batch(dtype=torch.float64)
+    assert seeded()(head, head_labels, tail, tail_labels)[1].dtype == torch.float64
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_inputs_are_never_modified(mode, per_sample):
+    head, head_labels, tail, tail_labels = make_batch()
+    copies = [t.clone() for t in (head, head_labels, tail, tail_labels)]
+    seeded(mode=mode, per_sample=per_sample, p=1.0)(head, head_labels, tail, tail_labels)
+    for original, copy in zip((head, head_labels, tail, tail_labels), copies):
+        assert torch.equal(original, copy)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_nan_flows_through_without_crashing(mode):
+    head, head_labels, tail, tail_labels = make_batch()
+    head[0, 0, 0, 0] = float("nan")
+    tail[1, 0, 0, 0] = float("nan")
+    images, targets = seeded(mode=mode, per_sample=True, p=1.0)(head, head_labels, tail, tail_labels)
+    assert images.shape == head.shape and bool(torch.isfinite(targets).all())
+
+
+def test_gradients_reach_both_image_batches():
+    head, head_labels, tail, tail_labels = make_batch(4, dtype=torch.float64)
+    head.requires_grad_(True)
+    tail.requires_grad_(True)
+    images, targets = seeded(mode="mixup", p=1.0)(head, head_labels, tail, tail_labels)
+    images.sum().backward()
+    assert head.grad is not None and tail.grad is not None
+    assert float(head.grad.sum()) > 0 and float(tail.grad.sum()) > 0
+
+
+def test_mix_and_mixed_cross_entropy_equal_dense_cross_entropy():
+    head, head_labels, tail, tail_labels = make_batch(8)
+    logits = torch.randn(8, 10)
+    _, dense = seeded(4, per_sample=True, p=0.8)(head, head_labels, tail, tail_labels)
+    _, mixed = seeded(4, per_sample=True, p=0.8).mix(head, head_labels, tail, tail_labels)
+    expected = torch.nn.functional.cross_entropy(logits, dense)
+    torch.testing.assert_close(mixed_cross_entropy(logits, *mixed), expected)
+    torch.testing.assert_close(mixed.to_dense(10), dense)
+
+
+# -- bad input --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"alpha": 0.0}, ValueError, "alpha"),
+        ({"alpha": -1.0}, ValueError, "alpha"),
+        ({"alpha": float("nan")}, ValueError, "alpha"),
+        ({"alpha": "1"}, TypeError, "alpha"),
+        ({"p": 1.5}, ValueError, "p must be in"),
+        ({"p": -0.1}, ValueError, "p must be in"),
+        ({"p": None}, TypeError, "p must be"),
+        ({"mode": "cutout"}, ValueError, "mode"),
+        ({"num_classes": 0}, ValueError, "num_classes"),
+        ({"num_classes": 2.5}, TypeError, "num_classes"),
+        ({"per_sample": 1}, TypeError, "per_sample"),
+        ({"generator": 3}, TypeError, "generator"),
+        ({"labels_getter": 3}, TypeError, "labels_getter"),
+    ],
+)
+def test_bad_constructor_arguments_raise_naming_the_argument(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        MMTMix(**kwargs)
+
+
+def call_errors():
+    head, head_labels, tail, tail_labels = make_batch()
+    return [
+        ("non-tensor images", (head.numpy(), head_labels, tail, tail_labels), TypeError, "head_images must be a torch.Tensor"),
+        ("3-D images", (head[0], head_labels, tail, tail_labels), ValueError, "head_images must be 4-D"),
+        ("shape mismatch", (head, head_labels, tail[:, :, :4], tail_labels), ValueError, "tail_images must have the shape"),
+        ("dtype mismatch", (head, head_labels, tail.double(), tail_labels), TypeError, "tail_images must have the dtype"),
+        ("int32 images", (head.int(), head_labels, tail.int(), tail_labels), TypeError, "head_images must have dtype"),
+        ("label count", (head, head_labels[:4], tail, tail_labels), ValueError, "head_labels must have one label per image"),
+        ("tail label count", (head, head_labels, tail, tail_labels[:2]), ValueError, "tail_labels must have one label per image"),
+        ("label too large", (head, head_labels, tail, torch.full_like(tail_labels, 10)), ValueError, r"tail_labels must lie in \[0, num_classes=10\), got 10"),
+        ("negative label", (head, head_labels - 5, tail, tail_labels), ValueError, "head_labels must lie in"),
+        ("float index labels", (head, head_labels.float(), tail, tail_labels), TypeError, "integer class indices"),
+        ("soft width", (head, torch.rand(6, 4), tail, torch.rand(6, 4)), ValueError, "num_classes=10 columns, got 4"),
+        ("3-D labels", (head, torch.zeros(6, 2, 2), tail, tail_labels), ValueError, "head_labels must have shape"),
+        ("non-tensor labels", (head, [0] * 6, tail, tail_labels), TypeError, "head_labels must be a torch.Tensor"),
+        ("mixed label kinds", (head, torch.rand(6, 10), tail, tail_labels), ValueError, "both be class indices"),
+    ]
+
+
+@pytest.mark.parametrize("case", call_errors(), ids=lambda case: case[0])
+def test_bad_call_inputs_raise_naming_the_argument(case):
+    _, args, error, match = case
+    with pytest.raises(error, match=match):
+        MMTMix(num_classes=10)(*args)
+
+
+def test_index_labels_without_num_classes_raise():
+    head, head_labels, tail, tail_labels = make_batch()
+    with pytest.raises(ValueError, match="num_classes is required"):
+        MMTMix()(head, head_labels, tail, tail_labels)
+
+
+def test_paired_batch_with_odd_rows_raises():
+    head, head_labels, tail, tail_labels = make_batch(3)
+    with pytest.raises(ValueError, match="even number of rows.*got 5"):
+        MMTMix(num_classes=10)(torch.cat([head, tail])[:5], torch.cat([head_labels, tail_labels])[:5])
+
+
+def test_paired_labels_count_mismatch_raises():
+    head, head_labels, tail, tail_labels = make_batch(3)
+    with pytest.raises(ValueError, match="paired_labels must have one label per image"):
+        MMTMix(num_classes=10)(torch.cat([head, tail]), head_labels)
+
+
+def test_wrong_number_of_inputs_raises():
+    head, head_labels, tail, _ = make_batch(3)
+    with pytest.raises(TypeError, match="got 3 positional inputs"):
+        MMTMix(num_classes=10)(head, head_labels, tail)
+
+
+def test_label_range_validation_can_be_switched_off():
+    head, head_labels, tail, tail_labels = make_batch()
+    mmt = MMTMix(num_classes=10, validate_labels=False)
+    with pytest.raises(RuntimeError):  # scatter itself rejects it: no silent wrong answer
+        mmt(head, head_labels, tail, torch.full_like(tail_labels, 10))
