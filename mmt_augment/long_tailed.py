@@ -1,0 +1,252 @@
+"""Long-tailed dataset utilities: subsets, class counts and many/medium/few-shot groups.
+
+``make_long_tailed`` follows the convention of the LDAM-DRW, BBN and CMO code, so accuracies
+measured on its subsets can be compared with published ones. ``class_counts`` and
+``shot_splits`` give the per-class statistics that the samplers and the evaluation use.
+
+All functions accept labels as a Python sequence, a NumPy array or a torch tensor and never
+modify them.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+__all__ = ["ShotSplits", "class_counts", "make_long_tailed", "shot_splits"]
+
+_PROFILES = ("exp", "step")
+
+
+def _as_label_array(labels: object, name: str = "labels") -> np.ndarray:
+    """Return ``labels`` as a 1-D integer NumPy array, validating it.
+
+    The result shares memory with ``labels`` where it can (NumPy arrays, CPU tensors); callers
+    must treat it as read-only.
+
+    Raises:
+        TypeError: if the labels are not integers.
+        ValueError: if the labels are empty, not 1-D or negative.
+    """
+    if isinstance(labels, torch.Tensor):
+        array = labels.detach().cpu().numpy()
+    else:
+        try:
+            array = np.asarray(labels)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"{name} must be a 1-D sequence of class indices, got {type(labels).__name__} "
+                f"that cannot be read as an array ({error})"
+            ) from None
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {tuple(array.shape)}")
+    if array.size == 0:
+        raise ValueError(f"{name} must contain at least one label, got an empty {name} set")
+    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"{name} must be integer class indices, got dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.signedinteger):
+        position = int(array.argmin())
+        if array[position] < 0:
+            raise ValueError(
+                f"{name} must be non-negative class indices, got {int(array[position])} "
+                f"at position {position}"
+            )
+    return array
+
+
+def _check_int(value: object, name: str, *, minimum: int | None = None) -> int:
+    """Return ``value`` as an ``int`` after checking it is an integer (not a bool) >= minimum."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_real(value: object, name: str) -> float:
+    """Return ``value`` as a finite ``float`` after checking it is a real number (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
+
+
+def class_counts(labels: object, num_classes: int | None = None) -> torch.Tensor:
+    """Count the samples of each class.
+
+    Args:
+        labels: 1-D sequence, NumPy array or tensor of non-negative integer class indices.
+        num_classes: length of the result; ``None`` uses ``max(labels) + 1``. Classes without
+            samples get a count of 0.
+
+    Returns:
+        ``(num_classes,)`` int64 CPU tensor; entry ``c`` is the number of samples of class ``c``.
+
+    Raises:
+        TypeError: if ``labels`` are not integers or ``num_classes`` is not an int.
+        ValueError: if ``labels`` are empty, not 1-D or negative, or if ``num_classes`` < 1 or
+            does not exceed the largest label.
+
+    Example:
+        >>> class_counts([0, 2, 2, 1, 2])
+        tensor([1, 1, 3])
+        >>> class_counts([0, 2, 2], num_classes=4)
+        tensor([1, 0, 2, 0])
+    """
+    array = _as_label_array(labels)
+    largest = int(array.max())
+    if num_classes is None:
+        num_classes = largest + 1
+    else:
+        num_classes = _check_int(num_classes, "num_classes", minimum=1)
+        if largest >= num_classes:
+            raise ValueError(
+                f"num_classes must exceed every label, got num_classes={num_classes} but labels "
+                f"contain class {largest}"
+            )
+    counts = np.bincount(array, minlength=num_classes)
+    return torch.from_numpy(counts.astype(np.int64, copy=False))
+
+
+class ShotSplits(NamedTuple):
+    """Class ids of the many-, medium- and few-shot groups (int64 tensors, ascending)."""
+
+    many: torch.Tensor
+    medium: torch.Tensor
+    few: torch.Tensor
+
+
+def shot_splits(counts: object, many: int = 100, few: int = 20) -> ShotSplits:
+    """Split classes into the many/medium/few-shot groups used in the long-tailed literature.
+
+    With the defaults (OLTR, Liu et al. 2019): many-shot classes have more than 100 training
+    samples, medium-shot classes 20 to 100 (both inclusive), few-shot classes fewer than 20.
+    Classes with a count of 0 fall in the few-shot group.
+
+    Args:
+        counts: 1-D sequence, array or tensor of per-class training-sample counts, e.g. from
+            :func:`class_counts`.
+        many: a class with ``count > many`` is many-shot.
+        few: a class with ``count < few`` is few-shot; the rest (``few <= count <= many``) are
+            medium-shot.
+
+    Returns:
+        :class:`ShotSplits` ``(many, medium, few)``: ascending int64 tensors of class ids that
+        partition ``range(len(counts))``.
+
+    Raises:
+        TypeError: if ``counts`` are not integers or ``many``/``few`` are not ints.
+        ValueError: if ``counts`` are empty, not 1-D or negative, or if ``few > many`` or
+            either threshold is negative.
+
+    Example:
+        >>> splits = shot_splits([500, 100, 20, 19, 3])
+        >>> splits.many, splits.medium, splits.few
+        (tensor([0]), tensor([1, 2]), tensor([3, 4]))
+    """
+    array = _as_label_array(counts, name="counts")
+    many = _check_int(many, "many", minimum=0)
+    few = _check_int(few, "few", minimum=0)
+    if few > many:
+        raise ValueError(f"few must be <= many, got few={few} and many={many}")
+    counts_tensor = torch.from_numpy(array.astype(np.int64))
+    return ShotSplits(
+        many=torch.nonzero(counts_tensor > many).flatten(),
+        medium=torch.nonzero((counts_tensor >= few) & (counts_tensor <= many)).flatten(),
+        few=torch.nonzero(counts_tensor < few).flatten(),
+    )
+
+
+def _class_quotas(largest_count: int, num_classes: int, imbalance_ratio: float, profile: str) -> list[int]:
+    """Samples kept per class, written exactly as in the LDAM-DRW/CMO reference code."""
+    imbalance_factor = 1.0 / imbalance_ratio
+    if profile == "exp":
+        return [
+            int(largest_count * imbalance_factor ** (class_id / (num_classes - 1.0)))
+            for class_id in range(num_classes)
+        ]
+    head = num_classes // 2
+    return [int(largest_count)] * head + [int(largest_count * imbalance_factor)] * (num_classes - head)
+
+
+def make_long_tailed(
+    labels: object,
+    imbalance_ratio: float,
+    *,
+    profile: str = "exp",
+    seed: int = 0,
+) -> np.ndarray:
+    """Pick a long-tailed subset of a dataset, following the LDAM-DRW/BBN/CMO convention.
+
+    With ``C = max(labels) + 1`` classes and ``n_max`` the size of the largest class:
+
+    - ``profile="exp"``: class ``c`` keeps ``int(n_max * (1 / imbalance_ratio) ** (c / (C - 1)))``
+      samples (CIFAR-10 at ratio 100: 5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50);
+    - ``profile="step"``: the first ``C // 2`` classes keep ``n_max`` samples, the others
+      ``int(n_max * (1 / imbalance_ratio))``.
+
+    The samples of each class are chosen as in the reference code: one
+    ``numpy.random.RandomState(seed)``; for ``c = 0 .. C-1`` in order, the indices of class
+    ``c`` (ascending) are shuffled with it and the first quota are kept. A class with fewer
+    samples than its quota keeps all of them.
+
+    Args:
+        labels: 1-D sequence, NumPy array or tensor of the full dataset's class indices (e.g.
+            ``dataset.targets``); at least two classes.
+        imbalance_ratio: ``n_max / n_min`` of the result, >= 1 (1 keeps every class at
+            ``n_max``).
+        profile: ``"exp"`` or ``"step"``.
+        seed: seed of the ``RandomState``, in ``[0, 2**32)``.
+
+    Returns:
+        int64 NumPy array of indices into ``labels``: class 0's chosen samples, then class 1's,
+        and so on, each class in its shuffled order (the reference code's order). Use it with
+        ``torch.utils.data.Subset(dataset, indices)``.
+
+    Raises:
+        TypeError: if ``labels`` are not integers, ``imbalance_ratio`` is not a real number or
+            ``seed`` is not an int.
+        ValueError: if ``labels`` are empty, not 1-D, negative or have fewer than two classes,
+            if ``imbalance_ratio`` < 1 or not finite, if ``profile`` is unknown, or if ``seed``
+            is outside ``[0, 2**32)``.
+
+    Example:
+        >>> labels = np.repeat(np.arange(10), 5000)  # CIFAR-10 train labels, balanced
+        >>> indices = make_long_tailed(labels, 100)
+        >>> class_counts(labels[indices]).tolist()
+        [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
+    """
+    array = _as_label_array(labels)
+    imbalance_ratio = _check_real(imbalance_ratio, "imbalance_ratio")
+    if imbalance_ratio < 1:
+        raise ValueError(f"imbalance_ratio must be >= 1, got {imbalance_ratio}")
+    if not isinstance(profile, str) or profile not in _PROFILES:
+        raise ValueError(f"profile must be one of {_PROFILES}, got {profile!r}")
+    seed = _check_int(seed, "seed", minimum=0)
+    if seed >= 2**32:
+        raise ValueError(f"seed must be < 2**32 (numpy.random.RandomState), got {seed}")
+
+    counts = np.bincount(array)
+    num_classes = counts.size
+    if num_classes < 2:
+        raise ValueError(f"labels must contain at least two classes, got only class {num_classes - 1}")
+    quotas = _class_quotas(int(counts.max()), num_classes, imbalance_ratio, profile)
+
+    # A stable sort lists each class's indices in ascending order, as np.where(labels == c) does
+    # in the reference code, without a pass over the labels per class.
+    indices_by_class = np.argsort(array, kind="stable")
+    class_ends = np.cumsum(counts)
+    rng = np.random.RandomState(seed)
+    chosen = []
+    # One shuffle per class, in class order, so the RandomState stream matches the reference.
+    for class_id, quota in enumerate(quotas):
+        class_indices = indices_by_class[class_ends[class_id] - counts[class_id] : class_ends[class_id]]
+        class_indices = class_indices.astype(np.int64)  # a copy: the shuffle must not touch the sort
+        rng.shuffle(class_indices)
+        chosen.append(class_indices[:quota])
+    return np.concatenate(chosen)
