@@ -1,0 +1,656 @@
+"""Batch samplers that feed MMT from one ``DataLoader``, on one process or under DDP.
+
+MMT mixes a *head* stream, drawn instance-uniformly so the long-tailed distribution is kept,
+with a *tail* stream drawn by a differential sampler that reverses it:
+
+- :class:`UniformBatchSampler` visits every index once per epoch in a shuffled order;
+- :class:`DifferentialBatchSampler` draws a class with probability set by ``weighting`` and
+  then an instance of that class uniformly, with replacement;
+- :class:`MMTBatchSampler` yields both in one list of ``2 * b`` indices per step, ``b`` head
+  indices then ``b`` tail indices, the paired batch that :class:`mmt_augment.MMTMix` splits.
+
+All three are ``torch.utils.data.Sampler[list[int]]`` for ``DataLoader(dataset,
+batch_sampler=...)``, follow ``DistributedSampler``'s protocol (``set_epoch``, ``num_replicas``
+and ``rank`` from the process group, padding so every rank yields as many batches) and keep
+``state_dict()``/``load_state_dict()`` for an exact mid-epoch resume. Randomness comes only from
+NumPy generators seeded by ``(seed, epoch)`` for the head and ``(seed, epoch, rank)`` for the
+tail, never from global state.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Union
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import Sampler
+
+from mmt_augment.long_tailed import _as_label_array, _check_int
+
+__all__ = ["DifferentialBatchSampler", "MMTBatchSampler", "UniformBatchSampler"]
+
+LabelsLike = Union[Sequence[int], np.ndarray, torch.Tensor]
+Weighting = Union[str, float]
+
+_WEIGHTINGS = ("inverse", "reverse", "balanced")
+# Tags in the seed sequences keep the head and tail streams independent for the same seed.
+_HEAD_STREAM = 0
+_TAIL_STREAM = 1
+# Indices are drawn and turned into lists this many at a time: big enough to amortise NumPy's
+# per-call cost, small enough to stay in cache; a resume only redraws the chunk it lands in.
+_CHUNK_SAMPLES = 2**14
+
+
+def _resolve_replicas(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
+    """Fill ``num_replicas``/``rank`` from the process group (else 1/0) and validate them."""
+    group_ready = dist.is_available() and dist.is_initialized()
+    if num_replicas is None:
+        num_replicas = dist.get_world_size() if group_ready else 1
+    if rank is None:
+        rank = dist.get_rank() if group_ready else 0
+    num_replicas = _check_int(num_replicas, "num_replicas", minimum=1)
+    rank = _check_int(rank, "rank")
+    if not 0 <= rank < num_replicas:
+        raise ValueError(f"rank must be in [0, num_replicas) = [0, {num_replicas}), got rank={rank}")
+    return num_replicas, rank
+
+
+def _check_seed(seed: object) -> int:
+    return _check_int(seed, "seed", minimum=0)
+
+
+def _check_weighting(weighting: object) -> Weighting:
+    if isinstance(weighting, str):
+        if weighting not in _WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {_WEIGHTINGS} or a float gamma, got {weighting!r}")
+        return weighting
+    if isinstance(weighting, bool) or not isinstance(weighting, numbers.Real):
+        raise TypeError(
+            f"weighting must be a str in {_WEIGHTINGS} or a float gamma, got "
+            f"{type(weighting).__name__} {weighting!r}"
+        )
+    if not math.isfinite(weighting):
+        raise ValueError(f"weighting gamma must be finite, got {weighting}")
+    return float(weighting)
+
+
+def _iter_batches(indices: np.ndarray, batch_size: int, start_batch: int) -> Iterator[list[int]]:
+    """Yield ``indices`` as consecutive lists of ``batch_size`` (the last may be short).
+
+    Starts at batch ``start_batch``; converts a chunk of batches at a time with one ``tolist``.
+    """
+    chunk = max(1, _CHUNK_SAMPLES // batch_size) * batch_size
+    for begin in range(start_batch * batch_size, len(indices), chunk):
+        block = indices[begin : begin + chunk]
+        full = len(block) - len(block) % batch_size
+        yield from block[:full].reshape(-1, batch_size).tolist()
+        if full < len(block):
+            yield block[full:].tolist()
+
+
+# ---------------------------------------------------------------------------------------------
+# Class probabilities of the differential sampler
+# ---------------------------------------------------------------------------------------------
+
+
+def _mirrored_counts(counts: np.ndarray) -> np.ndarray:
+    """Give each non-empty class the count found at the mirrored rank of the sorted counts.
+
+    With the non-empty counts sorted in decreasing order, the class at rank ``r`` of ``K``
+    receives the count at rank ``K - 1 - r``: the largest class gets the smallest count and so
+    on. Classes with equal counts receive the mean of their mirrored counts, so the result
+    depends only on the counts, not on the class ids. Empty classes get 0.
+    """
+    nonempty = np.flatnonzero(counts)
+    order = nonempty[np.argsort(-counts[nonempty], kind="stable")]
+    sorted_counts = counts[order]
+    mirrored = sorted_counts[::-1].astype(np.float64)
+    _, tie_group, tie_sizes = np.unique(sorted_counts, return_inverse=True, return_counts=True)
+    tie_means = np.bincount(tie_group, weights=mirrored) / tie_sizes
+    result = np.zeros(len(counts), dtype=np.float64)
+    result[order] = tie_means[tie_group]
+    return result
+
+
+def _target_class_probabilities(counts: np.ndarray, weighting: Weighting) -> np.ndarray:
+    """Class probabilities of ``weighting`` for per-class ``counts``; empty classes get 0.
+
+    ``"inverse"``: p_c ∝ 1/n_c. ``"reverse"``: p_c ∝ the mirrored count (:func:`_mirrored_counts`).
+    ``"balanced"``: p_c ∝ 1. A float gamma: p_c ∝ n_c^(-gamma).
+    """
+    nonempty = counts > 0
+    if weighting == "inverse":
+        weights = np.where(nonempty, 1.0 / np.maximum(counts, 1), 0.0)
+    elif weighting == "reverse":
+        weights = _mirrored_counts(counts)
+    elif weighting == "balanced":
+        weights = nonempty.astype(np.float64)
+    else:
+        # In log space relative to the smallest class, so large |gamma| cannot under/overflow.
+        log_counts = np.log(np.maximum(counts, 1).astype(np.float64))
+        log_weights = -weighting * (log_counts - log_counts[nonempty].min())
+        log_weights -= log_weights[nonempty].max()
+        weights = np.where(nonempty, np.exp(log_weights), 0.0)
+    return weights / weights.sum()
+
+
+def _alias_table(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias table for ``probabilities``, built without a Python loop.
+
+    Bucket ``k`` of ``K`` is picked with probability ``1/K``; it returns ``k`` with probability
+    ``keep[k]`` and ``alias[k]`` otherwise. Classes with ``K * p < 1`` (donors) give their
+    deficit ``1 - K * p`` to classes with ``K * p >= 1`` (receivers). Laying the donors'
+    deficits end to end on a line and the receivers' surpluses ``K * p - 1`` likewise, a donor
+    aliases the receiver whose surplus interval contains the start of its deficit. A receiver
+    that is handed more than its surplus (its last donor straddles the boundary) keeps
+    ``1 - overshoot`` and aliases the next receiver, which is Vose's sweep in closed form.
+
+    Returns:
+        ``(thresholds, alias)``: ``thresholds[k] = k + keep[k]`` (float64) so a draw
+        ``x = K * u`` keeps bucket ``k = floor(x)`` iff ``x < thresholds[k]``; ``alias`` int64.
+    """
+    num = len(probabilities)
+    fills = probabilities * num
+    # The tolerance keeps rounding (fills of 1 - 1e-16) from leaving no receiver at all.
+    is_donor = fills < 1.0 - 1e-12
+    donors = np.flatnonzero(is_donor)
+    receivers = np.flatnonzero(~is_donor)
+    keep = fills.copy()
+    alias = np.arange(num, dtype=np.int64)
+
+    deficit_bounds = np.concatenate(([0.0], np.cumsum(1.0 - fills[donors])))
+    deficit_starts = deficit_bounds[:-1]
+    surplus_ends = np.cumsum(fills[receivers] - 1.0)
+    receiver_of_donor = np.searchsorted(surplus_ends, deficit_starts, side="right")
+    receiver_of_donor = np.minimum(receiver_of_donor, len(receivers) - 1)
+    alias[donors] = receivers[receiver_of_donor]
+
+    # How far along the deficit line the donors handed to receivers 0..t reach.
+    donors_up_to = np.searchsorted(receiver_of_donor, np.arange(len(receivers)), side="right")
+    reach = deficit_bounds[donors_up_to]
+    overshoot = np.maximum(reach - surplus_ends, 0.0)
+    overshoot[-1] = 0.0  # only rounding can leave an overshoot after the last receiver
+    keep[receivers] = 1.0 - overshoot
+    passes_on = overshoot[:-1] > 0
+    alias[receivers[:-1][passes_on]] = receivers[1:][passes_on]
+
+    np.clip(keep, 0.0, 1.0, out=keep)
+    return np.arange(num, dtype=np.float64) + keep, alias
+
+
+def _draw_from_classes(
+    rng: np.random.Generator,
+    num: int,
+    thresholds: np.ndarray,
+    alias: np.ndarray,
+    class_starts: np.ndarray,
+    class_sizes: np.ndarray,
+    indices_by_class: np.ndarray,
+) -> np.ndarray:
+    """Draw ``num`` dataset indices: a class from the alias table, then an instance uniformly.
+
+    ``indices_by_class`` lists the dataset indices grouped by class; class ``c`` occupies
+    ``[class_starts[c], class_starts[c] + class_sizes[c])``. The instance is
+    ``class_starts[c] + floor(u * n_c)`` with ``u`` uniform in ``[0, 1)`` (float64, so exact for
+    classes far beyond 2**24 samples; ``u * n_c < n_c`` holds in IEEE arithmetic).
+
+    Returns:
+        ``(num,)`` int64 array of dataset indices.
+    """
+    uniforms = rng.random((2, num))
+    bucket_points = uniforms[0]
+    bucket_points *= len(thresholds)
+    buckets = bucket_points.astype(np.int64)
+    classes = np.where(bucket_points < thresholds[buckets], buckets, alias[buckets])
+    offsets = uniforms[1]
+    offsets *= class_sizes[classes]
+    positions = offsets.astype(np.int64)
+    positions += class_starts[classes]
+    return indices_by_class[positions]
+
+
+# ---------------------------------------------------------------------------------------------
+# Samplers
+# ---------------------------------------------------------------------------------------------
+
+
+class _EpochBatchSampler(Sampler[list[int]]):
+    """Epoch, resume position and state shared by the three samplers.
+
+    Subclasses set ``seed``, ``num_replicas`` and ``rank`` and implement ``__len__`` and
+    ``_batches(start)``, which yields the current epoch's batches from batch ``start`` on.
+    """
+
+    seed: int
+    num_replicas: int
+    rank: int
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch = 0
+        self._batches_yielded = 0
+        self._resume_from = 0
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def _batches(self, start: int) -> Iterator[list[int]]:
+        raise NotImplementedError
+
+    def _epoch_changed(self) -> None:
+        """Hook run after ``epoch`` changes (by ``set_epoch`` or ``load_state_dict``)."""
+
+    def __iter__(self) -> Iterator[list[int]]:
+        start, self._resume_from = self._resume_from, 0
+        self._batches_yielded = start
+        for batch in self._batches(start):
+            self._batches_yielded += 1
+            yield batch
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch, which (with ``seed``) determines the next iteration's batches.
+
+        Call it before each epoch, as with ``DistributedSampler``. Setting a different epoch
+        discards a position restored by :meth:`load_state_dict`; setting the same epoch keeps
+        it, so a training loop that calls ``set_epoch(epoch)`` after restoring resumes mid-epoch.
+
+        Args:
+            epoch: non-negative epoch number.
+
+        Raises:
+            TypeError: if ``epoch`` is not an int.
+            ValueError: if ``epoch`` is negative.
+        """
+        epoch = _check_int(epoch, "epoch", minimum=0)
+        if epoch != self.epoch:
+            self._batches_yielded = 0
+            self._resume_from = 0
+        self.epoch = epoch
+        self._epoch_changed()
+
+    def state_dict(self) -> dict[str, int]:
+        """Return the position in the current epoch, for an exact mid-epoch resume.
+
+        ``batches_yielded`` counts the batches this sampler has handed out in the current
+        epoch. A ``DataLoader`` with workers fetches a few batches ahead of the training loop;
+        either use ``torchdata``'s ``StatefulDataLoader`` (which calls these methods at the
+        right time) or overwrite ``batches_yielded`` with the number of batches your loop has
+        finished.
+
+        Returns:
+            ``{"epoch", "batches_yielded", "seed", "num_replicas", "num_batches"}``; the last
+            three let :meth:`load_state_dict` reject a state from a different configuration.
+        """
+        return {
+            "epoch": self.epoch,
+            "batches_yielded": self._batches_yielded,
+            "seed": self.seed,
+            "num_replicas": self.num_replicas,
+            "num_batches": len(self),
+        }
+
+    def load_state_dict(self, state_dict: Mapping[str, int]) -> None:
+        """Restore a position saved by :meth:`state_dict`.
+
+        The next iteration yields exactly the batches of epoch ``state_dict["epoch"]`` that had
+        not been yielded.
+
+        Args:
+            state_dict: a mapping returned by :meth:`state_dict`.
+
+        Raises:
+            TypeError: if ``state_dict`` is not a mapping or holds non-int values.
+            ValueError: if a key is missing, ``seed``/``num_replicas``/``num_batches`` differ
+                from this sampler's, or ``batches_yielded`` is outside ``[0, len(self)]``.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
+        expected = self.state_dict()
+        missing = sorted(set(expected) - set(state_dict))
+        if missing:
+            raise ValueError(f"state_dict is missing keys {missing}; expected keys {sorted(expected)}")
+        values = {key: _check_int(state_dict[key], f"state_dict[{key!r}]") for key in expected}
+        for key in ("seed", "num_replicas", "num_batches"):
+            if values[key] != expected[key]:
+                raise ValueError(
+                    f"state_dict[{key!r}] is {values[key]} but this sampler has {key}={expected[key]}; "
+                    f"the state was saved by a differently configured sampler"
+                )
+        epoch = _check_int(values["epoch"], "state_dict['epoch']", minimum=0)
+        position = values["batches_yielded"]
+        if not 0 <= position <= len(self):
+            raise ValueError(
+                f"state_dict['batches_yielded'] must be in [0, {len(self)}], got {position}"
+            )
+        self.epoch = epoch
+        self._epoch_changed()
+        self._batches_yielded = position
+        self._resume_from = position
+
+
+class UniformBatchSampler(_EpochBatchSampler):
+    """Instance-uniform batches: every index once per epoch, in a shuffled order.
+
+    The order depends only on ``(seed, epoch)``. Under ``torch.distributed`` each rank takes
+    every ``num_replicas``-th index of the shuffled order (the ranks' shards are disjoint);
+    with ``drop_last=False`` the order is first padded by repeating its beginning, as
+    ``DistributedSampler`` does, so every rank gets ``ceil(N / num_replicas)`` indices and the
+    same number of batches (unequal counts hang DDP). With ``drop_last=True`` nothing is
+    repeated: each rank gets ``floor(N / (num_replicas * batch_size))`` full batches and the
+    remaining indices are left out of that epoch.
+
+    Args:
+        labels: 1-D sequence, NumPy array or tensor with the class index of every sample of
+            the dataset (e.g. ``dataset.targets``); only its length is used, but it is
+            validated like the other samplers' labels. Never modified.
+        batch_size: indices per batch, >= 1.
+        drop_last: drop the short last batch (see above) instead of yielding it.
+        seed: non-negative seed; must be the same on every rank.
+        num_replicas: number of processes; ``None`` takes the world size of the initialised
+            process group, else 1.
+        rank: this process's rank in ``[0, num_replicas)``; ``None`` takes it from the
+            process group, else 0.
+
+    Raises:
+        TypeError: if ``labels`` are not integers, or ``batch_size``, ``seed``,
+            ``num_replicas`` or ``rank`` is not an int, or ``drop_last`` is not a bool.
+        ValueError: if ``labels`` are empty, not 1-D or negative, ``batch_size < 1``,
+            ``seed < 0``, ``num_replicas < 1``, ``rank`` is outside ``[0, num_replicas)``, or
+            ``drop_last=True`` leaves no full batch.
+
+    Example:
+        >>> sampler = UniformBatchSampler([0, 0, 0, 1, 1, 2, 2], batch_size=3, seed=1)
+        >>> len(sampler)
+        3
+        >>> sorted(sum(sampler, []))
+        [0, 1, 2, 3, 4, 5, 6]
+    """
+
+    def __init__(
+        self,
+        labels: LabelsLike,
+        batch_size: int,
+        *,
+        drop_last: bool = False,
+        seed: int = 0,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.num_samples = len(_as_label_array(labels))
+        self.batch_size = _check_int(batch_size, "batch_size", minimum=1)
+        if not isinstance(drop_last, bool):
+            raise TypeError(f"drop_last must be a bool, got {type(drop_last).__name__} {drop_last!r}")
+        self.drop_last = drop_last
+        self.seed = _check_seed(seed)
+        self.num_replicas, self.rank = _resolve_replicas(num_replicas, rank)
+        if drop_last:
+            self._num_batches = self.num_samples // (self.num_replicas * self.batch_size)
+            self._samples_per_rank = self._num_batches * self.batch_size
+            if self._num_batches == 0:
+                raise ValueError(
+                    f"drop_last=True leaves no full batch: {self.num_samples} samples over "
+                    f"num_replicas={self.num_replicas} with batch_size={self.batch_size}"
+                )
+        else:
+            self._samples_per_rank = -(-self.num_samples // self.num_replicas)
+            self._num_batches = -(-self._samples_per_rank // self.batch_size)
+
+    def __len__(self) -> int:
+        """Number of batches per epoch on this rank (the same on every rank)."""
+        return self._num_batches
+
+    def shard(self) -> np.ndarray:
+        """Return this rank's indices for the current epoch, in the order they are batched.
+
+        Returns:
+            ``(samples_per_rank,)`` int64 array: ``padded_order[rank::num_replicas]``.
+        """
+        rng = np.random.default_rng([_HEAD_STREAM, self.seed, self.epoch])
+        order = rng.permutation(self.num_samples)
+        total = self._samples_per_rank * self.num_replicas
+        # np.resize repeats the order from its start when padding and truncates otherwise.
+        order = np.resize(order, total) if total != self.num_samples else order
+        return order[self.rank :: self.num_replicas]
+
+    def _batches(self, start: int) -> Iterator[list[int]]:
+        return _iter_batches(self.shard(), self.batch_size, start)
+
+
+class DifferentialBatchSampler(_EpochBatchSampler):
+    """Batches drawn with replacement: a class by ``weighting``, then an instance uniformly.
+
+    Class ``c`` with ``n_c`` samples is drawn with probability ``p_c``:
+
+    - ``"inverse"`` (default): ``p_c ∝ 1 / n_c``, BBN's reversed sampler;
+    - ``"reverse"``: ``p_c ∝`` the count at the mirrored rank of the sorted counts (the largest
+      class gets the smallest count, ...; tied counts share the mean), the literal reversal of
+      the profile: close to ``"inverse"`` for exponential profiles, different for step ones;
+    - ``"balanced"``: ``p_c ∝ 1``, CMO's minority sampler;
+    - a float ``gamma``: ``p_c ∝ n_c ** -gamma`` (1 is ``"inverse"``, 0 is ``"balanced"``,
+      -1 the natural distribution).
+
+    Classes without samples get ``p_c = 0``. Classes come from a Walker alias table and
+    instances from ``floor(u * n_c)`` in float64, so sampling is O(1) per index, works for any
+    number of classes and far beyond the 2**24 categories where ``torch.multinomial`` stops.
+
+    Every rank yields ``num_batches`` batches per epoch, drawn from a stream seeded by
+    ``(seed, epoch, rank)``, so ranks draw different tail samples.
+
+    Curriculum (off by default): ``schedule`` maps the epoch to ``t`` in ``[0, 1]`` and the
+    class probabilities of that epoch become ``(1 - t) * n_c / N + t * p_c``: the natural,
+    instance-uniform distribution at ``t = 0``, the ``weighting`` target at ``t = 1``. BBN's
+    cumulative learning moves weight to the reversed branch as ``(epoch / total_epochs) ** 2``:
+    ``schedule=lambda epoch: min(1.0, (epoch / total_epochs) ** 2)``. ``set_epoch`` applies it.
+
+    Args:
+        labels: 1-D sequence, NumPy array or tensor with the class index of every sample of
+            the dataset (e.g. ``dataset.targets``). Never modified.
+        batch_size: indices per batch, >= 1.
+        weighting: ``"inverse"``, ``"reverse"``, ``"balanced"`` or a float ``gamma`` (above).
+        num_batches: batches per epoch on each rank, >= 1; ``None`` takes the length of a
+            :class:`UniformBatchSampler` with the same labels, batch size and replicas.
+        seed: non-negative seed.
+        num_replicas: number of processes; ``None`` takes the world size of the initialised
+            process group, else 1.
+        rank: this process's rank in ``[0, num_replicas)``; ``None`` takes it from the
+            process group, else 0.
+        schedule: optional callable ``epoch -> t`` in ``[0, 1]`` (curriculum, above);
+            ``None`` keeps ``t = 1``.
+
+    Raises:
+        TypeError: if ``labels`` are not integers, ``batch_size``, ``num_batches``, ``seed``,
+            ``num_replicas`` or ``rank`` is not an int, ``weighting`` is neither a str nor a
+            real number, or ``schedule`` is not callable.
+        ValueError: if ``labels`` are empty, not 1-D or negative, ``batch_size < 1``,
+            ``num_batches < 1``, ``seed < 0``, ``weighting`` is an unknown name or not finite,
+            ``num_replicas < 1``, ``rank`` is outside ``[0, num_replicas)``, or ``schedule``
+            returns a value outside ``[0, 1]``.
+
+    Example:
+        >>> labels = [0] * 90 + [1] * 9 + [2] * 1
+        >>> sampler = DifferentialBatchSampler(labels, batch_size=4, num_batches=2)
+        >>> sampler.class_probabilities
+        tensor([0.0099, 0.0990, 0.8911], dtype=torch.float64)
+        >>> [len(batch) for batch in sampler]
+        [4, 4]
+    """
+
+    def __init__(
+        self,
+        labels: LabelsLike,
+        batch_size: int,
+        *,
+        weighting: Weighting = "inverse",
+        num_batches: int | None = None,
+        seed: int = 0,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        schedule: Callable[[int], float] | None = None,
+    ) -> None:
+        super().__init__()
+        label_array = _as_label_array(labels)
+        self.batch_size = _check_int(batch_size, "batch_size", minimum=1)
+        self.weighting = _check_weighting(weighting)
+        self.seed = _check_seed(seed)
+        self.num_replicas, self.rank = _resolve_replicas(num_replicas, rank)
+        if num_batches is None:
+            samples_per_rank = -(-len(label_array) // self.num_replicas)
+            num_batches = -(-samples_per_rank // self.batch_size)
+        self.num_batches = _check_int(num_batches, "num_batches", minimum=1)
+        if schedule is not None and not callable(schedule):
+            raise TypeError(f"schedule must be callable (epoch -> float in [0, 1]) or None, got {type(schedule).__name__}")
+        self.schedule = schedule
+
+        counts = np.bincount(label_array)
+        self.class_counts = torch.from_numpy(counts.astype(np.int64))
+        # A stable sort on the narrowest unsigned dtype lets NumPy use its radix sort.
+        narrow_labels = label_array.astype(np.min_scalar_type(len(counts) - 1), copy=False)
+        self._indices_by_class = np.argsort(narrow_labels, kind="stable").astype(np.int64, copy=False)
+        self._class_sizes = counts.astype(np.float64)
+        self._class_starts = np.cumsum(counts) - counts
+        self._natural_probabilities = counts / len(label_array)
+        self._target_probabilities = _target_class_probabilities(counts, self.weighting)
+        self._mix = math.nan
+        self._epoch_changed()
+
+    def _epoch_changed(self) -> None:
+        mix = 1.0 if self.schedule is None else self.schedule(self.epoch)
+        if isinstance(mix, bool) or not isinstance(mix, numbers.Real):
+            raise TypeError(
+                f"schedule must return a float in [0, 1], got {type(mix).__name__} {mix!r} "
+                f"for epoch {self.epoch}"
+            )
+        if not 0.0 <= mix <= 1.0:
+            raise ValueError(f"schedule must return a float in [0, 1], got {mix!r} for epoch {self.epoch}")
+        if mix == self._mix:
+            return
+        self._mix = float(mix)
+        if mix == 1.0:
+            probabilities = self._target_probabilities
+        else:
+            probabilities = (1.0 - mix) * self._natural_probabilities + mix * self._target_probabilities
+        self._probabilities = probabilities
+        self._thresholds, self._alias = _alias_table(probabilities)
+
+    @property
+    def class_probabilities(self) -> torch.Tensor:
+        """``(C,)`` float64 tensor: probability of drawing each class in the current epoch."""
+        return torch.from_numpy(self._probabilities.copy())
+
+    def __len__(self) -> int:
+        """Number of batches per epoch on this rank, ``num_batches``."""
+        return self.num_batches
+
+    def _batches(self, start: int) -> Iterator[list[int]]:
+        chunk_batches = max(1, _CHUNK_SAMPLES // self.batch_size)
+        for first in range(start - start % chunk_batches, self.num_batches, chunk_batches):
+            count = min(chunk_batches, self.num_batches - first)
+            chunk_index = first // chunk_batches
+            rng = np.random.default_rng([_TAIL_STREAM, self.seed, self.epoch, self.rank, chunk_index])
+            indices = _draw_from_classes(
+                rng,
+                count * self.batch_size,
+                self._thresholds,
+                self._alias,
+                self._class_starts,
+                self._class_sizes,
+                self._indices_by_class,
+            )
+            yield from _iter_batches(indices, self.batch_size, max(0, start - first))
+
+
+class MMTBatchSampler(_EpochBatchSampler):
+    """Paired batches for MMT: ``b`` head indices then ``b`` tail indices per step.
+
+    The head half comes from a :class:`UniformBatchSampler` (it covers this rank's shard of the
+    epoch once) and the tail half from a :class:`DifferentialBatchSampler` with as many
+    batches. With ``drop_last=False`` the last, short head batch of ``b' < b`` indices is
+    paired with ``b'`` tail indices, so every batch has an even ``2 * b'`` rows. Use it as
+    ``DataLoader(dataset, batch_sampler=MMTBatchSampler(...))`` and pass the loader's batches
+    to :class:`mmt_augment.MMTMix`, which takes the first half as head and the second as tail.
+
+    Args:
+        labels: 1-D sequence, NumPy array or tensor with the class index of every sample of
+            the dataset (e.g. ``dataset.targets``). Never modified.
+        batch_size: ``b``, head (and tail) indices per step; each batch has ``2 * b`` indices.
+        weighting: tail class weighting, see :class:`DifferentialBatchSampler`.
+        drop_last: drop the short last head batch instead of yielding it.
+        seed: non-negative seed; must be the same on every rank.
+        num_replicas: number of processes; ``None`` takes the world size of the initialised
+            process group, else 1.
+        rank: this process's rank in ``[0, num_replicas)``; ``None`` takes it from the
+            process group, else 0.
+        schedule: optional tail curriculum ``epoch -> t`` in ``[0, 1]``, see
+            :class:`DifferentialBatchSampler`.
+
+    Raises:
+        TypeError: as :class:`UniformBatchSampler` and :class:`DifferentialBatchSampler`.
+        ValueError: as :class:`UniformBatchSampler` and :class:`DifferentialBatchSampler`.
+
+    Example:
+        >>> labels = [0] * 6 + [1] * 3 + [2] * 1
+        >>> sampler = MMTBatchSampler(labels, batch_size=4, seed=0)
+        >>> [len(batch) for batch in sampler]  # 4 + 4 head rows, then 2 + 2
+        [8, 8, 4]
+        >>> loader = torch.utils.data.DataLoader(range(10), batch_sampler=sampler)
+    """
+
+    def __init__(
+        self,
+        labels: LabelsLike,
+        batch_size: int,
+        *,
+        weighting: Weighting = "inverse",
+        drop_last: bool = False,
+        seed: int = 0,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        schedule: Callable[[int], float] | None = None,
+    ) -> None:
+        super().__init__()
+        self._head = UniformBatchSampler(
+            labels, batch_size, drop_last=drop_last, seed=seed, num_replicas=num_replicas, rank=rank
+        )
+        self._tail = DifferentialBatchSampler(
+            labels,
+            batch_size,
+            weighting=weighting,
+            num_batches=len(self._head),
+            seed=seed,
+            num_replicas=self._head.num_replicas,
+            rank=self._head.rank,
+            schedule=schedule,
+        )
+        self.batch_size = self._head.batch_size
+        self.drop_last = drop_last
+        self.weighting = self._tail.weighting
+        self.seed = self._head.seed
+        self.num_replicas = self._head.num_replicas
+        self.rank = self._head.rank
+
+    @property
+    def class_probabilities(self) -> torch.Tensor:
+        """``(C,)`` float64 tensor: tail probability of each class in the current epoch."""
+        return self._tail.class_probabilities
+
+    @property
+    def class_counts(self) -> torch.Tensor:
+        """``(C,)`` int64 tensor: number of samples of each class in ``labels``."""
+        return self._tail.class_counts
+
+    def _epoch_changed(self) -> None:
+        self._head.epoch = self._tail.epoch = self.epoch
+        self._tail._epoch_changed()
+
+    def __len__(self) -> int:
+        """Number of paired batches per epoch on this rank (the same on every rank)."""
+        return len(self._head)
+
+    def _batches(self, start: int) -> Iterator[list[int]]:
+        for head, tail in zip(self._head._batches(start), self._tail._batches(start)):
+            yield head + tail[: len(head)]
