@@ -130,9 +130,9 @@ def check_label_range(name: str, labels: torch.Tensor, num_classes: int) -> None
     if labels.ndim != 1 or labels.numel() == 0:
         return
     low, high = torch.aminmax(labels)
-    if low < 0 or high >= num_classes:
-        bad = labels[(labels < 0) | (labels >= num_classes)][0]
-        raise ValueError(f"{name} must lie in [0, num_classes={num_classes}), got {int(bad)}")
+    if int(low) < 0 or int(high) >= num_classes:
+        bad = int(low) if int(low) < 0 else int(high)
+        raise ValueError(f"{name} must lie in [0, num_classes={num_classes}), got {bad}")
 
 
 def check_even_rows(name: str, num_rows: int) -> int:

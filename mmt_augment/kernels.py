@@ -50,6 +50,15 @@ def mixup(head_images: torch.Tensor, tail_images: torch.Tensor, lam: Union[torch
     return blended.round_().to(head_images.dtype)
 
 
+def _box_indicator(boxes: torch.Tensor, height: int, width: int, dtype: torch.dtype) -> torch.Tensor:
+    # (B, 1, H, W) tensor of 0/1 in ``dtype``. The outer product of the row and column
+    # indicators is a multiplication, which vectorises on CPU where boolean ``&`` does not.
+    coords = torch.arange(max(height, width), device=boxes.device)
+    low, high = boxes[:, :2].unsqueeze(-1), boxes[:, 2:].unsqueeze(-1)  # (B, 2, 1): (x, y)
+    inside = ((coords >= low) & (coords < high)).to(dtype)  # (B, 2, L)
+    return (inside[:, 1, :height].unsqueeze(2) * inside[:, 0, :width].unsqueeze(1)).unsqueeze(1)
+
+
 def box_masks(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Rasterise boxes into boolean masks: ``mask[b, 0, y, x] = x1 <= x < x2 and y1 <= y < y2``.
 
@@ -61,12 +70,30 @@ def box_masks(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
     Returns:
         ``(B, 1, H, W)`` bool tensor on the device of ``boxes``.
     """
-    cols = torch.arange(width, device=boxes.device)
-    rows = torch.arange(height, device=boxes.device)
-    x1, y1, x2, y2 = boxes.unsqueeze(-1).unbind(1)
-    inside_cols = (cols >= x1) & (cols < x2)  # (B, W)
-    inside_rows = (rows >= y1) & (rows < y2)  # (B, H)
-    return (inside_rows.unsqueeze(2) & inside_cols.unsqueeze(1)).unsqueeze(1)
+    return _box_indicator(boxes, height, width, torch.uint8).bool()
+
+
+# Integer dtypes of the same width as each image dtype, for the bitwise select below.
+_BITS_DTYPE = {
+    torch.uint8: torch.uint8,
+    torch.float16: torch.int16,
+    torch.bfloat16: torch.int16,
+    torch.float32: torch.int32,
+    torch.float64: torch.int64,
+}
+
+
+def _select_bits(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    # out = head ^ ((head ^ tail) & mask) on the raw bits, with mask all ones inside the box:
+    # an exact copy of either pixel (NaN included) like torch.where, but built from vectorised
+    # integer ops, about twice as fast as torch.where on CPU. Not differentiable.
+    bits_dtype = _BITS_DTYPE[head_images.dtype]
+    height, width = head_images.shape[-2:]
+    mask = _box_indicator(boxes, height, width, bits_dtype).neg_()  # 0 -> 0, 1 -> all bits set
+    head_bits = head_images.view(bits_dtype)
+    out = torch.bitwise_xor(head_bits, tail_images.view(bits_dtype))
+    out.bitwise_and_(mask).bitwise_xor_(head_bits)
+    return out.view(head_images.dtype)
 
 
 def cutmix(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
@@ -75,6 +102,9 @@ def cutmix(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Te
     ``out = where(mask(box), tail, head)``: pixels are copied, never blended, so a pixel
     outside the box is the head's pixel bit for bit (also when the tail holds NaN there).
     Rows may carry different boxes; an empty box (``x1 == x2``) leaves the head row unchanged.
+    On CPU, when no gradient is needed, the same selection runs as bitwise integer ops (faster
+    there than ``torch.where``); elsewhere, under autograd and under ``torch.compile`` it is
+    ``torch.where``.
 
     Args:
         head_images: ``(B, C, H, W)`` head batch.
@@ -84,9 +114,12 @@ def cutmix(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Te
     Returns:
         ``(B, C, H, W)`` tensor with the dtype of ``head_images``.
     """
+    boxes = boxes.to(head_images.device)
+    needs_grad = torch.is_grad_enabled() and (head_images.requires_grad or tail_images.requires_grad)
+    if head_images.device.type == "cpu" and not needs_grad and not torch.compiler.is_compiling():
+        return _select_bits(head_images, tail_images, boxes)
     height, width = head_images.shape[-2:]
-    mask = box_masks(boxes.to(head_images.device), height, width)
-    return torch.where(mask, tail_images, head_images)
+    return torch.where(box_masks(boxes, height, width), tail_images, head_images)
 
 
 def paste_box(head_images: torch.Tensor, tail_images: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:
@@ -106,7 +139,10 @@ def paste_box(head_images: torch.Tensor, tail_images: torch.Tensor, box: tuple[i
     """
     x1, y1, x2, y2 = box
     out = head_images.clone()
-    out[..., y1:y2, x1:x2] = tail_images[..., y1:y2, x1:x2]
+    if x2 > x1 and y2 > y1:
+        # narrow() avoids the indexing machinery of out[..., y1:y2, x1:x2], costly on small batches.
+        window = out.narrow(-1, x1, x2 - x1).narrow(-2, y1, y2 - y1)
+        window.copy_(tail_images.narrow(-1, x1, x2 - x1).narrow(-2, y1, y2 - y1))
     return out
 
 

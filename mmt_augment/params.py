@@ -224,8 +224,11 @@ def sample_batch_params(
     Returns:
         :class:`BatchParams`.
     """
-    apply_draw, x_draw, y_draw = torch.rand(3, generator=generator).tolist()
-    lam = float(sample_lam(1, alpha, generator=generator)[0])
+    if alpha == 1.0:  # Beta(1, 1) is uniform: one draw of four numbers covers everything
+        apply_draw, x_draw, y_draw, lam = torch.rand(4, generator=generator).tolist()
+    else:
+        apply_draw, x_draw, y_draw = torch.rand(3, generator=generator).tolist()
+        lam = float(sample_lam(1, alpha, generator=generator)[0])
     if apply_draw >= p:
         return BatchParams(lam=1.0, apply=False, box=(0, 0, 0, 0) if mode == "cutmix" else None)
     if mode != "cutmix":

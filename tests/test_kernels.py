@@ -212,3 +212,30 @@ def test_sample_batch_params_respects_p():
     applied = [MF.sample_batch_params(8, 8, mode="mixup", alpha=1.0, p=0.3, generator=generator).apply for _ in range(4000)]
     # Binomial(4000, 0.3): standard deviation 29; allow 4 of them.
     assert abs(sum(applied) - 1200) < 116
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES + [torch.uint8])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_cutmix_fast_cpu_path_equals_torch_where(dtype, channels_last):
+    generator = torch.Generator().manual_seed(0)
+    head = (torch.rand(6, 3, 9, 7, generator=generator) * 200).to(dtype)
+    tail = (torch.rand(6, 3, 9, 7, generator=generator) * 200).to(dtype)
+    if channels_last:
+        head, tail = head.contiguous(memory_format=torch.channels_last), tail.contiguous(memory_format=torch.channels_last)
+    boxes = torch.tensor([[0, 0, 7, 9], [1, 2, 5, 6], [0, 0, 0, 0], [3, 3, 4, 9], [6, 8, 7, 9], [2, 0, 2, 9]])
+    expected = torch.where(MF.box_masks(boxes, 9, 7), tail, head)
+    with torch.no_grad():
+        out = MF.cutmix(head, tail, boxes)
+    assert torch.equal(out, expected)
+    assert out.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_cutmix_never_leaks_non_finite_tail_pixels_outside_the_box(requires_grad):
+    head = torch.rand(2, 1, 4, 4, requires_grad=requires_grad)
+    tail = torch.full((2, 1, 4, 4), float("nan"))
+    tail[1] = float("inf")
+    out = MF.cutmix(head, tail, torch.tensor([[0, 0, 2, 2], [2, 2, 4, 4]]))
+    outside = ~MF.box_masks(torch.tensor([[0, 0, 2, 2], [2, 2, 4, 4]]), 4, 4)
+    assert torch.equal(out[outside], head.detach()[outside])
+    assert bool(out[0, 0, :2, :2].isnan().all()) and bool(out[1, 0, 2:, 2:].isinf().all())
