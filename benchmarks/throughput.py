@@ -1,0 +1,240 @@
+"""Throughput of MMTMix against torchvision, kornia and timm mixing, on the same tensors.
+
+Every candidate mixes the same head batch (torchvision, kornia and timm pair it with itself,
+as they do; MMTMix pairs it with an equally shaped tail batch). Candidates are timed in
+interleaved rounds, one call each per round, so drift of the machine (other processes, CPU
+quota) reaches all of them alike; each reports the median over rounds. The mixing probability
+is 1 everywhere, so every call does the full work.
+
+Run ``python -m benchmarks.throughput --help``. Results go to
+``benchmarks/results/throughput-<device>.json``; ``format_table`` renders them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from benchmarks.environment import machine_info, resolve_device
+from mmt_augment import MMTMix
+
+__all__ = ["SIZES", "TARGETS", "format_table", "measure", "run"]
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+SIZES = {"32px": (128, 3, 32, 32), "224px": (256, 3, 224, 224)}
+
+# (numerator candidate, denominator candidate, size, minimum speed-up, description). A speed-up is
+# denominator time / numerator time, so "at least 1.5" means the numerator is 1.5x faster.
+TARGETS = [
+    ("mmt_cutmix", "tv_cutmix", "32px", 1.5, "MMTMix cutmix vs torchvision CutMix"),
+    ("mmt_mixup", "tv_mixup", "32px", 1.5, "MMTMix mixup vs torchvision MixUp"),
+    ("mmt_cutmix", "tv_cutmix", "224px", 1.5, "MMTMix cutmix vs torchvision CutMix"),
+    ("mmt_mixup", "tv_mixup", "224px", 1.5, "MMTMix mixup vs torchvision MixUp"),
+    ("mmt_cutmix_per_sample", "timm_elem_cutmix", "32px", 10.0, "MMTMix per-sample cutmix vs timm elem cutmix"),
+    ("mmt_mixup_per_sample", "timm_elem_mixup", "32px", 10.0, "MMTMix per-sample mixup vs timm elem mixup"),
+    ("mmt_mixup", "lerp", "224px", 1 / 1.4, "MMTMix mixup within 1.4x of torch.lerp"),
+]
+
+
+def _candidates(head: torch.Tensor, tail: torch.Tensor, labels: torch.Tensor, tail_labels: torch.Tensor,
+                num_classes: int) -> dict[str, Callable[[], object]]:
+    """Name -> zero-argument callable performing one mixing call on the shared tensors."""
+    from torchvision.transforms import v2
+
+    candidates: dict[str, Callable[[], object]] = {
+        "clone": lambda: head.clone(),
+        "lerp": lambda: torch.lerp(tail, head, 0.3),
+    }
+    for mode in ("cutmix", "mixup"):
+        for per_sample in (False, True):
+            mmt = MMTMix(num_classes=num_classes, mode=mode, p=1.0, per_sample=per_sample)
+            name = f"mmt_{mode}" + ("_per_sample" if per_sample else "")
+            candidates[name] = lambda mmt=mmt: mmt(head, labels, tail, tail_labels)
+    tv_cutmix, tv_mixup = v2.CutMix(num_classes=num_classes), v2.MixUp(num_classes=num_classes)
+    candidates["tv_cutmix"] = lambda: tv_cutmix(head, labels)
+    candidates["tv_mixup"] = lambda: tv_mixup(head, labels)
+    try:
+        import kornia.augmentation as K
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            kornia_cutmix = K.RandomCutMixV2(p=1.0, data_keys=["input", "class"], use_correct_lambda=True)
+        kornia_mixup = K.RandomMixUpV2(p=1.0, data_keys=["input", "class"])
+        candidates["kornia_cutmix"] = lambda: kornia_cutmix(head, labels)
+        candidates["kornia_mixup"] = lambda: kornia_mixup(head, labels)
+    except ImportError:
+        pass
+    try:
+        from timm.data import Mixup
+
+        # timm mixes in place; it gets a scratch copy of the head batch, refilled outside the timer.
+        scratch = head.clone()
+        for mode in ("batch", "elem"):
+            for kind in ("cutmix", "mixup"):
+                mixer = Mixup(
+                    mixup_alpha=1.0 if kind == "mixup" else 0.0,
+                    cutmix_alpha=1.0 if kind == "cutmix" else 0.0,
+                    prob=1.0,
+                    mode=mode,
+                    num_classes=num_classes,
+                    label_smoothing=0.0,
+                )
+                candidates[f"timm_{mode}_{kind}"] = _InPlace(lambda mixer=mixer: mixer(scratch, labels), scratch, head)
+    except ImportError:
+        pass
+    return candidates
+
+
+class _InPlace:
+    """A candidate that mixes a scratch buffer in place; ``reset`` refills it (untimed)."""
+
+    def __init__(self, call: Callable[[], object], scratch: torch.Tensor, source: torch.Tensor) -> None:
+        self.call, self.scratch, self.source = call, scratch, source
+
+    def reset(self) -> None:
+        self.scratch.copy_(self.source)
+
+    def __call__(self) -> object:
+        return self.call()
+
+
+def measure(candidates: dict[str, Callable[[], object]], rounds: int, warmup: int, device: torch.device,
+            calls_per_round: int = 1) -> dict[str, dict[str, float]]:
+    """Time each candidate in interleaved rounds; return median and quartiles in milliseconds."""
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    samples: dict[str, list[float]] = {name: [] for name in candidates}
+    for round_index in range(warmup + rounds):
+        for name, call in candidates.items():
+            elapsed = 0.0
+            for _ in range(calls_per_round):
+                if isinstance(call, _InPlace):
+                    call.reset()
+                sync()
+                start = time.perf_counter()
+                call()
+                sync()
+                elapsed += time.perf_counter() - start
+            if round_index >= warmup:
+                samples[name].append(elapsed / calls_per_round * 1e3)
+    summary = {}
+    for name, values in samples.items():
+        quartiles = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+        summary[name] = {"median_ms": statistics.median(values), "q1_ms": quartiles[0], "q3_ms": quartiles[2],
+                         "rounds": len(values)}
+    return summary
+
+
+def run(*, quick: bool = False, out_path: str | Path | None = None, device: str = "auto",
+        sizes: list[str] | None = None, num_classes: int = 100, seed: int = 0) -> dict:
+    """Measure every candidate at each size and write the JSON results file.
+
+    Args:
+        quick: fewer rounds (the quick run of ``python -m benchmarks``).
+        out_path: where to write the JSON; default ``benchmarks/results/throughput-<device>.json``
+            (``throughput-<device>-quick.json`` for quick runs).
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        sizes: keys of :data:`SIZES` to run; default all.
+        num_classes: label space for the one-hot targets.
+        seed: seed of the shared tensors.
+
+    Returns:
+        The results dict that was written.
+    """
+    torch_device = resolve_device(device)
+    generator = torch.Generator().manual_seed(seed)
+    results: dict = {"benchmark": "throughput", "quick": quick, "num_classes": num_classes, "p": 1.0,
+                     "machine": machine_info(torch_device), "sizes": {}, "ratios": []}
+    for size_name in sizes or list(SIZES):
+        shape = SIZES[size_name]
+        head = torch.rand(shape, generator=generator).to(torch_device)
+        tail = torch.rand(shape, generator=generator).to(torch_device)
+        labels = torch.randint(num_classes, (shape[0],), generator=generator).to(torch_device)
+        tail_labels = torch.randint(num_classes, (shape[0],), generator=generator).to(torch_device)
+        small = shape[-1] <= 64
+        rounds = (30 if quick else 200) if small else (5 if quick else 25)
+        calls = 5 if small else 1
+        candidates = _candidates(head, tail, labels, tail_labels, num_classes)
+        results["sizes"][size_name] = {"shape": list(shape), "dtype": "float32", "rounds": rounds,
+                                       "calls_per_round": calls,
+                                       "timings": measure(candidates, rounds, warmup=2, device=torch_device,
+                                                          calls_per_round=calls)}
+        del head, tail, candidates
+    for numerator, denominator, size_name, minimum, description in TARGETS:
+        timings = results["sizes"].get(size_name, {}).get("timings", {})
+        if numerator not in timings or denominator not in timings:
+            continue
+        speedup = timings[denominator]["median_ms"] / timings[numerator]["median_ms"]
+        results["ratios"].append({"what": description, "size": size_name, "candidate": numerator,
+                                  "baseline": denominator, "speedup": speedup, "target": minimum,
+                                  "met": speedup >= minimum})
+    if out_path is None:
+        suffix = "-quick" if quick else ""
+        out_path = RESULTS_DIR / f"throughput-{torch_device.type}{suffix}.json"
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(results, indent=2) + "\n")
+    results["path"] = str(out_path)
+    return results
+
+
+def format_table(results: dict) -> str:
+    """Render a results dict (from :func:`run` or its JSON file) as Markdown."""
+    machine = results["machine"]
+    versions = machine["versions"]
+    lines = [
+        f"Device: {machine['device_name']} ({machine['device']}), {machine['torch_threads']} torch threads; "
+        f"torch {versions.get('torch')}, torchvision {versions.get('torchvision')}, kornia {versions.get('kornia')}, "
+        f"timm {versions.get('timm')}. Median ms per call (p=1, {results['num_classes']} classes).",
+        "",
+    ]
+    size_names = list(results["sizes"])
+    names: list[str] = []
+    for size_name in size_names:
+        names += [name for name in results["sizes"][size_name]["timings"] if name not in names]
+    header = "| candidate | " + " | ".join(
+        f"{size} {tuple(results['sizes'][size]['shape'])}" for size in size_names) + " |"
+    lines += [header, "|---" * (len(size_names) + 1) + "|"]
+    for name in names:
+        cells = []
+        for size_name in size_names:
+            timing = results["sizes"][size_name]["timings"].get(name)
+            cells.append(f"{timing['median_ms']:.3f}" if timing else "—")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if results["ratios"]:
+        lines += ["", "| target | size | speed-up | required | met |", "|---|---|---|---|---|"]
+        for ratio in results["ratios"]:
+            required = f">= {ratio['target']:.2f}x" if ratio["target"] >= 1 else f">= {ratio['target']:.2f}x (within {1 / ratio['target']:.1f}x)"
+            lines.append(f"| {ratio['what']} | {ratio['size']} | {ratio['speedup']:.2f}x | {required} | "
+                         f"{'yes' if ratio['met'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), help="sizes to run (default: all)")
+    parser.add_argument("--num-classes", type=int, default=100)
+    parser.add_argument("--out", help="JSON path (default: benchmarks/results/throughput-<device>.json)")
+    args = parser.parse_args(argv)
+    results = run(quick=args.quick, out_path=args.out, device=args.device, sizes=args.sizes,
+                  num_classes=args.num_classes)
+    print(format_table(results))
+    print(f"\nwrote {results['path']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
