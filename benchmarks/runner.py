@@ -1,0 +1,123 @@
+"""Run a list of (method, seed) training jobs, a few at a time, skipping finished ones.
+
+Each job is a ``python -m benchmarks.train`` subprocess with its own log file; a job whose
+results file already exists is skipped, and an interrupted job resumes from its checkpoint
+when started again, so the same command can be rerun until everything is done. Arguments
+the runner does not know are passed to every job (dataset, protocol overrides, device, ...).
+
+On two CPU cores, two jobs with one thread each train about 10% more images per second in
+total than one job with two threads (measured: 10.7 s vs 5.9 s per CIFAR-10-LT epoch, i.e.
+5.35 s vs 5.9 s per epoch of total throughput), so ``--jobs 2 --threads 1`` is the default.
+
+Example::
+
+    python -m benchmarks.runner --methods ce cmo mmt --seeds 0 1 2 --jobs 2 --threads 1 \\
+        --dataset cifar10 --ir 100 --protocol quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.train import RESULTS_DIR, build_parser, config_from_args, result_path
+
+__all__ = ["Job", "main", "plan_jobs", "run_jobs"]
+
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Job:
+    """One training subprocess: its arguments, results file and log file."""
+
+    def __init__(self, method: str, seed: int, train_args: list[str], log_dir: Path) -> None:
+        self.method = method
+        self.seed = seed
+        self.argv = [*train_args, "--method", method, "--seed", str(seed)]
+        config = config_from_args(build_parser().parse_args(self.argv))  # validates the arguments
+        self.result = result_path(config)
+        self.log = log_dir / config.setting / f"{method}-seed{seed}.log"
+        self.process: subprocess.Popen | None = None
+        self.started = 0.0
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} seed {self.seed}"
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH")) if p)
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "benchmarks.train", *self.argv, "--no-progress"],
+                                            cwd=_REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.started = time.monotonic()
+
+
+def plan_jobs(methods: list[str], seeds: list[int], train_args: list[str], log_dir: Path) -> list[Job]:
+    """Jobs for every (method, seed), seeds outermost so each seed's comparison finishes together."""
+    return [Job(method, seed, train_args, log_dir) for seed in seeds for method in methods]
+
+
+def run_jobs(jobs: list[Job], *, parallel: int = 2, poll_seconds: float = 2.0) -> list[Job]:
+    """Run ``jobs`` with at most ``parallel`` at a time; return the ones that failed."""
+    pending = [job for job in jobs if not job.result.is_file()]
+    for job in jobs:
+        if job.result.is_file():
+            print(f"skip  {job.name}: {job.result} exists", flush=True)
+    running: list[Job] = []
+    failed: list[Job] = []
+    while pending or running:
+        while pending and len(running) < parallel:
+            job = pending.pop(0)
+            job.start()
+            running.append(job)
+            print(f"start {job.name} (log {job.log})", flush=True)
+        time.sleep(poll_seconds)
+        for job in list(running):
+            code = job.process.poll()
+            if code is None:
+                continue
+            running.remove(job)
+            minutes = (time.monotonic() - job.started) / 60
+            if code == 0:
+                print(f"done  {job.name} in {minutes:.1f} min -> {job.result}", flush=True)
+            else:
+                failed.append(job)
+                print(f"FAIL  {job.name} (exit {code}) after {minutes:.1f} min; see {job.log}", flush=True)
+    return failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.runner",
+        description="Run (method, seed) training jobs in parallel subprocesses, skipping finished ones. "
+                    "Unknown arguments are passed to every `python -m benchmarks.train` job.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--methods", nargs="+", required=True, help="method names (see benchmarks.methods)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--jobs", type=int, default=2, help="jobs running at the same time")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
+    parser.add_argument("--log-dir", type=Path, default=RESULTS_DIR / "tmp" / "logs",
+                        help="one log file per job (the default is git-ignored)")
+    parser.add_argument("--dry-run", action="store_true", help="list the jobs and exit")
+    args, train_args = parser.parse_known_args(argv)
+    if "--threads" not in train_args:
+        train_args = [*train_args, "--threads", str(args.threads)]
+    jobs = plan_jobs(args.methods, args.seeds, train_args, args.log_dir)
+    if args.dry_run:
+        for job in jobs:
+            state = "done" if job.result.is_file() else "todo"
+            print(f"{state}  {job.name}: python -m benchmarks.train {' '.join(job.argv)}")
+        return 0
+    failed = run_jobs(jobs, parallel=args.jobs)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
