@@ -304,3 +304,19 @@ def test_label_range_validation_can_be_switched_off():
     mmt = MMTMix(num_classes=10, validate_labels=False)
     with pytest.raises(RuntimeError):  # scatter itself rejects it: no silent wrong answer
         mmt(head, head_labels, tail, torch.full_like(tail_labels, 10))
+
+
+def test_device_mismatches_raise_naming_the_argument():
+    head, head_labels, tail, tail_labels = make_batch(2)
+    with pytest.raises(ValueError, match="tail_images must be on the device of head_images"):
+        MMTMix(num_classes=10)(head, head_labels, tail.to("meta"), tail_labels)
+    with pytest.raises(ValueError, match="head_labels must be on the images' device"):
+        MMTMix(num_classes=10)(head, head_labels.to("meta"), tail, tail_labels)
+
+
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_empty_batch_gives_empty_outputs(per_sample):
+    empty = torch.rand(0, 3, 8, 8)
+    no_labels = torch.zeros(0, dtype=torch.long)
+    images, targets = MMTMix(num_classes=10, per_sample=per_sample)(empty, no_labels, empty, no_labels)
+    assert images.shape == (0, 3, 8, 8) and targets.shape == (0, 10)
