@@ -112,15 +112,15 @@ def sample_apply(
 
 
 def _box_from_draws(lam: torch.Tensor, centre_draws: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    # centre_draws: (B, 2) uniforms in [0, 1) for (x, y).
-    sizes = torch.tensor([width, height], device=lam.device)
-    centres = (centre_draws * sizes).long()
-    cut = ((1.0 - lam).clamp(min=0.0).sqrt().unsqueeze(1) * sizes).long()
-    low = centres - cut // 2
-    high = low + cut
-    low = torch.minimum(low.clamp(min=0), sizes)
-    high = torch.minimum(high.clamp(min=0), sizes)
-    return torch.cat([low, high], dim=1)
+    # centre_draws: (B, 2) uniforms in [0, 1) for (x, y). Only Python scalars meet the tensors:
+    # building a size tensor with torch.tensor(..., device=cuda) would be a blocking copy.
+    side = (1.0 - lam).clamp(min=0.0).sqrt()
+    cut_w, cut_h = (side * width).long(), (side * height).long()
+    x_low = (centre_draws[:, 0] * width).long() - cut_w // 2
+    y_low = (centre_draws[:, 1] * height).long() - cut_h // 2
+    x1, x2 = x_low.clamp(0, width), (x_low + cut_w).clamp(0, width)
+    y1, y2 = y_low.clamp(0, height), (y_low + cut_h).clamp(0, height)
+    return torch.stack([x1, y1, x2, y2], dim=1)
 
 
 def sample_boxes(
