@@ -5,6 +5,7 @@ import torch
 from kornia.augmentation._2d.mix.base import MixAugmentationBaseV2
 
 from mmt_augment import MMTMix, RandomMMT, mixed_cross_entropy
+from mmt_augment import functional as MF
 
 
 def paired_batch(batch_size=4, size=8, seed=0):
@@ -20,20 +21,24 @@ def test_is_a_kornia_mix_augmentation():
 
 @pytest.mark.parametrize("mode", ["cutmix", "mixup"])
 @pytest.mark.parametrize("same_on_batch", [True, False])
-def test_matches_mmtmix_with_the_same_seed(mode, same_on_batch):
+def test_equals_the_functional_kernels_with_the_same_draws(mode, same_on_batch):
     images, labels = paired_batch()
     aug = RandomMMT(mode=mode, p=0.7, same_on_batch=same_on_batch, generator=torch.Generator().manual_seed(5))
     mixed, kornia_labels = aug(images, labels)
-    reference = MMTMix(mode=mode, p=0.7, per_sample=not same_on_batch, generator=torch.Generator().manual_seed(5))
-    if same_on_batch:
-        # MMTMix draws batch-wide CPU parameters on the host; compare through the tensor path instead.
-        params = aug._params
-        assert params["lam"].shape == (4,)
-        torch.testing.assert_close(kornia_labels[:, 2], params["lam"])
-    else:
-        expected_images, expected = reference.mix(images[:4], labels[:4], images[4:], labels[4:])
-        assert torch.equal(mixed, expected_images)
-        torch.testing.assert_close(kornia_labels[:, 2], expected.lam)
+    params = MF.sample_mix_params(4, 8, 8, mode=mode, alpha=1.0, p=0.7, per_sample=not same_on_batch,
+                                  generator=torch.Generator().manual_seed(5))
+    head, tail = images[:4], images[4:]
+    expected = MF.cutmix(head, tail, params.boxes) if mode == "cutmix" else MF.mixup(head, tail, params.lam)
+    assert torch.equal(mixed, expected)
+    torch.testing.assert_close(kornia_labels[:, 2], params.lam)
+
+
+def test_per_row_draws_match_mmtmix_per_sample():
+    images, labels = paired_batch()
+    _, kornia_labels = RandomMMT(p=0.7, same_on_batch=False, generator=torch.Generator().manual_seed(9))(images, labels)
+    reference = MMTMix(p=0.7, per_sample=True, generator=torch.Generator().manual_seed(9))
+    _, mixed = reference.mix(images[:4], labels[:4], images[4:], labels[4:])
+    torch.testing.assert_close(kornia_labels[:, 2], mixed.lam)
 
 
 def test_label_format_is_head_tail_lam():
