@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import NamedTuple, Union
 
 import numpy as np
 import torch
@@ -21,9 +22,14 @@ __all__ = ["ShotSplits", "class_counts", "make_long_tailed", "shot_splits"]
 
 _PROFILES = ("exp", "step")
 
+#: What the functions and samplers accept as labels or counts.
+LabelsLike = Union[Sequence[int], np.ndarray, torch.Tensor]
 
-def _as_label_array(labels: object, name: str = "labels") -> np.ndarray:
-    """Return ``labels`` as a 1-D integer NumPy array, validating it.
+
+def _as_label_array(labels: object, name: str = "labels", what: str = "class indices") -> np.ndarray:
+    """Return ``labels`` as a 1-D array of non-negative integers, validating it.
+
+    ``name`` and ``what`` (what the values are) word the error messages.
 
     The result shares memory with ``labels`` where it can (NumPy arrays, CPU tensors); callers
     must treat it as read-only.
@@ -39,20 +45,20 @@ def _as_label_array(labels: object, name: str = "labels") -> np.ndarray:
             array = np.asarray(labels)
         except (TypeError, ValueError) as error:
             raise ValueError(
-                f"{name} must be a 1-D sequence of class indices, got {type(labels).__name__} "
+                f"{name} must be a 1-D sequence of {what}, got {type(labels).__name__} "
                 f"that cannot be read as an array ({error})"
             ) from None
     if array.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {tuple(array.shape)}")
     if array.size == 0:
-        raise ValueError(f"{name} must contain at least one label, got an empty {name} set")
+        raise ValueError(f"{name} must be non-empty, got an empty {type(labels).__name__}")
     if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(f"{name} must be integer class indices, got dtype {array.dtype}")
+        raise TypeError(f"{name} must be integer {what}, got dtype {array.dtype}")
     if np.issubdtype(array.dtype, np.signedinteger):
         position = int(array.argmin())
         if array[position] < 0:
             raise ValueError(
-                f"{name} must be non-negative class indices, got {int(array[position])} "
+                f"{name} must be non-negative {what}, got {int(array[position])} "
                 f"at position {position}"
             )
     return array
@@ -76,7 +82,7 @@ def _check_real(value: object, name: str) -> float:
     return float(value)
 
 
-def class_counts(labels: object, num_classes: int | None = None) -> torch.Tensor:
+def class_counts(labels: LabelsLike, num_classes: int | None = None) -> torch.Tensor:
     """Count the samples of each class.
 
     Args:
@@ -121,7 +127,7 @@ class ShotSplits(NamedTuple):
     few: torch.Tensor
 
 
-def shot_splits(counts: object, many: int = 100, few: int = 20) -> ShotSplits:
+def shot_splits(counts: LabelsLike, many: int = 100, few: int = 20) -> ShotSplits:
     """Split classes into the many/medium/few-shot groups used in the long-tailed literature.
 
     With the defaults (OLTR, Liu et al. 2019): many-shot classes have more than 100 training
@@ -149,7 +155,7 @@ def shot_splits(counts: object, many: int = 100, few: int = 20) -> ShotSplits:
         >>> splits.many, splits.medium, splits.few
         (tensor([0]), tensor([1, 2]), tensor([3, 4]))
     """
-    array = _as_label_array(counts, name="counts")
+    array = _as_label_array(counts, name="counts", what="sample counts")
     many = _check_int(many, "many", minimum=0)
     few = _check_int(few, "few", minimum=0)
     if few > many:
@@ -175,7 +181,7 @@ def _class_quotas(largest_count: int, num_classes: int, imbalance_ratio: float, 
 
 
 def make_long_tailed(
-    labels: object,
+    labels: LabelsLike,
     imbalance_ratio: float,
     *,
     profile: str = "exp",

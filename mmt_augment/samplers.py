@@ -21,19 +21,18 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Union
+from collections.abc import Callable, Iterator, Mapping
+from typing import Union
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
-from mmt_augment.long_tailed import _as_label_array, _check_int
+from mmt_augment.long_tailed import LabelsLike, _as_label_array, _check_int
 
 __all__ = ["DifferentialBatchSampler", "MMTBatchSampler", "UniformBatchSampler"]
 
-LabelsLike = Union[Sequence[int], np.ndarray, torch.Tensor]
 Weighting = Union[str, float]
 
 _WEIGHTINGS = ("inverse", "reverse", "balanced")

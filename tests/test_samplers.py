@@ -424,7 +424,7 @@ SAMPLERS = {
     [
         (np.zeros((4, 2), dtype=np.int64), ValueError, r"labels must be 1-D, got shape \(4, 2\)"),
         (np.int64(3), ValueError, r"labels must be 1-D, got shape \(\)"),
-        ([], ValueError, r"labels must contain at least one label"),
+        ([], ValueError, r"labels must be non-empty, got an empty list"),
         (np.array([0.0, 1.0]), TypeError, r"labels must be integer class indices, got dtype float64"),
         (torch.tensor([True, False]), TypeError, r"labels must be integer class indices, got dtype bool"),
         (["cat", "dog"], TypeError, r"labels must be integer class indices"),
