@@ -129,11 +129,11 @@ def _target_class_probabilities(counts: np.ndarray, weighting: Weighting) -> np.
     elif weighting == "balanced":
         weights = nonempty.astype(np.float64)
     else:
-        # In log space relative to the smallest class, so large |gamma| cannot under/overflow.
-        log_counts = np.log(np.maximum(counts, 1).astype(np.float64))
-        log_weights = -weighting * (log_counts - log_counts[nonempty].min())
-        log_weights -= log_weights[nonempty].max()
-        weights = np.where(nonempty, np.exp(log_weights), 0.0)
+        # In log space, shifted so the largest weight is 1: no overflow or underflow to all-zero
+        # however large |gamma| is.
+        log_weights = -weighting * np.log(counts[nonempty].astype(np.float64))
+        weights = np.zeros(len(counts), dtype=np.float64)
+        weights[nonempty] = np.exp(log_weights - log_weights.max())
     return weights / weights.sum()
 
 
@@ -460,6 +460,11 @@ class DifferentialBatchSampler(_EpochBatchSampler):
             process group, else 0.
         schedule: optional callable ``epoch -> t`` in ``[0, 1]`` (curriculum, above);
             ``None`` keeps ``t = 1``.
+
+    Attributes:
+        class_counts: ``(C,)`` int64 tensor, samples per class in ``labels`` (``C = max + 1``).
+        class_probabilities: ``(C,)`` float64 tensor, this epoch's class probabilities.
+        num_batches: batches per epoch on this rank.
 
     Raises:
         TypeError: if ``labels`` are not integers, ``batch_size``, ``num_batches``, ``seed``,
