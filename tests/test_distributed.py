@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
@@ -49,6 +51,30 @@ def test_head_shards_are_disjoint_complete_and_equally_long(num_samples, num_rep
     assert set(everything.tolist()) == set(range(num_samples))
     # Only the padding repeats indices: per_rank * num_replicas - num_samples extra slots.
     assert len(everything) - len(np.unique(everything)) == per_rank * num_replicas - num_samples
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    num_samples=st.integers(1, 300),
+    num_replicas=st.integers(1, 8),
+    batch_size=st.integers(1, 40),
+    drop_last=st.booleans(),
+)
+def test_shards_for_any_sizes_are_disjoint_up_to_padding_and_equal(num_samples, num_replicas, batch_size, drop_last):
+    labels = np.zeros(num_samples, dtype=np.int64)
+    if drop_last and num_samples < num_replicas * batch_size:
+        with pytest.raises(ValueError, match="drop_last=True leaves no full batch"):
+            UniformBatchSampler(labels, batch_size, drop_last=True, num_replicas=num_replicas, rank=0)
+        return
+    indices, sizes = shards(UniformBatchSampler, labels, num_replicas, batch_size=batch_size, drop_last=drop_last)
+    assert all(batch_sizes == sizes[0] for batch_sizes in sizes)
+    everything = np.concatenate(indices)
+    if drop_last:
+        assert len(np.unique(everything)) == len(everything)
+        assert all(size == batch_size for size in sizes[0])
+    else:
+        assert set(everything.tolist()) == set(range(num_samples))
+        assert len(everything) == num_replicas * math.ceil(num_samples / num_replicas)
 
 
 def test_padding_repeats_the_beginning_of_the_shuffled_order():

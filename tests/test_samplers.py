@@ -14,9 +14,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.utils.data import DataLoader, TensorDataset
 
-from mmt_augment.samplers import DifferentialBatchSampler, MMTBatchSampler, UniformBatchSampler
+from mmt_augment.samplers import DifferentialBatchSampler, MMTBatchSampler, UniformBatchSampler, _alias_table
 
 Z_TOLERANCE = 5.0
 
@@ -211,6 +213,25 @@ def test_reverse_gives_classes_with_equal_counts_equal_probability():
 
 
 # --- DifferentialBatchSampler: draws ---------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    weights=st.lists(
+        st.one_of(st.just(0.0), st.floats(min_value=1e-9, max_value=1e6, allow_nan=False)), min_size=1, max_size=300
+    ).filter(lambda weights: sum(weights) > 0)
+)
+def test_alias_table_reproduces_any_class_distribution(weights):
+    probabilities = np.array(weights) / sum(weights)
+    thresholds, alias = _alias_table(probabilities)
+    keep = thresholds - np.arange(len(probabilities))
+    assert np.all((keep >= 0) & (keep <= 1))
+    # Bucket k (probability 1/K) gives k with probability keep[k], alias[k] otherwise.
+    implied = keep.copy()
+    np.add.at(implied, alias, 1.0 - keep)
+    np.testing.assert_allclose(implied / len(probabilities), probabilities, rtol=0, atol=1e-12)
+    assert np.all(keep[probabilities == 0] == 0)
+
 
 
 @pytest.mark.parametrize("weighting", ["inverse", "reverse", "balanced", 0.5])
