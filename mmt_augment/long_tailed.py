@@ -39,6 +39,9 @@ def _as_label_array(labels: object, name: str = "labels", what: str = "class ind
         ValueError: if the labels are empty, not 1-D or negative.
     """
     if isinstance(labels, torch.Tensor):
+        if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
+            # Checked here: NumPy cannot even hold some of these dtypes (bfloat16).
+            raise TypeError(f"{name} must be integer {what}, got dtype {labels.dtype}")
         array = labels.detach().cpu().numpy()
     else:
         try:
