@@ -6,7 +6,7 @@ distribution is kept) with a tail sample (drawn by a differential sampler that r
 
 from mmt_augment import functional
 from mmt_augment.kornia_augmentation import RandomMMT
-from mmt_augment.long_tailed import class_counts, make_long_tailed, shot_splits
+from mmt_augment.long_tailed import ShotSplits, class_counts, make_long_tailed, shot_splits
 from mmt_augment.losses import MixedLabels, mixed_cross_entropy
 from mmt_augment.samplers import DifferentialBatchSampler, MMTBatchSampler, UniformBatchSampler
 from mmt_augment.transforms import MMTMix
@@ -19,6 +19,7 @@ __all__ = [
     "MMTMix",
     "MixedLabels",
     "RandomMMT",
+    "ShotSplits",
     "UniformBatchSampler",
     "class_counts",
     "functional",
