@@ -50,7 +50,20 @@ from benchmarks.methods import Method, parse_method
 from benchmarks.models import cifar_resnet
 from benchmarks.protocols import Protocol, add_protocol_arguments, lr_factor, mixing_epochs, protocol_from_args
 
-__all__ = ["RESULTS_DIR", "RunConfig", "build_parser", "config_from_args", "evaluate", "main", "result_path", "train"]
+__all__ = [
+    "RESULTS_DIR",
+    "RunConfig",
+    "apply_method",
+    "build_parser",
+    "config_from_args",
+    "device_batches",
+    "evaluate",
+    "main",
+    "make_batch_sampler",
+    "make_mixer",
+    "result_path",
+    "train",
+]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -176,7 +189,8 @@ def _autocast(device: torch.device, amp: str):
     return contextlib.nullcontext()
 
 
-def _batch_sampler(method: Method, labels: np.ndarray, protocol: Protocol, seed: int):
+def make_batch_sampler(method: Method, labels: np.ndarray, protocol: Protocol, seed: int):
+    """The method's batch sampler: uniform, or ``MMTBatchSampler`` (2b indices) for paired methods."""
     from mmt_augment import MMTBatchSampler, UniformBatchSampler
 
     if method.sampler == "pair":
@@ -186,7 +200,7 @@ def _batch_sampler(method: Method, labels: np.ndarray, protocol: Protocol, seed:
                                num_replicas=1, rank=0)
 
 
-def _mixer(method: Method, num_classes: int, device: torch.device, seed: int):
+def make_mixer(method: Method, num_classes: int, device: torch.device, seed: int):
     """A callable ``(images, labels) -> (images, targets)`` for the method's mixing step."""
     if method.mixer == "mmt":
         from mmt_augment import MMTMix
@@ -203,7 +217,7 @@ def _mixer(method: Method, num_classes: int, device: torch.device, seed: int):
     return None
 
 
-def _device_batches(
+def device_batches(
     sampler, images: torch.Tensor, labels: torch.Tensor, padding: int, generator: torch.Generator
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Gather, crop and flip batches on the device from the sampler's index lists."""
@@ -213,8 +227,12 @@ def _device_batches(
         yield crop_flip(images[index], *params, padding=padding), labels[index]
 
 
-def _split_rows(method: Method, images: torch.Tensor, labels: torch.Tensor, mixer, mixing: bool):
-    """Apply the method's mixing (or, outside the mixing epochs, keep the head rows)."""
+def apply_method(method: Method, images: torch.Tensor, labels: torch.Tensor, mixer, mixing: bool):
+    """Turn a sampled batch into training rows and targets.
+
+    Paired methods mix the ``2b`` rows into ``b`` (or, outside the mixing epochs, keep the ``b``
+    head rows); in-batch mixers mix the batch; ``ce`` returns it unchanged.
+    """
     if method.sampler == "pair":
         if mixing:
             return mixer(images, labels)
@@ -241,7 +259,12 @@ def _progress(total: int, initial: int, description: str, enabled: bool):
 
 
 def train(
-    config: RunConfig, dataset: ImageDataset | None = None, *, progress: bool = True, checkpoint: bool = True
+    config: RunConfig,
+    dataset: ImageDataset | None = None,
+    *,
+    progress: bool = True,
+    checkpoint: bool = True,
+    log_epochs: bool | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate one run, write its results file and return the result.
 
@@ -250,6 +273,7 @@ def train(
         dataset: the long-tailed dataset, when already loaded (else loaded from ``config``).
         progress: show a tqdm progress bar.
         checkpoint: save a checkpoint after every epoch and resume from one if present.
+        log_epochs: print one line per epoch (default: when there is no progress bar, for logs).
 
     Returns:
         The dict written to :func:`result_path`.
@@ -260,6 +284,8 @@ def train(
         raise ValueError(f"path must be 'device' or 'loader', got {config.path!r}")
     if config.amp not in ("none", "bf16"):
         raise ValueError(f"amp must be 'none' or 'bf16', got {config.amp!r}")
+    if log_epochs is None:
+        log_epochs = not progress
     device = resolve_device(config.device)
     protocol = config.protocol
     method = parse_method(config.method)
@@ -281,8 +307,8 @@ def train(
 
     mean = torch.tensor(dataset.mean, device=device)
     std = torch.tensor(dataset.std, device=device)
-    sampler = _batch_sampler(method, dataset.train_labels.numpy(), protocol, config.seed)
-    mixer = _mixer(method, num_classes, device, config.seed)
+    sampler = make_batch_sampler(method, dataset.train_labels.numpy(), protocol, config.seed)
+    mixer = make_mixer(method, num_classes, device, config.seed)
     active = set(mixing_epochs(protocol))
     steps_per_epoch = len(sampler)
     augment_generator = torch.Generator(device).manual_seed(config.seed + 10_000)
@@ -322,7 +348,7 @@ def train(
         sampler.set_epoch(epoch)
         mixing = epoch in active
         if loader is None:
-            batches = _device_batches(sampler, train_images, train_labels, padding, augment_generator)
+            batches = device_batches(sampler, train_images, train_labels, padding, augment_generator)
         else:
             batches = ((images.to(device, non_blocking=True), labels.to(device, non_blocking=True))
                        for images, labels in loader)
@@ -332,7 +358,7 @@ def train(
                 group["lr"] = protocol.lr * lr_factor(protocol, epoch, step, steps_per_epoch)
             if loader is None:
                 images = normalize(images, mean, std)
-            images, targets = _split_rows(method, images, labels, mixer, mixing)
+            images, targets = apply_method(method, images, labels, mixer, mixing)
             if config.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             with _autocast(device, config.amp):
@@ -354,6 +380,9 @@ def train(
                                            channels_last=config.channels_last, amp=config.amp)[0]
         history.append(record)
         bar.set_postfix(epoch=epoch + 1, loss=f"{record['loss']:.3f}")
+        if log_epochs:
+            print(f"epoch {epoch + 1}/{protocol.epochs} loss {record['loss']:.4f} {seconds:.1f} s"
+                  + (f" test top-1 {record['test_top1']:.2f}" if "test_top1" in record else ""), flush=True)
         if checkpoint:
             _save_checkpoint(checkpoint_file, {
                 "config": config.to_dict(), "epoch": epoch + 1, "history": history, "train_seconds": train_seconds,

@@ -1,0 +1,373 @@
+"""What MMT costs: training steps per second against CE, and data loading against two loaders.
+
+Training step: every method runs the same model, optimiser and device-resident data path as
+:mod:`benchmarks.train` (gather, crop/flip, normalise, mix, forward, backward, SGD step).
+Methods are timed in interleaved blocks of steps, rotating the order every round, so load
+from other processes hits them alike; the reported cost is the median over rounds of
+``seconds per step (method) / seconds per step (ce)`` (1.05 = 5% more per step).
+
+Data loading: torchvision v2 CIFAR transforms (random crop with padding, flip, to float,
+normalise) per image in DataLoader workers, with
+
+* ``mmt-sampler``: one ``DataLoader(batch_sampler=MMTBatchSampler(...))`` yielding paired
+  batches of ``2b`` images, and
+* ``two-loaders``: the research-code way (CMO, Balanced-MixUp): a shuffled loader and a
+  ``WeightedRandomSampler`` loader (per-image weight ``1 / n_c**2``, i.e. class probability
+  ``∝ 1/n_c`` like the default tail), zipped, each with its own workers;
+
+at 0 and 2 workers per loader. Reported: images per second after the first batch, the time
+to the first batch (worker start-up), and the memory of the worker processes (RSS and PSS
+summed over workers, read from ``/proc`` while the loaders run).
+
+Example::
+
+    python -m benchmarks.cost --dataset cifar10 --ir 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from benchmarks.augment import normalize
+from benchmarks.data import DATASETS, ImageDataset, TensorImageDataset, cifar_train_transform, load_dataset
+from benchmarks.data import long_tailed, setting_key
+from benchmarks.environment import machine_info, resolve_device
+from benchmarks.methods import parse_method
+from benchmarks.models import cifar_resnet
+from benchmarks.protocols import PROTOCOLS, Protocol
+from benchmarks.train import RESULTS_DIR, apply_method, device_batches, make_batch_sampler, make_mixer
+
+__all__ = [
+    "data_loading_cost",
+    "format_data_loading",
+    "format_training_step",
+    "process_memory",
+    "training_step_cost",
+]
+
+
+# -- training step -----------------------------------------------------------------------------
+
+
+def _step_function(method_name: str, dataset: ImageDataset, protocol: Protocol, device: torch.device,
+                   seed: int, channels_last: bool) -> Callable[[], torch.Tensor]:
+    """A closure running one training step of ``method_name`` (mixing on) on endless batches."""
+    method = parse_method(method_name)
+    torch.manual_seed(seed)
+    model = cifar_resnet(protocol.architecture, dataset.num_classes, in_channels=dataset.in_channels,
+                         width=protocol.width, shortcut=protocol.shortcut).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=protocol.momentum,
+                                weight_decay=protocol.weight_decay)
+    sampler = make_batch_sampler(method, dataset.train_labels.numpy(), protocol, seed)
+    mixer = make_mixer(method, dataset.num_classes, device, seed)
+    images, labels = dataset.train_images.to(device), dataset.train_labels.to(device)
+    mean, std = torch.tensor(dataset.mean, device=device), torch.tensor(dataset.std, device=device)
+    padding = protocol.crop_padding if protocol.crop_padding >= 0 else dataset.image_size // 8
+    generator = torch.Generator(device).manual_seed(seed)
+
+    def endless():
+        epoch = 0
+        while True:
+            sampler.set_epoch(epoch)
+            yield from device_batches(sampler, images, labels, padding, generator)
+            epoch += 1
+
+    batches = endless()
+
+    def step() -> torch.Tensor:
+        batch_images, batch_labels = next(batches)
+        rows, targets = apply_method(method, normalize(batch_images, mean, std), batch_labels, mixer, True)
+        if channels_last:
+            rows = rows.contiguous(memory_format=torch.channels_last)
+        loss = F.cross_entropy(model(rows).float(), targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def training_step_cost(
+    dataset: ImageDataset,
+    *,
+    methods: tuple[str, ...] = ("ce", "cmo", "mmt"),
+    protocol: Protocol = PROTOCOLS["quick"],
+    device: str = "auto",
+    rounds: int = 9,
+    steps_per_block: int = 10,
+    warmup_steps: int = 5,
+    channels_last: bool = True,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Seconds per training step of each method and its cost relative to ``ce``.
+
+    Returns:
+        ``{"methods": {name: {"seconds_per_step", "steps_per_second", "relative_cost",
+        "relative_cost_quartiles", "config"}}, ...}`` with medians over ``rounds``.
+    """
+    if "ce" not in methods:
+        raise ValueError(f"methods must include 'ce' (the reference), got {methods}")
+    target = resolve_device(device)
+    steps = {name: _step_function(name, dataset, protocol, target, seed, channels_last) for name in methods}
+    for step in steps.values():
+        for _ in range(warmup_steps):
+            step()
+    _synchronize(target)
+    block_seconds: dict[str, list[float]] = {name: [] for name in methods}
+    for round_index in range(rounds):
+        order = list(methods[round_index % len(methods):]) + list(methods[:round_index % len(methods)])
+        for name in order:
+            start = time.perf_counter()
+            for _ in range(steps_per_block):
+                steps[name]()
+            _synchronize(target)
+            block_seconds[name].append((time.perf_counter() - start) / steps_per_block)
+    results = {}
+    for name in methods:
+        ratios = [mine / ce for mine, ce in zip(block_seconds[name], block_seconds["ce"])]
+        quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+        seconds = statistics.median(block_seconds[name])
+        results[name] = {
+            "seconds_per_step": seconds,
+            "steps_per_second": 1.0 / seconds,
+            "relative_cost": statistics.median(ratios),
+            "relative_cost_quartiles": [quartiles[0], quartiles[2]],
+            "config": parse_method(name).to_dict(),
+        }
+    return {
+        "benchmark": "training_step",
+        "methods": results,
+        "rounds": rounds,
+        "steps_per_block": steps_per_block,
+        "batch_size": protocol.batch_size,
+        "architecture": protocol.architecture,
+        "channels_last": channels_last,
+        "path": "device",
+        "machine": machine_info(target),
+    }
+
+
+# -- data loading ------------------------------------------------------------------------------
+
+
+def process_memory(pid: int) -> dict[str, int]:
+    """RSS and PSS of a process in bytes, from ``/proc/<pid>/status`` and ``smaps_rollup``."""
+    memory = {"rss": 0, "pss": 0}
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    memory["rss"] = int(line.split()[1]) * 1024
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    memory["pss"] = int(line.split()[1]) * 1024
+    except OSError:  # not Linux, or the process is gone
+        pass
+    return memory
+
+
+def _worker_memory(iterators) -> dict[str, int]:
+    pids = [worker.pid for iterator in iterators for worker in getattr(iterator, "_workers", [])]
+    total = {"processes": len(pids), "rss": 0, "pss": 0}
+    for pid in pids:
+        for key, value in process_memory(pid).items():
+            total[key] += value
+    return total
+
+
+def _loaders(kind: str, train_set: TensorImageDataset, labels: np.ndarray, batch_size: int, workers: int,
+             seed: int) -> list[torch.utils.data.DataLoader]:
+    from mmt_augment import MMTBatchSampler
+
+    if kind == "mmt-sampler":
+        sampler = MMTBatchSampler(labels, batch_size, seed=seed, num_replicas=1, rank=0)
+        return [torch.utils.data.DataLoader(train_set, batch_sampler=sampler, num_workers=workers)]
+    counts = np.bincount(labels)
+    weights = torch.as_tensor(1.0 / counts[labels].astype(np.float64) ** 2)
+    generator = torch.Generator().manual_seed(seed)
+    head = torch.utils.data.DataLoader(train_set, batch_size=batch_size, shuffle=True, num_workers=workers,
+                                       generator=generator)
+    tail = torch.utils.data.DataLoader(
+        train_set, batch_size=batch_size, num_workers=workers,
+        sampler=torch.utils.data.WeightedRandomSampler(weights, len(labels), replacement=True, generator=generator),
+    )
+    return [head, tail]
+
+
+def _measure_loading(kind: str, train_set, labels, batch_size: int, workers: int, batches: int,
+                     seed: int) -> dict[str, Any]:
+    loaders = _loaders(kind, train_set, labels, batch_size, workers, seed)
+    start = time.perf_counter()
+    iterators = [iter(loader) for loader in loaders]
+
+    def next_images() -> int:
+        return sum(len(next(iterator)[0]) for iterator in iterators)
+
+    next_images()
+    first_batch = time.perf_counter() - start
+    memory = None
+    images = 0
+    start = time.perf_counter()
+    for index in range(batches):
+        images += next_images()
+        if index == batches // 2:
+            memory = _worker_memory(iterators)
+    seconds = time.perf_counter() - start
+    del iterators  # shuts the workers down
+    return {"images_per_second": images / seconds, "first_batch_seconds": first_batch, "worker_memory": memory}
+
+
+def data_loading_cost(
+    dataset: ImageDataset,
+    *,
+    batch_size: int = 128,
+    workers: tuple[int, ...] = (0, 2),
+    batches: int = 40,
+    repeats: int = 3,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Images per second and worker memory of the two ways to load paired batches.
+
+    ``batches`` steps of ``2 * batch_size`` images each are timed after the first; each
+    (way, workers) pair is measured ``repeats`` times in interleaved order and the median kept.
+    """
+    labels = dataset.train_labels.numpy()
+    padding = dataset.image_size // 8
+    train_set = TensorImageDataset(dataset.train_images, dataset.train_labels,
+                                   cifar_train_transform(dataset.mean, dataset.std, padding=padding,
+                                                         size=dataset.image_size))
+    configurations = [(kind, count) for count in workers for kind in ("mmt-sampler", "two-loaders")]
+    samples: dict[tuple[str, int], list[dict]] = {configuration: [] for configuration in configurations}
+    for repeat in range(repeats):
+        for kind, count in (configurations if repeat % 2 == 0 else configurations[::-1]):
+            samples[(kind, count)].append(
+                _measure_loading(kind, train_set, labels, batch_size, count, batches, seed + repeat))
+    results = []
+    for (kind, count), runs in samples.items():
+        rates = [run["images_per_second"] for run in runs]
+        memories = [run["worker_memory"] for run in runs if run["worker_memory"] is not None]
+        results.append({
+            "loader": kind,
+            "workers_per_loader": count,
+            "worker_processes": count * (1 if kind == "mmt-sampler" else 2),
+            "images_per_second": statistics.median(rates),
+            "images_per_second_runs": rates,
+            "first_batch_seconds": statistics.median(run["first_batch_seconds"] for run in runs),
+            "worker_rss_bytes": statistics.median(m["rss"] for m in memories) if memories else 0,
+            "worker_pss_bytes": statistics.median(m["pss"] for m in memories) if memories else 0,
+        })
+    for row in results:
+        reference = next(r for r in results if r["loader"] == "two-loaders"
+                         and r["workers_per_loader"] == row["workers_per_loader"])
+        row["speed_vs_two_loaders"] = row["images_per_second"] / reference["images_per_second"]
+    return {
+        "benchmark": "data_loading",
+        "results": results,
+        "batch_size": batch_size,
+        "images_per_step": 2 * batch_size,
+        "batches": batches,
+        "repeats": repeats,
+        "transform": "v2.RandomCrop(padding), RandomHorizontalFlip, ToDtype(float32, scale), Normalize",
+        "machine": machine_info("cpu"),
+    }
+
+
+# -- tables ------------------------------------------------------------------------------------
+
+
+def format_training_step(result: dict[str, Any]) -> str:
+    """Markdown table of a :func:`training_step_cost` result."""
+    lines = ["| method | steps / s | ms / step | cost vs ce (median, IQR) |", "| --- | ---: | ---: | ---: |"]
+    for name, row in result["methods"].items():
+        low, high = row["relative_cost_quartiles"]
+        lines.append(f"| {name} | {row['steps_per_second']:.2f} | {1000 * row['seconds_per_step']:.1f} | "
+                     f"{row['relative_cost']:.3f} ({low:.3f}–{high:.3f}) |")
+    machine = result["machine"]
+    lines += ["", f"{result['architecture']}, batch {result['batch_size']}, device-resident path, "
+              f"{result['rounds']} interleaved rounds of {result['steps_per_block']} steps; "
+              f"{machine['device_name']} ({machine['device']}), {machine['torch_threads']} threads, "
+              f"torch {machine['versions']['torch']}."]
+    return "\n".join(lines)
+
+
+def format_data_loading(result: dict[str, Any]) -> str:
+    """Markdown table of a :func:`data_loading_cost` result."""
+    lines = ["| loader | workers / loader | worker processes | images / s | vs two loaders | first batch (s) | "
+             "worker RSS (MiB) | worker PSS (MiB) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in result["results"]:
+        lines.append(f"| {row['loader']} | {row['workers_per_loader']} | {row['worker_processes']} | "
+                     f"{row['images_per_second']:.0f} | {row['speed_vs_two_loaders']:.2f}x | "
+                     f"{row['first_batch_seconds']:.2f} | {row['worker_rss_bytes'] / 2**20:.0f} | "
+                     f"{row['worker_pss_bytes'] / 2**20:.0f} |")
+    machine = result["machine"]
+    lines += ["", f"Paired batches of {result['images_per_step']} images, torchvision v2 CIFAR transforms, "
+              f"median of {result['repeats']} runs of {result['batches']} batches; {machine['cpu']}, "
+              f"torch {machine['versions']['torch']}."]
+    return "\n".join(lines)
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cost", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--what", choices=("all", "step", "loading"), default="all")
+    parser.add_argument("--dataset", default="cifar10", choices=DATASETS)
+    parser.add_argument("--npz", default=None)
+    parser.add_argument("--root", default=None)
+    parser.add_argument("--ir", type=float, default=100, help="imbalance ratio")
+    parser.add_argument("--methods", nargs="+", default=["ce", "cmo", "mmt"], help="training-step methods")
+    parser.add_argument("--protocol", default="quick", choices=sorted(PROTOCOLS), help="model and batch size")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--steps-per-block", type=int, default=10)
+    parser.add_argument("--batches", type=int, default=40, help="data loading: timed batches per run")
+    parser.add_argument("--repeats", type=int, default=3, help="data loading: runs per configuration")
+    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR / "cost")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dataset = long_tailed(load_dataset(args.dataset, npz=args.npz, root=args.root), args.ir)
+    setting = setting_key(args.dataset, args.ir, "exp", args.protocol)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    if args.what in ("all", "step"):
+        result = training_step_cost(dataset, methods=tuple(args.methods), protocol=PROTOCOLS[args.protocol],
+                                    device=args.device, rounds=args.rounds, steps_per_block=args.steps_per_block)
+        result["setting"] = setting
+        path = args.out_dir / f"training-step-{result['machine']['device'].split(':')[0]}.json"
+        path.write_text(json.dumps(result, indent=1) + "\n")
+        print(format_training_step(result), f"\n-> {path}\n")
+    if args.what in ("all", "loading"):
+        result = data_loading_cost(dataset, batch_size=PROTOCOLS[args.protocol].batch_size, batches=args.batches,
+                                   repeats=args.repeats)
+        result["setting"] = setting
+        path = args.out_dir / "data-loading-cpu.json"
+        path.write_text(json.dumps(result, indent=1) + "\n")
+        print(format_data_loading(result), f"\n-> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""Render the accuracy results: Markdown tables, PNG plots and the README's results section.
+
+Everything is computed from the files under ``benchmarks/results/`` (``summary.json``, which
+this updates first, and the per-run files for per-class accuracy and machine details);
+nothing is typed in by hand.
+
+* ``results.md``: per setting, a table of mean ± std over seeds (top-1, many/medium/few-shot,
+  minutes per run) and the gains of ``mmt`` over ``ce`` and ``cmo``.
+* ``plots/<setting>-per-class.png``: per-class test accuracy against the class's training
+  count, one line per method (mean over seeds).
+* ``plots/<setting>-sampler.png``: the class distribution the head (uniform) and tail
+  (differential, per ``weighting``) halves of :class:`mmt_augment.MMTBatchSampler` draw in one
+  epoch of the setting's training labels.
+* ``--readme README.md`` replaces the text between ``<!-- results:start -->`` and
+  ``<!-- results:end -->`` with the tables and plot links.
+
+Example::
+
+    python -m benchmarks.render --readme README.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.methods import BASELINES
+from benchmarks.summary import METRICS, load_runs, update_summary
+from benchmarks.train import RESULTS_DIR
+
+__all__ = [
+    "README_END",
+    "README_START",
+    "difference",
+    "markdown_report",
+    "markdown_table",
+    "mean_std",
+    "plot_per_class",
+    "plot_sampler",
+    "replace_readme_section",
+]
+
+README_START = "<!-- results:start -->"
+README_END = "<!-- results:end -->"
+
+
+def _values(values: list[float | None]) -> list[float]:
+    return [float(v) for v in values if v is not None]
+
+
+def mean_std(values: list[float | None]) -> tuple[float, float] | None:
+    """Mean and sample standard deviation (0 for one value); ``None`` when there are no values."""
+    values = _values(values)
+    if not values:
+        return None
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def _format(stats: tuple[float, float] | None, count: int) -> str:
+    if stats is None:
+        return "—"
+    return f"{stats[0]:.2f} ± {stats[1]:.2f}" if count > 1 else f"{stats[0]:.2f}"
+
+
+def difference(
+    entry: dict[str, list], baseline: dict[str, list], metric: str = "top1"
+) -> tuple[float, float | None] | None:
+    """Difference of means ``entry - baseline`` and its standard error ``sqrt(s1²/n1 + s2²/n2)``.
+
+    The standard error is ``None`` unless both sides have at least two seeds; the whole result
+    is ``None`` when either side has no values.
+    """
+    first, second = _values(entry[metric]), _values(baseline[metric])
+    if not first or not second:
+        return None
+    if min(len(first), len(second)) < 2:
+        return float(np.mean(first) - np.mean(second)), None
+    spread = math.sqrt(sum(np.var(values, ddof=1) / len(values) for values in (first, second)))
+    return float(np.mean(first) - np.mean(second)), spread
+
+
+def _method_order(methods) -> list[str]:
+    return [m for m in BASELINES if m in methods] + sorted(m for m in methods if m not in BASELINES)
+
+
+def markdown_table(methods: dict[str, dict[str, list]]) -> str:
+    """The Markdown table for one setting's ``{method: entry}`` (see :mod:`benchmarks.summary`)."""
+    lines = ["| method | seeds | top-1 | many | medium | few | minutes / run |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for method in _method_order(methods):
+        entry = methods[method]
+        seeds = len(entry["top1"])
+        cells = [_format(mean_std(entry[metric]), seeds) for metric in METRICS]
+        minutes = mean_std([s / 60 for s in entry["seconds"]])
+        lines.append(f"| {method} | {seeds} | " + " | ".join(cells) + f" | {minutes[0]:.1f} |")
+    gains = []
+    for baseline in ("ce", "cmo"):
+        if "mmt" in methods and baseline in methods:
+            gain = difference(methods["mmt"], methods[baseline])
+            if gain is not None:
+                spread = f" ± {gain[1]:.2f}" if gain[1] is not None else " (no spread: fewer than 2 seeds)"
+                gains.append(f"mmt − {baseline}: {gain[0]:+.2f}{spread}")
+    if gains:
+        lines += ["", "Top-1 gain (difference of means ± its standard error): " + "; ".join(gains) + "."]
+    return "\n".join(lines)
+
+
+def _machine_line(runs: list[dict[str, Any]]) -> str:
+    machines = {(r["machine"]["device_name"], r["machine"]["device"], r["machine"]["versions"]["torch"]) for r in runs}
+    return "Measured on " + "; ".join(f"{name} ({device}), torch {torch}" for name, device, torch in sorted(machines))
+
+
+def _describe_setting(runs: list[dict[str, Any]]) -> str:
+    run = runs[0]
+    protocol = run["protocol"]
+    dataset = run["dataset"]
+    return (f"{dataset['name']} ({dataset['source']}), {sum(dataset['train_counts'])} training images "
+            f"(imbalance ratio {dataset['imbalance_ratio']:g}, {dataset['profile']} profile), "
+            f"{sum(dataset['test_counts'])} test images; {protocol['architecture']}, {protocol['epochs']} epochs, "
+            f"batch {protocol['batch_size']}, SGD lr {protocol['lr']:g} ({protocol['schedule']}), "
+            f"weight decay {protocol['weight_decay']:g}, mixing epochs: {protocol['mix_epochs']}.")
+
+
+def plot_per_class(runs: list[dict[str, Any]], path: Path) -> Path:
+    """Per-class accuracy against training count, one line per method (mean over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_method = defaultdict(list)
+    for run in runs:
+        by_method[run["method"]].append(run["metrics"]["per_class"])
+    counts = np.asarray(runs[0]["dataset"]["train_counts"])
+    order = np.argsort(-counts, kind="stable")
+    figure, axes = plt.subplots(figsize=(7, 4.2))
+    for method in _method_order(by_method):
+        accuracy = np.mean(by_method[method], axis=0)
+        axes.plot(counts[order], accuracy[order], marker="o", markersize=3.5, linewidth=1.4,
+                  label=f"{method} (n={len(by_method[method])})")
+    axes.set_xscale("log")
+    axes.invert_xaxis()
+    axes.set_xlabel("training images of the class (log scale)")
+    axes.set_ylabel("test accuracy of the class (%)")
+    axes.set_title(runs[0]["setting"], fontsize=10)
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def sampler_distribution(train_counts: list[int], weighting: str | float, *, batch_size: int = 128,
+                         seed: int = 0, min_draws: int = 50_000) -> tuple[np.ndarray, np.ndarray]:
+    """Class shares of the head and tail halves of :class:`mmt_augment.MMTBatchSampler`.
+
+    Runs whole epochs (``set_epoch`` 0, 1, ...) until at least ``min_draws`` tail indices are
+    drawn, so the shares are close to the sampler's probabilities even for small datasets.
+    """
+    from mmt_augment import MMTBatchSampler
+
+    labels = np.repeat(np.arange(len(train_counts)), train_counts)
+    sampler = MMTBatchSampler(labels, batch_size, weighting=weighting, seed=seed, num_replicas=1, rank=0)
+    head, tail = np.zeros(len(train_counts)), np.zeros(len(train_counts))
+    for epoch in range(max(1, math.ceil(min_draws / len(labels)))):
+        sampler.set_epoch(epoch)
+        for indices in sampler:
+            half = len(indices) // 2
+            head += np.bincount(labels[indices[:half]], minlength=len(train_counts))
+            tail += np.bincount(labels[indices[half:]], minlength=len(train_counts))
+    return head / head.sum(), tail / tail.sum()
+
+
+def plot_sampler(train_counts: list[int], path: Path, *, title: str = "",
+                 weightings: tuple[str, ...] = ("inverse", "reverse", "balanced")) -> Path:
+    """Bar chart of the head share and each weighting's tail share per class."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    classes = np.arange(len(train_counts))
+    shares = {}
+    for weighting in weightings:
+        head, shares[f"tail: {weighting}"] = sampler_distribution(train_counts, weighting)
+    shares = {"head: uniform": head, **shares}
+    width = 0.8 / len(shares)
+    figure, axes = plt.subplots(figsize=(7, 4.2))
+    for position, (label, share) in enumerate(shares.items()):
+        axes.bar(classes + (position - (len(shares) - 1) / 2) * width, 100 * share, width=width, label=label)
+    axes.set_yscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    axes.yaxis.set_major_formatter(plain)
+    axes.yaxis.set_minor_formatter(plain)
+    axes.set_xticks(classes, [f"{c}\n{n}" for c, n in zip(classes, train_counts)], fontsize=7)
+    axes.set_xlabel("class and its training images")
+    axes.set_ylabel("share of the sampled rows (%)")
+    axes.set_title(title or "MMTBatchSampler class distribution", fontsize=9)
+    axes.grid(True, axis="y", alpha=0.3)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def markdown_report(summary: dict, runs: list[dict[str, Any]], *, settings: list[str] | None = None,
+                    plots: dict[str, list[Path]] | None = None, link_base: Path | None = None,
+                    heading: str = "###") -> str:
+    """Tables (and plot links) for ``settings`` (default: all in ``summary``)."""
+    runs_by_setting = defaultdict(list)
+    for run in runs:
+        runs_by_setting[run["setting"]].append(run)
+    blocks = []
+    for setting in settings or list(summary):
+        if setting not in summary:
+            raise ValueError(f"setting {setting!r} is not in summary.json (have: {sorted(summary)})")
+        block = [f"{heading} {setting}", ""]
+        if runs_by_setting[setting]:
+            block += [_describe_setting(runs_by_setting[setting]) + " " + _machine_line(runs_by_setting[setting])
+                      + ".", ""]
+        block.append(markdown_table(summary[setting]))
+        for plot in (plots or {}).get(setting, []):
+            link = os.path.relpath(plot, link_base) if link_base is not None else str(plot)
+            block += ["", f"![{plot.stem}]({Path(link).as_posix()})"]
+        blocks.append("\n".join(block))
+    return "\n\n".join(blocks) + "\n"
+
+
+def replace_readme_section(readme: Path, content: str) -> None:
+    """Replace the text between :data:`README_START` and :data:`README_END` in ``readme``.
+
+    Raises:
+        ValueError: when the markers are missing or out of order.
+    """
+    text = readme.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{readme} needs the markers {README_START} and {README_END} (in that order)")
+    generated = (f"{README_START}\n<!-- generated by `python -m benchmarks.render --readme`; edit the results, "
+                 f"not this text -->\n\n{content.strip()}\n\n")
+    readme.write_text(text[:start] + generated + text[end:])
+
+
+def render(results_dir: Path = RESULTS_DIR, *, settings: list[str] | None = None, make_plots: bool = True,
+           readme: Path | None = None) -> str:
+    """Update ``summary.json``, write ``results.md`` and the plots, and optionally the README."""
+    summary = update_summary(results_dir)
+    runs = load_runs(results_dir)
+    settings = settings or list(summary)
+    plots: dict[str, list[Path]] = defaultdict(list)
+    if make_plots:
+        for setting in settings:
+            setting_runs = [run for run in runs if run["setting"] == setting]
+            if not setting_runs:
+                continue
+            plots[setting].append(plot_per_class(setting_runs, results_dir / "plots" / f"{setting}-per-class.png"))
+            plots[setting].append(plot_sampler(setting_runs[0]["dataset"]["train_counts"],
+                                               results_dir / "plots" / f"{setting}-sampler.png",
+                                               title=f"{setting}\nMMTBatchSampler class distribution"))
+    report = markdown_report(summary, runs, settings=settings, plots=plots, link_base=results_dir, heading="##")
+    (results_dir / "results.md").write_text("# Accuracy results\n\n" + report)
+    if readme is not None:
+        replace_readme_section(readme, markdown_report(summary, runs, settings=settings, plots=plots,
+                                                       link_base=readme.resolve().parent))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.render", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--settings", nargs="+", default=None, help="settings to render (default: all)")
+    parser.add_argument("--readme", type=Path, default=None, help="rewrite this file's results section")
+    parser.add_argument("--no-plots", dest="plots", action="store_false", help="tables only")
+    args = parser.parse_args(argv)
+    print(render(args.results_dir, settings=args.settings, make_plots=args.plots, readme=args.readme))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

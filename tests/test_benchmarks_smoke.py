@@ -1,0 +1,179 @@
+"""Smoke tests of the benchmark suite: every method trains, results round-trip, tools run.
+
+Tiny budgets (scikit-learn's digits made long-tailed, one short epoch; a few hundred CIFAR-10
+images when ``../shared/data/cifar10.npz`` is present) keep the file under a minute on two
+CPU cores. Full benchmark runs are not tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from benchmarks import augment, cost, render, runner, summary
+from benchmarks.data import DEFAULT_NPZ, ImageDataset, load_digits, load_npz, long_tailed, setting_key
+from benchmarks.methods import parse_method
+from benchmarks.models import cifar_resnet
+from benchmarks.protocols import PROTOCOLS, lr_factor, mixing_epochs, with_overrides
+from benchmarks.train import RunConfig, result_path, train
+
+EVERY_METHOD = ("ce", "mixup", "cutmix", "cmo", "mmt", "mmt-mixup-p1", "mmt-per-sample", "mmt-balanced",
+                "mmt-reverse")
+# One epoch of a few steps: enough to run every code path.
+SMOKE = with_overrides(PROTOCOLS["quick"], {"epochs": 1, "batch_size": 64})
+
+
+@pytest.fixture(scope="module")
+def digits_lt() -> ImageDataset:
+    return long_tailed(load_digits(), 10)
+
+
+@pytest.fixture(scope="module")
+def digits_runs(digits_lt, tmp_path_factory) -> tuple[str, list[dict]]:
+    """One smoke run of every method on digits-LT (results in a temporary directory)."""
+    results_dir = tmp_path_factory.mktemp("results")
+    runs = [
+        train(RunConfig(dataset="digits", imbalance_ratio=10, method=method, seed=0, protocol=SMOKE,
+                        results_dir=str(results_dir), threads=0), digits_lt, progress=False, checkpoint=False)
+        for method in EVERY_METHOD
+    ]
+    return str(results_dir), runs
+
+
+def test_every_method_trains_one_epoch_and_writes_its_result(digits_runs):
+    results_dir, runs = digits_runs
+    for method, run in zip(EVERY_METHOD, runs):
+        config = RunConfig(dataset="digits", imbalance_ratio=10, method=method, protocol=SMOKE,
+                           results_dir=results_dir)
+        written = json.loads(result_path(config).read_text())
+        assert written["method"] == method
+        assert 0.0 <= written["metrics"]["top1"] <= 100.0
+        assert len(written["metrics"]["per_class"]) == 10
+        assert np.isfinite(written["history"][0]["loss"])
+        assert written["machine"]["versions"]["torch"] == torch.__version__
+
+
+def test_result_records_setting_method_config_and_shot_groups(digits_runs):
+    _, runs = digits_runs
+    run = runs[EVERY_METHOD.index("mmt-mixup-p1")]
+    assert run["setting"] == "digits-lt-ir10-exp-quick+epochs=1+batch_size=64"
+    assert run["method_config"]["mode"] == "mixup" and run["method_config"]["p"] == 1.0
+    groups = run["dataset"]["shot_groups"]
+    assert sorted(groups["many"] + groups["medium"] + groups["few"]) == list(range(10))
+
+
+def test_summary_has_the_issue_schema_and_render_rewrites_the_readme(digits_runs, tmp_path):
+    results_dir, _ = digits_runs
+    data = summary.update_summary(results_dir)
+    setting = "digits-lt-ir10-exp-quick+epochs=1+batch_size=64"
+    assert set(data[setting]) == set(EVERY_METHOD)
+    for entry in data[setting].values():
+        assert set(entry) == {"top1", "many", "medium", "few", "seconds"}
+        assert all(len(values) == 1 for values in entry.values())
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{render.README_START}\nold\n{render.README_END}\n\ntail\n")
+    render.render(Path(results_dir), settings=[setting], readme=readme)
+    text = readme.read_text()
+    assert "old" not in text and text.endswith(f"{render.README_END}\n\ntail\n")
+    assert "| mmt-mixup-p1 | 1 |" in text and "mmt − ce" in text
+    assert (Path(results_dir) / "plots" / f"{setting}-per-class.png").stat().st_size > 0
+
+
+def test_readme_without_markers_is_refused(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers\n")
+    with pytest.raises(ValueError, match="results:start"):
+        render.replace_readme_section(readme, "table")
+
+
+def test_mean_std_and_difference_use_sample_statistics():
+    assert render.mean_std([1.0, 3.0]) == (2.0, pytest.approx(2**0.5))
+    gain, spread = render.difference({"top1": [3.0, 5.0]}, {"top1": [1.0, 1.0]})
+    assert gain == 3.0 and spread == pytest.approx(1.0)  # sqrt(2/2 + 0/2)
+    assert render.difference({"top1": [3.0]}, {"top1": [1.0]}) == (2.0, None)
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(digits_lt, tmp_path, monkeypatch):
+    config = RunConfig(dataset="digits", imbalance_ratio=10, method="mmt",
+                       protocol=with_overrides(SMOKE, {"epochs": 2}), results_dir=str(tmp_path))
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("benchmarks.train.evaluate", crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, digits_lt, progress=False)
+    monkeypatch.undo()
+    result = train(config, digits_lt, progress=False)
+    assert result["timing"]["resumed"] and [h["epoch"] for h in result["history"]] == [1, 2]
+    assert not list((tmp_path / "checkpoints").rglob("*.pt"))
+
+
+@pytest.mark.skipif(not DEFAULT_NPZ.is_file(), reason=f"CIFAR-10 npz not found at {DEFAULT_NPZ}")
+def test_cifar_subset_trains_on_the_device_and_the_dataloader_paths(tmp_path):
+    full = load_npz(DEFAULT_NPZ)
+    subset = dataclasses.replace(full, train_images=full.train_images[:400], train_labels=full.train_labels[:400],
+                                 test_images=full.test_images[:200], test_labels=full.test_labels[:200])
+    protocol = with_overrides(SMOKE, {"epochs": 1, "batch_size": 100})
+    for path, workers in (("device", 0), ("loader", 0)):
+        result = train(RunConfig(method="mmt", protocol=protocol, path=path, workers=workers,
+                                 results_dir=str(tmp_path)), subset, progress=False, checkpoint=False)
+        assert result["config"]["path"] == path and result["timing"]["steps_per_epoch"] == 4
+
+
+def test_method_names_parse_to_configs():
+    assert parse_method("cmo").weighting == "balanced" and parse_method("cmo").mode == "cutmix"
+    variant = parse_method("mmt-mixup-per-sample-p1-a0.4-gamma0.5")
+    assert (variant.mode, variant.per_sample, variant.p, variant.alpha, variant.weighting) == \
+        ("mixup", True, 1.0, 0.4, 0.5)
+    with pytest.raises(ValueError, match="unknown option"):
+        parse_method("mmt-bogus")
+    with pytest.raises(ValueError, match="method must be"):
+        parse_method("focal")
+
+
+def test_protocol_overrides_rename_and_schedules_follow_the_recipe():
+    assert with_overrides(PROTOCOLS["quick"], {"epochs": 30}) is PROTOCOLS["quick"]
+    paper = PROTOCOLS["paper"]
+    assert lr_factor(paper, 0, 0, 10) == pytest.approx(1 / 50)  # first warm-up step
+    assert lr_factor(paper, 170, 0, 10) == 0.01 and lr_factor(paper, 190, 0, 10) == 0.0001
+    assert lr_factor(PROTOCOLS["quick"], 15, 0, 10) == pytest.approx(0.5)
+    assert list(mixing_epochs(with_overrides(PROTOCOLS["quick"], {"epochs": 8, "mix_epochs": "3:-3"}))) == [3, 4]
+    assert setting_key("cifar10", 100.0, "exp", "quick") == "cifar10-lt-ir100-exp-quick"
+
+
+def test_crop_flip_is_a_shifted_and_mirrored_window():
+    images = torch.arange(2 * 3 * 5 * 5, dtype=torch.uint8).reshape(2, 3, 5, 5)
+    centre = torch.tensor([2, 2])
+    assert torch.equal(augment.crop_flip(images, centre, centre, torch.tensor([False, True]), padding=2),
+                       torch.stack([images[0], images[1].flip(-1)]))
+    shifted = augment.crop_flip(images, torch.tensor([0, 4]), torch.tensor([2, 2]), torch.tensor([False, False]),
+                                padding=2)
+    assert torch.equal(shifted[0, :, 2:], images[0, :, :3]) and (shifted[0, :, :2] == 0).all()
+    assert torch.equal(shifted[1, :, :3], images[1, :, 2:]) and (shifted[1, :, 3:] == 0).all()
+
+
+@pytest.mark.parametrize("shortcut", ["A", "B"])
+def test_cifar_resnets_map_images_to_logits(shortcut):
+    model = cifar_resnet("resnet20", 7, in_channels=1, shortcut=shortcut)
+    assert model(torch.zeros(2, 1, 16, 16)).shape == (2, 7)
+
+
+def test_runner_skips_finished_jobs(digits_runs, capsys):
+    results_dir, _ = digits_runs
+    code = runner.main(["--methods", "ce", "mmt", "--seeds", "0", "--dataset", "digits", "--ir", "10",
+                        "--epochs", "1", "--batch-size", "64", "--results-dir", results_dir])
+    assert code == 0 and capsys.readouterr().out.count("skip") == 2
+
+
+def test_cost_benchmarks_run_on_a_tiny_budget(digits_lt):
+    step = cost.training_step_cost(digits_lt, methods=("ce", "mmt"), rounds=1, steps_per_block=1, warmup_steps=1)
+    assert step["methods"]["ce"]["relative_cost"] == 1.0 and step["methods"]["mmt"]["steps_per_second"] > 0
+    loading = cost.data_loading_cost(digits_lt, batch_size=32, workers=(0,), batches=2, repeats=1)
+    assert {row["loader"] for row in loading["results"]} == {"mmt-sampler", "two-loaders"}
+    assert "images / s" in cost.format_data_loading(loading) and "cost vs ce" in cost.format_training_step(step)
