@@ -278,8 +278,17 @@ def train(
     Returns:
         The dict written to :func:`result_path`.
     """
+    previous_threads = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
+    try:
+        return _train(config, dataset, progress=progress, checkpoint=checkpoint, log_epochs=log_epochs)
+    finally:
+        torch.set_num_threads(previous_threads)  # in-process callers keep their setting
+
+
+def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, checkpoint: bool,
+           log_epochs: bool | None) -> dict[str, Any]:
     if config.path not in ("device", "loader"):
         raise ValueError(f"path must be 'device' or 'loader', got {config.path!r}")
     if config.amp not in ("none", "bf16"):
@@ -330,7 +339,8 @@ def train(
     checkpoint_file = _checkpoint_path(config)
     if checkpoint and checkpoint_file.is_file():
         state = torch.load(checkpoint_file, map_location=device, weights_only=False)
-        if state["config"] != config.to_dict():
+        # The thread count changes speed, not results, so a job may resume with another.
+        if {**state["config"], "threads": config.threads} != config.to_dict():
             raise ValueError(f"checkpoint {checkpoint_file} was written by a different configuration; delete it")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
