@@ -134,24 +134,29 @@ def plot_per_class(runs: list[dict[str, Any]], path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     by_method = defaultdict(list)
     for run in runs:
         by_method[run["method"]].append(run["metrics"]["per_class"])
     counts = np.asarray(runs[0]["dataset"]["train_counts"])
     order = np.argsort(-counts, kind="stable")
-    figure, axes = plt.subplots(figsize=(7, 4.2))
+    figure, axes = plt.subplots(figsize=(9, 4.2))
     for method in _method_order(by_method):
         accuracy = np.mean(by_method[method], axis=0)
         axes.plot(counts[order], accuracy[order], marker="o", markersize=3.5, linewidth=1.4,
                   label=f"{method} (n={len(by_method[method])})")
     axes.set_xscale("log")
     axes.invert_xaxis()
+    # Plain numbers on the log axis: 5000, 2000, 1000, 500, ...
+    axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
+        lambda value, _: f"{value:g}" if f"{value:g}"[0] in "25" else ""))
     axes.set_xlabel("training images of the class (log scale)")
     axes.set_ylabel("test accuracy of the class (%)")
     axes.set_title(runs[0]["setting"], fontsize=10)
     axes.grid(True, alpha=0.3)
-    axes.legend(fontsize=7, ncol=2)
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
