@@ -92,7 +92,7 @@ def _method_order(methods) -> list[str]:
 
 def markdown_table(methods: dict[str, dict[str, list]]) -> str:
     """The Markdown table for one setting's ``{method: entry}`` (see :mod:`benchmarks.summary`)."""
-    lines = ["| method | seeds | top-1 | many | medium | few | minutes / run |",
+    lines = ["| method | seeds | top-1 | many | medium | few | wall minutes / run |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for method in _method_order(methods):
         entry = methods[method]
@@ -151,7 +151,7 @@ def plot_per_class(runs: list[dict[str, Any]], path: Path) -> Path:
     # Plain numbers on the log axis: 5000, 2000, 1000, 500, ...
     axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     axes.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
-        lambda value, _: f"{value:g}" if f"{value:g}"[0] in "25" else ""))
+        lambda value, _: f"{value:g}" if f"{value:g}".lstrip("0.")[:1] in ("2", "5") else ""))
     axes.set_xlabel("training images of the class (log scale)")
     axes.set_ylabel("test accuracy of the class (%)")
     axes.set_title(runs[0]["setting"], fontsize=10)
@@ -186,8 +186,17 @@ def sampler_distribution(train_counts: list[int], weighting: str | float, *, bat
 
 
 def plot_sampler(train_counts: list[int], path: Path, *, title: str = "",
-                 weightings: tuple[str, ...] = ("inverse", "reverse", "balanced")) -> Path:
-    """Bar chart of the head share and each weighting's tail share per class."""
+                 weightings: tuple[str | float, ...] | None = None) -> Path:
+    """Bar chart of the head share and each weighting's tail share per class.
+
+    ``weightings`` defaults to inverse, reverse, balanced and the library's default weighting.
+    """
+    if weightings is None:
+        from benchmarks.methods import library_defaults
+
+        weightings = ("inverse", "reverse", "balanced")
+        if library_defaults()["weighting"] not in weightings:
+            weightings += (library_defaults()["weighting"],)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -197,16 +206,17 @@ def plot_sampler(train_counts: list[int], path: Path, *, title: str = "",
     classes = np.arange(len(train_counts))
     shares = {}
     for weighting in weightings:
-        head, shares[f"tail: {weighting}"] = sampler_distribution(train_counts, weighting)
+        name = weighting if isinstance(weighting, str) else f"gamma {weighting:g}"
+        head, shares[f"tail: {name}"] = sampler_distribution(train_counts, weighting)
     shares = {"head: uniform": head, **shares}
     width = 0.8 / len(shares)
     figure, axes = plt.subplots(figsize=(7, 4.2))
     for position, (label, share) in enumerate(shares.items()):
         axes.bar(classes + (position - (len(shares) - 1) / 2) * width, 100 * share, width=width, label=label)
     axes.set_yscale("log")
-    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
-    axes.yaxis.set_major_formatter(plain)
-    axes.yaxis.set_minor_formatter(plain)
+    axes.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
+        lambda value, _: f"{value:g}" if f"{value:g}".lstrip("0.")[:1] in ("2", "5") else ""))
     axes.set_xticks(classes, [f"{c}\n{n}" for c, n in zip(classes, train_counts)], fontsize=7)
     axes.set_xlabel("class and its training images")
     axes.set_ylabel("share of the sampled rows (%)")
