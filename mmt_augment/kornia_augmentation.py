@@ -31,11 +31,12 @@ class RandomMMT(MixAugmentationBaseV2):
         loss = mixed_cross_entropy(logits, labels[:, 0].long(), labels[:, 1].long(), labels[:, 2])
 
     Args:
-        mode: ``"cutmix"`` or ``"mixup"``.
+        mode: ``"mixup"`` (default) or ``"cutmix"``.
         alpha: concentration of the Beta(alpha, alpha) distribution of ``lam``; > 0.
-        p: probability that the batch (or each row) is mixed, in ``[0, 1]``.
+        p: probability that the batch (or each row) is mixed, in ``[0, 1]``; default 1.
         same_on_batch: share one ``lam``, box and decision across the batch (as
-            ``MMTMix(per_sample=False)``, the library default); ``False`` draws them per row.
+            ``MMTMix(per_sample=False)``); ``False`` (default, as ``MMTMix``'s default
+            ``per_sample=True``) draws them per row.
         generator: optional ``torch.Generator`` for reproducible draws.
         keepdim: accepted for kornia compatibility; mix augmentations always take batches.
 
@@ -56,10 +57,10 @@ class RandomMMT(MixAugmentationBaseV2):
 
     def __init__(
         self,
-        mode: str = "cutmix",
+        mode: str = "mixup",
         alpha: float = 1.0,
-        p: float = 0.5,
-        same_on_batch: bool = True,
+        p: float = 1.0,
+        same_on_batch: bool = False,
         generator: Optional[torch.Generator] = None,
         keepdim: bool = False,
     ) -> None:

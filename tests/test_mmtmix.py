@@ -113,7 +113,7 @@ def test_per_sample_rows_draw_their_own_lam_and_decision():
 def test_per_batch_rows_share_lam_and_box():
     head, head_labels, tail, tail_labels = make_batch(16, size=(16, 16))
     for seed in range(10):
-        images, mixed = seeded(seed, mode="cutmix", p=1.0).mix(head, head_labels, tail, tail_labels)
+        images, mixed = seeded(seed, mode="cutmix", p=1.0, per_sample=False).mix(head, head_labels, tail, tail_labels)
         assert mixed.lam.unique().numel() == 1
         pasted = images == tail
         assert bool((pasted == pasted[:1]).all())
@@ -121,7 +121,7 @@ def test_per_batch_rows_share_lam_and_box():
 
 def test_batch_mix_rate_matches_p():
     head, head_labels, tail, tail_labels = make_batch(2)
-    mmt = seeded(2, mode="mixup", p=0.25)
+    mmt = seeded(2, mode="mixup", p=0.25, per_sample=False)
     mixed_batches = sum(bool(mmt.mix(head, head_labels, tail, tail_labels)[1].lam[0] < 1) for _ in range(2000))
     # Binomial(2000, 0.25): sd 19.4; allow 4 sd.
     assert abs(mixed_batches - 500) < 78

@@ -323,7 +323,7 @@ def test_mmt_sampler_handles_beyond_2_pow_24_samples(labels_beyond_2_pow_24):
 
 
 def test_schedule_interpolates_from_natural_to_target_distribution():
-    sampler = DifferentialBatchSampler(COUNT_LABELS, 4, schedule=lambda epoch: min(1.0, epoch / 10))
+    sampler = DifferentialBatchSampler(COUNT_LABELS, 4, weighting="inverse", schedule=lambda epoch: min(1.0, epoch / 10))
     natural = COUNTS / COUNTS.sum()
     target = expected_probabilities(COUNTS, "inverse")
     np.testing.assert_allclose(sampler.class_probabilities.numpy(), natural, rtol=1e-12)
@@ -334,11 +334,19 @@ def test_schedule_interpolates_from_natural_to_target_distribution():
 
 
 def test_schedule_changes_the_drawn_distribution():
-    sampler = DifferentialBatchSampler(COUNT_LABELS, 100, num_batches=300, seed=1, schedule=lambda epoch: epoch / 2)
+    sampler = DifferentialBatchSampler(
+        COUNT_LABELS, 100, num_batches=300, seed=1, weighting="inverse", schedule=lambda epoch: epoch / 2
+    )
     assert_frequencies_match(COUNT_LABELS[flat(sampler)], COUNTS / COUNTS.sum())
     sampler.set_epoch(1)
     expected = 0.5 * COUNTS / COUNTS.sum() + 0.5 * expected_probabilities(COUNTS, "inverse")
     assert_frequencies_match(COUNT_LABELS[flat(sampler)], expected)
+
+
+def test_default_weighting_is_gamma_one_half():
+    expected = expected_probabilities(COUNTS, 0.5)
+    for sampler in (DifferentialBatchSampler(COUNT_LABELS, 4), MMTBatchSampler(COUNT_LABELS, 4)):
+        np.testing.assert_allclose(sampler.class_probabilities.numpy(), expected, rtol=1e-12)
 
 
 def test_without_schedule_the_target_holds_in_every_epoch():
