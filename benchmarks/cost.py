@@ -296,11 +296,14 @@ def data_loading_cost(
 
 def format_training_step(result: dict[str, Any]) -> str:
     """Markdown table of a :func:`training_step_cost` result."""
-    lines = ["| method | steps / s | ms / step | cost vs ce (median, IQR) |", "| --- | ---: | ---: | ---: |"]
+    from benchmarks.render import describe_config
+
+    lines = ["| method | configuration | steps / s | ms / step | cost vs ce (median, IQR) |",
+             "| --- | --- | ---: | ---: | ---: |"]
     for name, row in result["methods"].items():
         low, high = row["relative_cost_quartiles"]
-        lines.append(f"| {name} | {row['steps_per_second']:.2f} | {1000 * row['seconds_per_step']:.1f} | "
-                     f"{row['relative_cost']:.3f} ({low:.3f}–{high:.3f}) |")
+        lines.append(f"| {name} | {describe_config(row['config'])} | {row['steps_per_second']:.2f} | "
+                     f"{1000 * row['seconds_per_step']:.1f} | {row['relative_cost']:.3f} ({low:.3f}–{high:.3f}) |")
     machine = result["machine"]
     lines += ["", f"{result['architecture']}, batch {result['batch_size']}, device-resident path, "
               f"{result['rounds']} interleaved rounds of {result['steps_per_block']} steps; "

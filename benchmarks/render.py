@@ -11,6 +11,7 @@ nothing is typed in by hand.
 * ``plots/<setting>-sampler.png``: the class distribution the head (uniform) and tail
   (differential, per ``weighting``) halves of :class:`mmt_augment.MMTBatchSampler` draw in one
   epoch of the setting's training labels.
+* the cost tables from ``cost/*.json`` (:mod:`benchmarks.cost`), when present;
 * ``--readme README.md`` replaces the text between ``<!-- results:start -->`` and
   ``<!-- results:end -->`` with the tables and plot links.
 
@@ -22,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -38,13 +40,17 @@ from benchmarks.train import RESULTS_DIR
 __all__ = [
     "README_END",
     "README_START",
+    "cost_report",
+    "describe_config",
     "difference",
     "markdown_report",
     "markdown_table",
     "mean_std",
     "plot_per_class",
     "plot_sampler",
+    "render",
     "replace_readme_section",
+    "sampler_distribution",
 ]
 
 README_START = "<!-- results:start -->"
@@ -110,6 +116,28 @@ def markdown_table(methods: dict[str, dict[str, list]]) -> str:
     if gains:
         lines += ["", "Top-1 gain (difference of means ± its standard error): " + "; ".join(gains) + "."]
     return "\n".join(lines)
+
+
+def describe_config(config: dict[str, Any]) -> str:
+    """A method config (:meth:`benchmarks.methods.Method.to_dict`) in words."""
+    if config["mixer"] == "none":
+        return "no mixing"
+    if config["mixer"] != "mmt":
+        return f"torchvision {config['mixer']}, in-batch, alpha {config['alpha']:g}"
+    weighting = config["weighting"]
+    weighting = weighting if isinstance(weighting, str) else f"n_c^-{weighting:g}"
+    return (f"{config['mode']}, alpha {config['alpha']:g}, p {config['p']:g}, "
+            f"{'per-sample' if config['per_sample'] else 'per-batch'}, tail weighting {weighting}")
+
+
+def _named_configs(runs: list[dict[str, Any]], names: tuple[str, ...] = ("cmo", "mmt")) -> str:
+    """What ``cmo`` and ``mmt`` meant in these runs (``mmt`` follows the library defaults)."""
+    lines = []
+    for name in names:
+        configs = {json.dumps(run["method_config"], sort_keys=True) for run in runs if run["method"] == name}
+        for config in sorted(configs):
+            lines.append(f"`{name}`: {describe_config(json.loads(config))}.")
+    return " ".join(lines)
 
 
 def _machine_line(runs: list[dict[str, Any]]) -> str:
@@ -246,11 +274,29 @@ def markdown_report(summary: dict, runs: list[dict[str, Any]], *, settings: list
             block += [_describe_setting(runs_by_setting[setting]) + " " + _machine_line(runs_by_setting[setting])
                       + ".", ""]
         block.append(markdown_table(summary[setting]))
+        named = _named_configs(runs_by_setting[setting])
+        if named:
+            block += ["", named]
         for plot in (plots or {}).get(setting, []):
             link = os.path.relpath(plot, link_base) if link_base is not None else str(plot)
             block += ["", f"![{plot.stem}]({Path(link).as_posix()})"]
         blocks.append("\n".join(block))
     return "\n\n".join(blocks) + "\n"
+
+
+def cost_report(results_dir: Path, *, heading: str = "###") -> str:
+    """Tables of the cost results under ``<results_dir>/cost/`` (empty when there are none)."""
+    from benchmarks.cost import format_data_loading, format_training_step
+
+
+    blocks = []
+    for path in sorted((results_dir / "cost").glob("training-step-*.json")):
+        blocks.append(f"{heading} Training step cost ({path.stem.removeprefix('training-step-')})\n\n"
+                      + format_training_step(json.loads(path.read_text())))
+    for path in sorted((results_dir / "cost").glob("data-loading-*.json")):
+        blocks.append(f"{heading} Data loading: one paired loader against two zipped loaders\n\n"
+                      + format_data_loading(json.loads(path.read_text())))
+    return "\n\n".join(blocks) + ("\n" if blocks else "")
 
 
 def replace_readme_section(readme: Path, content: str) -> None:
@@ -285,11 +331,12 @@ def render(results_dir: Path = RESULTS_DIR, *, settings: list[str] | None = None
                                                results_dir / "plots" / f"{setting}-sampler.png",
                                                title=f"{setting}\nMMTBatchSampler class distribution"))
     report = markdown_report(summary, runs, settings=settings, plots=plots, link_base=results_dir, heading="##")
-    (results_dir / "results.md").write_text("# Accuracy results\n\n" + report)
+    costs = cost_report(results_dir, heading="##")
+    (results_dir / "results.md").write_text("# Benchmark results\n\n" + report + ("\n" + costs if costs else ""))
     if readme is not None:
-        replace_readme_section(readme, markdown_report(summary, runs, settings=settings, plots=plots,
-                                                       link_base=readme.resolve().parent))
-    return report
+        section = markdown_report(summary, runs, settings=settings, plots=plots, link_base=readme.resolve().parent)
+        replace_readme_section(readme, section + ("\n" + cost_report(results_dir) if costs else ""))
+    return report + ("\n" + costs if costs else "")
 
 
 def main(argv: list[str] | None = None) -> int:

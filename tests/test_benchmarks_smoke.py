@@ -181,12 +181,16 @@ def test_runner_skips_finished_jobs(digits_runs, capsys):
     assert code == 0 and capsys.readouterr().out.count("skip") == 2
 
 
-def test_cost_benchmarks_run_on_a_tiny_budget(digits_lt):
+def test_cost_benchmarks_run_on_a_tiny_budget_and_render(digits_lt, tmp_path):
     step = cost.training_step_cost(digits_lt, methods=("ce", "mmt"), rounds=1, steps_per_block=1, warmup_steps=1)
     assert step["methods"]["ce"]["relative_cost"] == 1.0 and step["methods"]["mmt"]["steps_per_second"] > 0
     loading = cost.data_loading_cost(digits_lt, batch_size=32, workers=(0,), batches=2, repeats=1)
     assert {row["loader"] for row in loading["results"]} == {"mmt-sampler", "two-loaders"}
-    assert "images / s" in cost.format_data_loading(loading) and "cost vs ce" in cost.format_training_step(step)
+    (tmp_path / "cost").mkdir()
+    (tmp_path / "cost" / "training-step-cpu.json").write_text(json.dumps(step))
+    (tmp_path / "cost" / "data-loading-cpu.json").write_text(json.dumps(loading))
+    report = render.cost_report(tmp_path)
+    assert "cost vs ce" in report and "images / s" in report and "| mmt |" in report
 
 
 def test_image_folder_loads_train_and_test_resized(tmp_path):
