@@ -11,7 +11,7 @@ name                   what it trains with
                        ``DifferentialBatchSampler``, so the name follows the defaults)
 ``mmt-<options>``      MMT with options changed from the defaults, joined by ``-``: ``mixup`` or
                        ``cutmix`` (mode), ``inverse``/``reverse``/``balanced`` or ``gamma<x>``
-                       (tail weighting), ``per-sample``, ``p<x>`` (mixing probability),
+                       (tail weighting), ``per-sample``/``per-batch``, ``p<x>`` (mixing probability),
                        ``a<x>`` (Beta alpha). E.g. ``mmt-mixup-p1``, ``mmt-cutmix-balanced``.
 =====================  ==========================================================================
 
@@ -101,7 +101,8 @@ def parse_method(name: str) -> Method:
         raise ValueError(f"method must be one of {BASELINES} or 'mmt-<options>', got {name!r}")
     options = library_defaults()
     # "per-sample" is one option that contains the separator.
-    tokens = [t for t in name[len("mmt"):].replace("per-sample", "per_sample").split("-") if t]
+    tokens = [t for t in name[len("mmt"):].replace("per-sample", "per_sample").replace("per-batch", "per_batch")
+              .split("-") if t]
     for token in tokens:
         if token in ("mixup", "cutmix"):
             options["mode"] = token
