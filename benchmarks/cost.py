@@ -12,8 +12,8 @@ normalise) per image in DataLoader workers, with
 * ``mmt-sampler``: one ``DataLoader(batch_sampler=MMTBatchSampler(...))`` yielding paired
   batches of ``2b`` images, and
 * ``two-loaders``: the research-code way (CMO, Balanced-MixUp): a shuffled loader and a
-  ``WeightedRandomSampler`` loader (per-image weight ``1 / n_c**2``, i.e. class probability
-  ``∝ 1/n_c`` like the default tail), zipped, each with its own workers;
+  ``WeightedRandomSampler`` loader (per-image weight ``n_c ** -(1 + 0.5)``, i.e. class
+  probability ``∝ n_c ** -0.5`` like the library's default tail), zipped, each with its own workers;
 
 at 0 and 2 workers per loader. Reported: images per second after the first batch, the time
 to the first batch (worker start-up), and the memory of the worker processes (RSS and PSS
@@ -202,7 +202,8 @@ def _loaders(kind: str, train_set: TensorImageDataset, labels: np.ndarray, batch
         sampler = MMTBatchSampler(labels, batch_size, seed=seed, num_replicas=1, rank=0)
         return [torch.utils.data.DataLoader(train_set, batch_sampler=sampler, num_workers=workers)]
     counts = np.bincount(labels)
-    weights = torch.as_tensor(1.0 / counts[labels].astype(np.float64) ** 2)
+    # Class probability ∝ n_c ** -0.5 (the default tail weighting) is per-image weight n_c ** -1.5.
+    weights = torch.as_tensor(counts[labels].astype(np.float64) ** -1.5)
     generator = torch.Generator().manual_seed(seed)
     head = torch.utils.data.DataLoader(train_set, batch_size=batch_size, shuffle=True, num_workers=workers,
                                        generator=generator)
