@@ -340,7 +340,10 @@ def render(results_dir: Path = RESULTS_DIR, *, settings: list[str] | None = None
             setting_runs = [run for run in runs if run["setting"] == setting]
             if not setting_runs:
                 continue
-            plots[setting].append(plot_per_class(setting_runs, results_dir / "plots" / f"{setting}-per-class.png"))
+            # One line per named method (ce, mixup, cutmix, cmo, mmt): with every variant too,
+            # fifteen lines share ten colours and the plot cannot be read.
+            named = [run for run in setting_runs if run["method"] in BASELINES] or setting_runs
+            plots[setting].append(plot_per_class(named, results_dir / "plots" / f"{setting}-per-class.png"))
             plots[setting].append(plot_sampler(setting_runs[0]["dataset"]["train_counts"],
                                                results_dir / "plots" / f"{setting}-sampler.png",
                                                title=f"{setting}\nMMTBatchSampler class distribution"))

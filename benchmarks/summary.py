@@ -55,11 +55,16 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, list]
 
 
 def update_summary(results_dir: str | Path = RESULTS_DIR) -> dict[str, dict[str, dict[str, list]]]:
-    """Merge the runs under ``results_dir`` into ``<results_dir>/summary.json`` and return it."""
+    """Rebuild ``<results_dir>/summary.json`` from the runs under ``results_dir`` and return it.
+
+    A setting with run files here is rebuilt from them alone, so a renamed or deleted run leaves
+    no stale entry; settings without run files here (summaries copied from another machine) are
+    kept as they are.
+    """
     path = Path(results_dir) / "summary.json"
     summary = json.loads(path.read_text()) if path.is_file() else {}
     for setting, methods in summarize(load_runs(results_dir)).items():
-        summary.setdefault(setting, {}).update(methods)
+        summary[setting] = methods
     summary = {setting: dict(sorted(methods.items())) for setting, methods in sorted(summary.items())}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=1) + "\n")

@@ -94,6 +94,20 @@ def test_summary_has_the_issue_schema_and_render_rewrites_the_readme(digits_runs
     assert (Path(results_dir) / "plots" / f"{setting}-per-class.png").stat().st_size > 0
 
 
+def test_summary_drops_removed_runs_and_keeps_settings_without_runs(digits_runs, tmp_path):
+    import shutil
+
+    results_dir = tmp_path / "results"
+    shutil.copytree(digits_runs[0], results_dir)
+    (results_dir / "summary.json").write_text(json.dumps({"elsewhere-lt-ir10-exp-paper": {"ce": {"top1": [1.0]}}}))
+    setting = "digits-lt-ir10-exp-quick+epochs=1+batch_size=64"
+    assert "cmo" in summary.update_summary(results_dir)[setting]
+    (results_dir / "runs" / setting / "cmo-seed0.json").unlink()
+    rebuilt = summary.update_summary(results_dir)
+    assert "cmo" not in rebuilt[setting] and "ce" in rebuilt[setting]
+    assert rebuilt["elsewhere-lt-ir10-exp-paper"] == {"ce": {"top1": [1.0]}}
+
+
 def test_readme_without_markers_is_refused(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("no markers\n")
