@@ -6,8 +6,8 @@
    the default dataset — scikit-learn's 8x8 digits made long-tailed (ratio 10), ``tiny``
    protocol — so it runs offline on a fresh machine in a few minutes on a laptop CPU.
 
-Results go to ``benchmarks/results/`` (``runs/<setting>/*.json``, ``summary.json``,
-``throughput-*.json``); ``python -m benchmarks.render`` draws the plots. Pass
+Results go to ``benchmarks/results/quick/`` (git-ignored: ``runs/<setting>/*.json``,
+``summary.json``, ``throughput-quick.json``); ``python -m benchmarks.render`` draws the plots. Pass
 ``--dataset cifar10 --ir 100 --protocol quick`` for the CIFAR-10-LT comparison (minutes per
 method on two CPU cores).
 """
@@ -15,6 +15,7 @@ method on two CPU cores).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import sys
 import time
 
@@ -23,14 +24,15 @@ from benchmarks.protocols import PROTOCOLS
 from benchmarks.train import RESULTS_DIR, RunConfig, result_path, train
 
 
-def _throughput() -> None:
+def _throughput(results_dir: str) -> None:
     try:
         from benchmarks import throughput
     except ImportError as error:  # the module is written separately (issue 2)
         print(f"(skipping the transform throughput table: benchmarks.throughput is not available: {error})\n")
         return
     print("## Transform throughput (quick)\n", flush=True)
-    print(throughput.format_table(throughput.run(quick=True)) + "\n", flush=True)
+    results = throughput.run(quick=True, out_path=Path(results_dir) / "throughput-quick.json")
+    print(throughput.format_table(results) + "\n", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="torch threads for training (0: torch's default; 1 is faster on a busy machine)")
     parser.add_argument("--skip-existing", action="store_true", help="keep runs whose results file exists")
     parser.add_argument("--no-throughput", dest="throughput", action="store_false")
-    parser.add_argument("--results-dir", default=str(RESULTS_DIR))
+    # The quick run's files stay out of the committed results (git-ignored folder).
+    parser.add_argument("--results-dir", default=str(RESULTS_DIR / "quick"))
     args = parser.parse_args(argv)
     digits = args.dataset == "digits"
     ratio = args.ir if args.ir is not None else (10 if digits else 100)
@@ -56,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     if args.throughput:
-        _throughput()
+        _throughput(args.results_dir)
 
     from benchmarks.render import markdown_table
     from benchmarks.summary import update_summary
