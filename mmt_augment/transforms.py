@@ -194,28 +194,49 @@ class MMTMix(torch.nn.Module):
         Returns:
             ``(images, MixedLabels(head_labels, tail_labels, lam))`` with ``lam`` float32 ``(B,)``.
         """
+        self._check_inputs(head_images, head_labels, tail_images, tail_labels, require_num_classes=False)
         images, params = self._mix_images(head_images, tail_images)
-        batch_size, device = images.shape[0], images.device
-        for name, labels in (("head_labels", head_labels), ("tail_labels", tail_labels)):
-            _checks.check_labels(name, labels, batch_size, self.num_classes, device, require_num_classes=False)
-            if self.num_classes is not None and self._should_validate(labels):
-                _checks.check_label_range(name, labels, self.num_classes)
         lam = params.lam
-        lam = torch.full((batch_size,), lam, device=device) if isinstance(lam, float) else lam.contiguous()
-        return images, MixedLabels(head_labels, tail_labels, lam)
+        if isinstance(lam, float):
+            lam = torch.full((images.shape[0],), lam, device=images.device)
+        return images, MixedLabels(head_labels, tail_labels, lam.contiguous())
 
     def forward(self, *inputs: Any) -> Any:
         head_images, head_labels, tail_images, tail_labels, rebuild = self._unpack(inputs)
+        num_classes = self._check_inputs(head_images, head_labels, tail_images, tail_labels, require_num_classes=True)
         images, params = self._mix_images(head_images, tail_images)
-        targets = self._mix_targets(head_labels, tail_labels, params.lam, images)
+        targets = self._mix_targets(_plain(head_labels), _plain(tail_labels), params.lam, num_classes, images.dtype)
         return rebuild(images, targets)
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _mix_images(self, head_images: Any, tail_images: Any) -> tuple[torch.Tensor, MixParams]:
+    def _check_inputs(
+        self, head_images: Any, head_labels: Any, tail_images: Any, tail_labels: Any, *, require_num_classes: bool
+    ) -> Optional[int]:
+        """Check every input before any work; return the number of classes the labels imply."""
         _checks.check_images("head_images", head_images)
         _checks.check_images("tail_images", tail_images)
         _checks.check_same_layout(head_images, tail_images)
+        batch_size, device = head_images.shape[0], head_images.device
+        num_classes = _checks.check_labels(
+            "head_labels", head_labels, batch_size, self.num_classes, device, require_num_classes=require_num_classes
+        )
+        _checks.check_labels(
+            "tail_labels", tail_labels, batch_size, num_classes, device, require_num_classes=require_num_classes
+        )
+        if head_labels.ndim != tail_labels.ndim:
+            raise ValueError(
+                "head_labels and tail_labels must both be class indices (B,) or both soft labels "
+                f"(B, C), got shapes {tuple(head_labels.shape)} and {tuple(tail_labels.shape)}"
+            )
+        if head_labels.ndim == 1 and num_classes is not None and self._should_validate(head_labels):
+            _checks.check_label_range("head_labels", head_labels, num_classes)
+            _checks.check_label_range("tail_labels", tail_labels, num_classes)
+        return num_classes
+
+    def _mix_images(
+        self, head_images: torch.Tensor, tail_images: torch.Tensor
+    ) -> tuple[torch.Tensor, Union[BatchParams, MixParams]]:
         head, tail = _plain(head_images), _plain(tail_images)
         params = self.make_params(head)
         images = _keep_memory_format(self.apply_params(head, tail, params), head)
@@ -223,25 +244,18 @@ class MMTMix(torch.nn.Module):
             images = tv_tensors.wrap(images, like=head_images)
         return images, params
 
+    @staticmethod
     def _mix_targets(
-        self, head_labels: Any, tail_labels: Any, lam: Union[float, torch.Tensor], images: torch.Tensor
+        head_labels: torch.Tensor,
+        tail_labels: torch.Tensor,
+        lam: Union[float, torch.Tensor],
+        num_classes: int,
+        image_dtype: torch.dtype,
     ) -> torch.Tensor:
-        batch_size, device = images.shape[0], images.device
-        num_classes = _checks.check_labels("head_labels", head_labels, batch_size, self.num_classes, device)
-        _checks.check_labels("tail_labels", tail_labels, batch_size, num_classes, device)
-        head_labels, tail_labels = _plain(head_labels), _plain(tail_labels)
-        if head_labels.ndim != tail_labels.ndim:
-            raise ValueError(
-                "head_labels and tail_labels must both be class indices (B,) or both soft labels "
-                f"(B, C), got shapes {tuple(head_labels.shape)} and {tuple(tail_labels.shape)}"
-            )
         if head_labels.ndim == 2:
             dtype = torch.promote_types(torch.promote_types(head_labels.dtype, tail_labels.dtype), torch.float32)
             return kernels.mix_soft_labels(head_labels.to(dtype), tail_labels.to(dtype), lam)
-        if self._should_validate(head_labels):
-            _checks.check_label_range("head_labels", head_labels, num_classes)
-            _checks.check_label_range("tail_labels", tail_labels, num_classes)
-        dtype = torch.float64 if images.dtype == torch.float64 else torch.float32
+        dtype = torch.float64 if image_dtype == torch.float64 else torch.float32
         return kernels.mix_index_labels(head_labels.long(), tail_labels.long(), lam, num_classes, dtype)
 
     def _should_validate(self, labels: torch.Tensor) -> bool:

@@ -320,3 +320,13 @@ def test_empty_batch_gives_empty_outputs(per_sample):
     no_labels = torch.zeros(0, dtype=torch.long)
     images, targets = MMTMix(num_classes=10, per_sample=per_sample)(empty, no_labels, empty, no_labels)
     assert images.shape == (0, 3, 8, 8) and targets.shape == (0, 10)
+
+
+def test_a_rejected_call_draws_nothing_from_the_generator():
+    head, head_labels, tail, tail_labels = make_batch()
+    mmt = seeded(11, p=0.9)
+    with pytest.raises(ValueError, match="tail_labels must lie in"):
+        mmt(head, head_labels, tail, torch.full_like(tail_labels, 99))
+    after_error = mmt(head, head_labels, tail, tail_labels)
+    fresh = seeded(11, p=0.9)(head, head_labels, tail, tail_labels)
+    assert torch.equal(after_error[0], fresh[0]) and torch.equal(after_error[1], fresh[1])
