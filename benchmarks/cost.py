@@ -36,7 +36,6 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from benchmarks.augment import normalize
 from benchmarks.data import DATASETS, ImageDataset, TensorImageDataset, cifar_train_transform, load_dataset
@@ -45,7 +44,7 @@ from benchmarks.environment import machine_info, resolve_device
 from benchmarks.methods import parse_method
 from benchmarks.models import cifar_resnet
 from benchmarks.protocols import PROTOCOLS, Protocol
-from benchmarks.train import RESULTS_DIR, apply_method, device_batches, make_batch_sampler, make_mixer
+from benchmarks.train import RESULTS_DIR, device_batches, train_step
 
 __all__ = [
     "data_loading_cost",
@@ -70,8 +69,10 @@ def _step_function(method_name: str, dataset: ImageDataset, protocol: Protocol, 
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=protocol.momentum,
                                 weight_decay=protocol.weight_decay)
-    sampler = make_batch_sampler(method, dataset.train_labels.numpy(), protocol, seed)
-    mixer = make_mixer(method, dataset.num_classes, device, seed)
+    recipe = method.build(dataset.train_labels.numpy(), dataset.num_classes, protocol, seed, device,
+                          image_size=(dataset.image_size, dataset.image_size))
+    sampler = recipe.sampler
+    mixing_epoch = min(recipe.active_epochs, default=0)  # time the method while it mixes
     images, labels = dataset.train_images.to(device), dataset.train_labels.to(device)
     mean, std = torch.tensor(dataset.mean, device=device), torch.tensor(dataset.std, device=device)
     padding = protocol.crop_padding if protocol.crop_padding >= 0 else dataset.image_size // 8
@@ -88,14 +89,8 @@ def _step_function(method_name: str, dataset: ImageDataset, protocol: Protocol, 
 
     def step() -> torch.Tensor:
         batch_images, batch_labels = next(batches)
-        rows, targets = apply_method(method, normalize(batch_images, mean, std), batch_labels, mixer, True)
-        if channels_last:
-            rows = rows.contiguous(memory_format=torch.channels_last)
-        loss = F.cross_entropy(model(rows).float(), targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return loss
+        return train_step(model, optimizer, recipe, normalize(batch_images, mean, std), batch_labels, mixing_epoch,
+                          channels_last=channels_last)
 
     return step
 

@@ -22,6 +22,7 @@ Sources:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,10 @@ class ImageDataset:
         train_labels, test_labels: ``(N,)`` int64 class indices.
         class_names: one name per class.
         mean, std: per-channel statistics of the full (balanced) training set, 0..1 scale.
-        source: where the data came from (a path or a package), for the results file.
+        source: where the data came from, by the option or package that loads it (``npz:cifar10.npz``,
+            ``torchvision:cifar10``, ``sklearn.datasets.load_digits``), never a machine path.
+        digest: SHA-256 (first 16 hex digits) of the images and labels, train then test: the
+            data's identity in result files, whatever path it was read from.
         train_indices: indices of ``train_images`` in the source's training set (after
             :func:`long_tailed`; ``None`` for the full set).
     """
@@ -72,6 +76,7 @@ class ImageDataset:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     source: str
+    digest: str = ""
     train_indices: torch.Tensor | None = None
 
     @property
@@ -106,6 +111,9 @@ def _from_arrays(
     train = torch.from_numpy(np.ascontiguousarray(train_images)).permute(0, 3, 1, 2).contiguous()
     test = torch.from_numpy(np.ascontiguousarray(test_images)).permute(0, 3, 1, 2).contiguous()
     mean, std = _channel_stats(train)
+    digest = hashlib.sha256()
+    for array in (train_images, train_labels, test_images, test_labels):
+        digest.update(np.ascontiguousarray(array).tobytes())
     return ImageDataset(
         name=name,
         train_images=train,
@@ -116,6 +124,7 @@ def _from_arrays(
         mean=mean,
         std=std,
         source=source,
+        digest=digest.hexdigest()[:16],
     )
 
 
@@ -136,7 +145,7 @@ def load_npz(path: str | Path = DEFAULT_NPZ, *, name: str = "cifar10") -> ImageD
         else:
             class_names = tuple(str(c) for c in range(int(arrays["y_train"].max()) + 1))
         return _from_arrays(
-            name, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], class_names, str(path)
+            name, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], class_names, f"npz:{path.name}"
         )
 
 
@@ -150,7 +159,7 @@ def load_torchvision(name: str, root: str | Path, *, download: bool = True) -> I
     train = classes[name](str(root), train=True, download=download)
     test = classes[name](str(root), train=False, download=download)
     return _from_arrays(
-        name, train.data, train.targets, test.data, test.targets, tuple(train.classes), f"torchvision:{root}"
+        name, train.data, train.targets, test.data, test.targets, tuple(train.classes), f"torchvision:{name}"
     )
 
 
@@ -179,7 +188,7 @@ def load_image_folder(root: str | Path, *, image_size: int = 32, name: str | Non
     if test_classes != classes:
         raise ValueError(f"train and test class folders differ: {classes} vs {test_classes}")
     return _from_arrays(name or root.name, train_images, train_labels, test_images, test_labels,
-                        tuple(classes), str(root))
+                        tuple(classes), f"imagefolder:{root.name}")
 
 
 def load_digits(*, test_fraction: float = 1 / 3, seed: int = 0) -> ImageDataset:

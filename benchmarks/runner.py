@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from benchmarks.train import RESULTS_DIR, build_parser, config_from_args, result_path
+from benchmarks.methods import check_methods
+from benchmarks.results_io import LOCAL_RESULTS_DIR
+from benchmarks.train import build_parser, config_from_args, result_path
 
 __all__ = ["Job", "main", "plan_jobs", "run_jobs"]
 
@@ -71,6 +74,30 @@ def run_jobs(jobs: list[Job], *, parallel: int = 2, poll_seconds: float = 2.0) -
             print(f"skip  {job.name}: {job.result} exists", flush=True)
     running: list[Job] = []
     failed: list[Job] = []
+    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        _run_loop(pending, running, failed, parallel, poll_seconds)
+    finally:
+        # Killing the runner (Ctrl-C or SIGTERM) stops its jobs; their checkpoints let a rerun resume.
+        for job in running:
+            if job.process is not None and job.process.poll() is None:
+                job.process.terminate()
+        for job in running:
+            if job.process is not None:
+                try:
+                    job.process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    job.process.kill()
+        signal.signal(signal.SIGTERM, previous_handler)
+    return failed
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _run_loop(pending: list[Job], running: list[Job], failed: list[Job], parallel: int,
+              poll_seconds: float) -> None:
     while pending or running:
         while pending and len(running) < parallel:
             job = pending.pop(0)
@@ -89,7 +116,6 @@ def run_jobs(jobs: list[Job], *, parallel: int = 2, poll_seconds: float = 2.0) -
             else:
                 failed.append(job)
                 print(f"FAIL  {job.name} (exit {code}) after {minutes:.1f} min; see {job.log}", flush=True)
-    return failed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,10 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2, help="jobs running at the same time")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
-    parser.add_argument("--log-dir", type=Path, default=RESULTS_DIR / "tmp" / "logs",
+    parser.add_argument("--log-dir", type=Path, default=LOCAL_RESULTS_DIR / "logs",
                         help="one log file per job (the default is git-ignored)")
     parser.add_argument("--dry-run", action="store_true", help="list the jobs and exit")
     args, train_args = parser.parse_known_args(argv)
+    try:
+        check_methods(args.methods)  # an unknown name fails here, before any job starts
+    except ValueError as error:
+        parser.error(str(error))
     if "--threads" not in train_args:
         train_args = [*train_args, "--threads", str(args.threads)]
     jobs = plan_jobs(args.methods, args.seeds, train_args, args.log_dir)

@@ -30,7 +30,6 @@ import argparse
 import contextlib
 import dataclasses
 import datetime
-import json
 import os
 import sys
 import time
@@ -40,32 +39,29 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from benchmarks.augment import crop_flip, normalize, sample_crop_flip_params
 from benchmarks.data import DATASETS, DEFAULT_NPZ, ImageDataset, TensorImageDataset, load_dataset, long_tailed
 from benchmarks.data import cifar_train_transform, setting_key
 from benchmarks.environment import machine_info, resolve_device
-from benchmarks.methods import Method, parse_method
+from benchmarks.methods import Recipe, parse_method
 from benchmarks.models import cifar_resnet
-from benchmarks.protocols import Protocol, add_protocol_arguments, lr_factor, mixing_epochs, protocol_from_args
+from benchmarks.results_io import LOCAL_RESULTS_DIR, RESULTS_DIR, write_json
+from benchmarks.protocols import Protocol, add_protocol_arguments, lr_factor, protocol_from_args
 
 __all__ = [
     "RESULTS_DIR",
     "RunConfig",
-    "apply_method",
     "build_parser",
     "config_from_args",
     "device_batches",
     "evaluate",
     "main",
-    "make_batch_sampler",
-    "make_mixer",
     "result_path",
     "train",
+    "train_step",
 ]
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +101,7 @@ class RunConfig:
     amp: str = "none"
     channels_last: bool = True
     compile: bool = False
-    results_dir: str = str(RESULTS_DIR)
+    results_dir: str = str(LOCAL_RESULTS_DIR)
     lt_seed: int = 0
 
     @property
@@ -120,6 +116,20 @@ def result_path(config: RunConfig) -> Path:
     """``<results_dir>/runs/<setting>/<method>-seed<seed>[-loader].json``."""
     suffix = "-loader" if config.path == "loader" else ""
     return Path(config.results_dir) / "runs" / config.setting / f"{config.method}-seed{config.seed}{suffix}.json"
+
+
+def _portable(config: RunConfig) -> dict[str, Any]:
+    """The run's configuration for its result file, without machine paths.
+
+    Where results are written does not change them, so ``results_dir`` is left out; data files
+    are named by file name (the result's ``dataset`` entry holds their content digest).
+    """
+    record = config.to_dict()
+    del record["results_dir"]
+    for key in ("npz", "root"):
+        if record[key] is not None:
+            record[key] = Path(record[key]).name
+    return record
 
 
 def _checkpoint_path(config: RunConfig) -> Path:
@@ -189,34 +199,6 @@ def _autocast(device: torch.device, amp: str):
     return contextlib.nullcontext()
 
 
-def make_batch_sampler(method: Method, labels: np.ndarray, protocol: Protocol, seed: int):
-    """The method's batch sampler: uniform, or ``MMTBatchSampler`` (2b indices) for paired methods."""
-    from mmt_augment import MMTBatchSampler, UniformBatchSampler
-
-    if method.sampler == "pair":
-        return MMTBatchSampler(labels, protocol.batch_size, weighting=method.weighting, drop_last=protocol.drop_last,
-                               seed=seed, num_replicas=1, rank=0)
-    return UniformBatchSampler(labels, protocol.batch_size, drop_last=protocol.drop_last, seed=seed,
-                               num_replicas=1, rank=0)
-
-
-def make_mixer(method: Method, num_classes: int, device: torch.device, seed: int):
-    """A callable ``(images, labels) -> (images, targets)`` for the method's mixing step."""
-    if method.mixer == "mmt":
-        from mmt_augment import MMTMix
-
-        generator = torch.Generator(device).manual_seed(seed + 20_000)
-        return MMTMix(num_classes=num_classes, mode=method.mode, alpha=method.alpha, p=method.p,
-                      per_sample=method.per_sample, generator=generator)
-    if method.mixer in ("mixup", "cutmix"):
-        from torchvision.transforms import v2
-
-        # torchvision draws from the global torch RNG, which the run seeds and checkpoints.
-        transform = v2.MixUp if method.mixer == "mixup" else v2.CutMix
-        return transform(alpha=method.alpha, num_classes=num_classes)
-    return None
-
-
 def device_batches(
     sampler, images: torch.Tensor, labels: torch.Tensor, padding: int, generator: torch.Generator
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -227,20 +209,25 @@ def device_batches(
         yield crop_flip(images[index], *params, padding=padding), labels[index]
 
 
-def apply_method(method: Method, images: torch.Tensor, labels: torch.Tensor, mixer, mixing: bool):
-    """Turn a sampled batch into training rows and targets.
+def train_step(forward, optimizer: torch.optim.Optimizer, recipe: Recipe, images: torch.Tensor,
+               labels: torch.Tensor, epoch: int, *, channels_last: bool = True, amp: str = "none") -> torch.Tensor:
+    """One optimisation step of ``recipe`` on a normalised batch; returns the loss.
 
-    Paired methods mix the ``2b`` rows into ``b`` (or, outside the mixing epochs, keep the ``b``
-    head rows); in-batch mixers mix the batch; ``ce`` returns it unchanged.
+    The one training step of the suite: the accuracy runs and the cost measurement
+    (:mod:`benchmarks.cost`) both call it. The method's batch rule turns the sampled rows into
+    training rows and targets, the model runs (under bf16 autocast for ``amp="bf16"``), and the
+    method's loss is taken in float32.
     """
-    if method.sampler == "pair":
-        if mixing:
-            return mixer(images, labels)
-        head = images.shape[0] // 2
-        return images[:head], labels[:head]
-    if mixer is not None and mixing:
-        return mixer(images, labels)
-    return images, labels
+    rows, targets = recipe.rows(images, labels, epoch)
+    if channels_last:
+        rows = rows.contiguous(memory_format=torch.channels_last)
+    with _autocast(rows.device, amp):
+        logits = forward(rows)
+    loss = recipe.loss(logits.float(), targets, epoch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -316,9 +303,9 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
 
     mean = torch.tensor(dataset.mean, device=device)
     std = torch.tensor(dataset.std, device=device)
-    sampler = make_batch_sampler(method, dataset.train_labels.numpy(), protocol, config.seed)
-    mixer = make_mixer(method, num_classes, device, config.seed)
-    active = set(mixing_epochs(protocol))
+    recipe = method.build(dataset.train_labels.numpy(), num_classes, protocol, config.seed, device,
+                          image_size=(dataset.image_size, dataset.image_size))
+    sampler = recipe.sampler
     steps_per_epoch = len(sampler)
     augment_generator = torch.Generator(device).manual_seed(config.seed + 10_000)
 
@@ -346,8 +333,8 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
         augment_generator.set_state(state["augment_rng"])
-        if getattr(mixer, "generator", None) is not None:
-            mixer.generator.set_state(state["mix_rng"])
+        if recipe.generator is not None:
+            recipe.generator.set_state(state["mix_rng"])
         start_epoch, history, train_seconds = state["epoch"], state["history"], state["train_seconds"]
 
     bar = _progress(protocol.epochs * steps_per_epoch, start_epoch * steps_per_epoch,
@@ -356,7 +343,7 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
     for epoch in range(start_epoch, protocol.epochs):
         epoch_start = time.perf_counter()
         sampler.set_epoch(epoch)
-        mixing = epoch in active
+        mixing = epoch in recipe.active_epochs
         if loader is None:
             batches = device_batches(sampler, train_images, train_labels, padding, augment_generator)
         else:
@@ -368,15 +355,8 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
                 group["lr"] = protocol.lr * lr_factor(protocol, epoch, step, steps_per_epoch)
             if loader is None:
                 images = normalize(images, mean, std)
-            images, targets = apply_method(method, images, labels, mixer, mixing)
-            if config.channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            with _autocast(device, config.amp):
-                logits = forward(images)
-            loss = F.cross_entropy(logits.float(), targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss = train_step(forward, optimizer, recipe, images, labels, epoch,
+                              channels_last=config.channels_last, amp=config.amp)
             loss_sum += loss.detach()
             bar.update()
         seconds = time.perf_counter() - epoch_start
@@ -398,7 +378,7 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
                 "config": config.to_dict(), "epoch": epoch + 1, "history": history, "train_seconds": train_seconds,
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "torch_rng": torch.get_rng_state(), "augment_rng": augment_generator.get_state(),
-                "mix_rng": mixer.generator.get_state() if getattr(mixer, "generator", None) is not None else None,
+                "mix_rng": recipe.generator.get_state() if recipe.generator is not None else None,
             })
     bar.close()
 
@@ -432,6 +412,7 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
         "dataset": {
             "name": dataset.name,
             "source": dataset.source,
+            "digest": dataset.digest,
             "imbalance_ratio": config.imbalance_ratio,
             "profile": config.profile,
             "class_names": list(dataset.class_names),
@@ -443,14 +424,12 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
         },
         "method_config": method.to_dict(),
         "protocol": protocol.to_dict(),
-        "config": config.to_dict(),
+        "config": _portable(config),
         "history": history,
         "machine": machine_info(device),
         "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    path = result_path(config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=1) + "\n")
+    write_json(result_path(config), result)
     if checkpoint and checkpoint_file.is_file():
         checkpoint_file.unlink()
     return result
@@ -482,7 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-channels-last", dest="channels_last", action="store_false",
                         help="keep the model in contiguous (NCHW) format")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
-    parser.add_argument("--results-dir", default=str(RESULTS_DIR), help="where runs/ and checkpoints/ go")
+    parser.add_argument("--results-dir", default=str(LOCAL_RESULTS_DIR),
+                        help="where runs/ and checkpoints/ go; the default is git-ignored, and the committed "
+                             f"results live in {RESULTS_DIR.relative_to(RESULTS_DIR.parents[1])}")
     parser.add_argument("--force", action="store_true", help="rerun even if the results file exists")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     parser.add_argument("--no-checkpoint", dest="checkpoint", action="store_false",

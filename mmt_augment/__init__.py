@@ -4,12 +4,19 @@ Each training sample blends a head sample (drawn instance-uniformly, so the long
 distribution is kept) with a tail sample (drawn by a differential sampler that reverses it).
 """
 
-from mmt_augment import functional
+from mmt_augment import functional, weighting
 from mmt_augment.kornia_augmentation import RandomMMT
 from mmt_augment.long_tailed import ShotSplits, class_counts, make_long_tailed, shot_splits
-from mmt_augment.losses import MixedLabels, mixed_cross_entropy
+from mmt_augment.losses import (
+    MixedLabels,
+    class_balanced_weights,
+    logit_adjusted_cross_entropy,
+    mixed_cross_entropy,
+    remix_labels,
+)
 from mmt_augment.samplers import DifferentialBatchSampler, MMTBatchSampler, UniformBatchSampler
 from mmt_augment.transforms import MMTMix
+from mmt_augment.weighting import class_probabilities, mixed_class_prior
 
 __version__ = "0.1.0"
 
@@ -21,9 +28,15 @@ __all__ = [
     "RandomMMT",
     "ShotSplits",
     "UniformBatchSampler",
+    "class_balanced_weights",
     "class_counts",
+    "class_probabilities",
     "functional",
+    "logit_adjusted_cross_entropy",
     "make_long_tailed",
+    "mixed_class_prior",
     "mixed_cross_entropy",
+    "remix_labels",
     "shot_splits",
+    "weighting",
 ]

@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Optional
+from collections.abc import Sequence
+from typing import Optional, Union
 
+import numpy as np
 import torch
 
+
 MODES = ("cutmix", "mixup")
+
+#: Tail-sampler class weightings by name; a float is an exponent gamma (p_c ∝ n_c^-gamma).
+WEIGHTINGS = ("inverse", "reverse", "balanced")
+Weighting = Union[str, float]
+
+#: What the functions and samplers accept as labels or counts.
+LabelsLike = Union[Sequence[int], np.ndarray, torch.Tensor]
 
 IMAGE_DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -141,3 +151,84 @@ def check_even_rows(name: str, num_rows: int) -> int:
             f"{name} must hold an even number of rows (B head rows then B tail rows), got {num_rows}"
         )
     return num_rows // 2
+
+
+# -- samplers and long-tailed utilities ------------------------------------------------------
+
+
+def as_label_array(labels: object, name: str = "labels", what: str = "class indices") -> np.ndarray:
+    """Return ``labels`` as a 1-D array of non-negative integers, validating it.
+
+    ``name`` and ``what`` (what the values are) word the error messages.
+
+    The result shares memory with ``labels`` where it can (NumPy arrays, CPU tensors); callers
+    must treat it as read-only.
+
+    Raises:
+        TypeError: if the labels are not integers.
+        ValueError: if the labels are empty, not 1-D or negative.
+    """
+    if isinstance(labels, torch.Tensor):
+        if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
+            # Checked here: NumPy cannot even hold some of these dtypes (bfloat16).
+            raise TypeError(f"{name} must be integer {what}, got dtype {labels.dtype}")
+        array = labels.detach().cpu().numpy()
+    else:
+        try:
+            array = np.asarray(labels)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"{name} must be a 1-D sequence of {what}, got {type(labels).__name__} "
+                f"that cannot be read as an array ({error})"
+            ) from None
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {tuple(array.shape)}")
+    if array.size == 0:
+        raise ValueError(f"{name} must be non-empty, got an empty {type(labels).__name__}")
+    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"{name} must be integer {what}, got dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.signedinteger):
+        position = int(array.argmin())
+        if array[position] < 0:
+            raise ValueError(
+                f"{name} must be non-negative {what}, got {int(array[position])} "
+                f"at position {position}"
+            )
+    return array
+
+
+def check_int(value: object, name: str, *, minimum: int | None = None) -> int:
+    """Return ``value`` as an ``int`` after checking it is an integer (not a bool) >= minimum."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_real(value: object, name: str) -> float:
+    """Return ``value`` as a finite ``float`` after checking it is a real number (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
+
+
+def check_seed(seed: object) -> int:
+    return check_int(seed, "seed", minimum=0)
+
+
+def check_weighting(weighting: object) -> Weighting:
+    if isinstance(weighting, str):
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {WEIGHTINGS} or a float gamma, got {weighting!r}")
+        return weighting
+    if isinstance(weighting, bool) or not isinstance(weighting, numbers.Real):
+        raise TypeError(
+            f"weighting must be a str in {WEIGHTINGS} or a float gamma, got "
+            f"{type(weighting).__name__} {weighting!r}"
+        )
+    if not math.isfinite(weighting):
+        raise ValueError(f"weighting gamma must be finite, got {weighting}")
+    return float(weighting)

@@ -12,7 +12,7 @@ import torch
 from kornia.augmentation._2d.mix.base import MixAugmentationBaseV2
 
 from mmt_augment import _checks, kernels
-from mmt_augment.params import MixParams, sample_mix_params
+from mmt_augment.params import sample_mix_params
 
 __all__ = ["RandomMMT"]
 

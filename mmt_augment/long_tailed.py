@@ -10,79 +10,17 @@ modify them.
 
 from __future__ import annotations
 
-import math
-import numbers
-from collections.abc import Sequence
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 import numpy as np
 import torch
+
+from mmt_augment._checks import LabelsLike, as_label_array, check_int, check_real
 
 __all__ = ["ShotSplits", "class_counts", "make_long_tailed", "shot_splits"]
 
 _PROFILES = ("exp", "step")
 
-#: What the functions and samplers accept as labels or counts.
-LabelsLike = Union[Sequence[int], np.ndarray, torch.Tensor]
-
-
-def _as_label_array(labels: object, name: str = "labels", what: str = "class indices") -> np.ndarray:
-    """Return ``labels`` as a 1-D array of non-negative integers, validating it.
-
-    ``name`` and ``what`` (what the values are) word the error messages.
-
-    The result shares memory with ``labels`` where it can (NumPy arrays, CPU tensors); callers
-    must treat it as read-only.
-
-    Raises:
-        TypeError: if the labels are not integers.
-        ValueError: if the labels are empty, not 1-D or negative.
-    """
-    if isinstance(labels, torch.Tensor):
-        if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
-            # Checked here: NumPy cannot even hold some of these dtypes (bfloat16).
-            raise TypeError(f"{name} must be integer {what}, got dtype {labels.dtype}")
-        array = labels.detach().cpu().numpy()
-    else:
-        try:
-            array = np.asarray(labels)
-        except (TypeError, ValueError) as error:
-            raise ValueError(
-                f"{name} must be a 1-D sequence of {what}, got {type(labels).__name__} "
-                f"that cannot be read as an array ({error})"
-            ) from None
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {tuple(array.shape)}")
-    if array.size == 0:
-        raise ValueError(f"{name} must be non-empty, got an empty {type(labels).__name__}")
-    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(f"{name} must be integer {what}, got dtype {array.dtype}")
-    if np.issubdtype(array.dtype, np.signedinteger):
-        position = int(array.argmin())
-        if array[position] < 0:
-            raise ValueError(
-                f"{name} must be non-negative {what}, got {int(array[position])} "
-                f"at position {position}"
-            )
-    return array
-
-
-def _check_int(value: object, name: str, *, minimum: int | None = None) -> int:
-    """Return ``value`` as an ``int`` after checking it is an integer (not a bool) >= minimum."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_real(value: object, name: str) -> float:
-    """Return ``value`` as a finite ``float`` after checking it is a real number (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return float(value)
 
 
 def class_counts(labels: LabelsLike, num_classes: int | None = None) -> torch.Tensor:
@@ -107,12 +45,12 @@ def class_counts(labels: LabelsLike, num_classes: int | None = None) -> torch.Te
         >>> class_counts([0, 2, 2], num_classes=4)
         tensor([1, 0, 2, 0])
     """
-    array = _as_label_array(labels)
+    array = as_label_array(labels)
     largest = int(array.max())
     if num_classes is None:
         num_classes = largest + 1
     else:
-        num_classes = _check_int(num_classes, "num_classes", minimum=1)
+        num_classes = check_int(num_classes, "num_classes", minimum=1)
         if largest >= num_classes:
             raise ValueError(
                 f"num_classes must exceed every label, got num_classes={num_classes} but labels "
@@ -158,9 +96,9 @@ def shot_splits(counts: LabelsLike, many: int = 100, few: int = 20) -> ShotSplit
         >>> splits.many, splits.medium, splits.few
         (tensor([0]), tensor([1, 2]), tensor([3, 4]))
     """
-    array = _as_label_array(counts, name="counts", what="sample counts")
-    many = _check_int(many, "many", minimum=0)
-    few = _check_int(few, "few", minimum=0)
+    array = as_label_array(counts, name="counts", what="sample counts")
+    many = check_int(many, "many", minimum=0)
+    few = check_int(few, "few", minimum=0)
     if few > many:
         raise ValueError(f"few must be <= many, got few={few} and many={many}")
     counts_tensor = torch.from_numpy(array.astype(np.int64))
@@ -230,13 +168,13 @@ def make_long_tailed(
         >>> class_counts(labels[indices]).tolist()
         [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
     """
-    array = _as_label_array(labels)
-    imbalance_ratio = _check_real(imbalance_ratio, "imbalance_ratio")
+    array = as_label_array(labels)
+    imbalance_ratio = check_real(imbalance_ratio, "imbalance_ratio")
     if imbalance_ratio < 1:
         raise ValueError(f"imbalance_ratio must be >= 1, got {imbalance_ratio}")
     if not isinstance(profile, str) or profile not in _PROFILES:
         raise ValueError(f"profile must be one of {_PROFILES}, got {profile!r}")
-    seed = _check_int(seed, "seed", minimum=0)
+    seed = check_int(seed, "seed", minimum=0)
     if seed >= 2**32:
         raise ValueError(f"seed must be < 2**32 (numpy.random.RandomState), got {seed}")
 

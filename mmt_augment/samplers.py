@@ -22,20 +22,18 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Iterator, Mapping
-from typing import Union
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
-from mmt_augment.long_tailed import LabelsLike, _as_label_array, _check_int
+from mmt_augment._checks import LabelsLike, as_label_array, check_int, check_seed, check_weighting
+from mmt_augment.weighting import Weighting, alias_table, draw_from_classes
+from mmt_augment.weighting import class_probabilities as _class_probabilities
 
 __all__ = ["DifferentialBatchSampler", "MMTBatchSampler", "UniformBatchSampler"]
 
-Weighting = Union[str, float]
-
-_WEIGHTINGS = ("inverse", "reverse", "balanced")
 # Tags in the seed sequences keep the head and tail streams independent for the same seed.
 _HEAD_STREAM = 0
 _TAIL_STREAM = 1
@@ -51,30 +49,11 @@ def _resolve_replicas(num_replicas: int | None, rank: int | None) -> tuple[int, 
         num_replicas = dist.get_world_size() if group_ready else 1
     if rank is None:
         rank = dist.get_rank() if group_ready else 0
-    num_replicas = _check_int(num_replicas, "num_replicas", minimum=1)
-    rank = _check_int(rank, "rank")
+    num_replicas = check_int(num_replicas, "num_replicas", minimum=1)
+    rank = check_int(rank, "rank")
     if not 0 <= rank < num_replicas:
         raise ValueError(f"rank must be in [0, num_replicas) = [0, {num_replicas}), got rank={rank}")
     return num_replicas, rank
-
-
-def _check_seed(seed: object) -> int:
-    return _check_int(seed, "seed", minimum=0)
-
-
-def _check_weighting(weighting: object) -> Weighting:
-    if isinstance(weighting, str):
-        if weighting not in _WEIGHTINGS:
-            raise ValueError(f"weighting must be one of {_WEIGHTINGS} or a float gamma, got {weighting!r}")
-        return weighting
-    if isinstance(weighting, bool) or not isinstance(weighting, numbers.Real):
-        raise TypeError(
-            f"weighting must be a str in {_WEIGHTINGS} or a float gamma, got "
-            f"{type(weighting).__name__} {weighting!r}"
-        )
-    if not math.isfinite(weighting):
-        raise ValueError(f"weighting gamma must be finite, got {weighting}")
-    return float(weighting)
 
 
 def _iter_batches(indices: np.ndarray, batch_size: int, start_batch: int) -> Iterator[list[int]]:
@@ -89,127 +68,6 @@ def _iter_batches(indices: np.ndarray, batch_size: int, start_batch: int) -> Ite
         yield from block[:full].reshape(-1, batch_size).tolist()
         if full < len(block):
             yield block[full:].tolist()
-
-
-# ---------------------------------------------------------------------------------------------
-# Class probabilities of the differential sampler
-# ---------------------------------------------------------------------------------------------
-
-
-def _mirrored_counts(counts: np.ndarray) -> np.ndarray:
-    """Give each non-empty class the count found at the mirrored rank of the sorted counts.
-
-    With the non-empty counts sorted in decreasing order, the class at rank ``r`` of ``K``
-    receives the count at rank ``K - 1 - r``: the largest class gets the smallest count and so
-    on. Classes with equal counts receive the mean of their mirrored counts, so the result
-    depends only on the counts, not on the class ids. Empty classes get 0.
-    """
-    nonempty = np.flatnonzero(counts)
-    order = nonempty[np.argsort(-counts[nonempty], kind="stable")]
-    sorted_counts = counts[order]
-    mirrored = sorted_counts[::-1].astype(np.float64)
-    _, tie_group, tie_sizes = np.unique(sorted_counts, return_inverse=True, return_counts=True)
-    tie_means = np.bincount(tie_group, weights=mirrored) / tie_sizes
-    result = np.zeros(len(counts), dtype=np.float64)
-    result[order] = tie_means[tie_group]
-    return result
-
-
-def _target_class_probabilities(counts: np.ndarray, weighting: Weighting) -> np.ndarray:
-    """Class probabilities of ``weighting`` for per-class ``counts``; empty classes get 0.
-
-    ``"inverse"``: p_c ∝ 1/n_c. ``"reverse"``: p_c ∝ the mirrored count (:func:`_mirrored_counts`).
-    ``"balanced"``: p_c ∝ 1. A float gamma: p_c ∝ n_c^(-gamma).
-    """
-    nonempty = counts > 0
-    if weighting == "inverse":
-        weights = np.where(nonempty, 1.0 / np.maximum(counts, 1), 0.0)
-    elif weighting == "reverse":
-        weights = _mirrored_counts(counts)
-    elif weighting == "balanced":
-        weights = nonempty.astype(np.float64)
-    else:
-        # In log space, shifted so the largest weight is 1: no overflow or underflow to all-zero
-        # however large |gamma| is.
-        log_weights = -weighting * np.log(counts[nonempty].astype(np.float64))
-        weights = np.zeros(len(counts), dtype=np.float64)
-        weights[nonempty] = np.exp(log_weights - log_weights.max())
-    return weights / weights.sum()
-
-
-def _alias_table(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Walker's alias table for ``probabilities``, built without a Python loop.
-
-    Bucket ``k`` of ``K`` is picked with probability ``1/K``; it returns ``k`` with probability
-    ``keep[k]`` and ``alias[k]`` otherwise. Classes with ``K * p < 1`` (donors) give their
-    deficit ``1 - K * p`` to classes with ``K * p >= 1`` (receivers). Laying the donors'
-    deficits end to end on a line and the receivers' surpluses ``K * p - 1`` likewise, a donor
-    aliases the receiver whose surplus interval contains the start of its deficit. A receiver
-    that is handed more than its surplus (its last donor straddles the boundary) keeps
-    ``1 - overshoot`` and aliases the next receiver, which is Vose's sweep in closed form.
-
-    Returns:
-        ``(thresholds, alias)``: ``thresholds[k] = k + keep[k]`` (float64) so a draw
-        ``x = K * u`` keeps bucket ``k = floor(x)`` iff ``x < thresholds[k]``; ``alias`` int64.
-    """
-    num = len(probabilities)
-    fills = probabilities * num
-    # The tolerance keeps rounding (fills of 1 - 1e-16) from leaving no receiver at all.
-    is_donor = fills < 1.0 - 1e-12
-    donors = np.flatnonzero(is_donor)
-    receivers = np.flatnonzero(~is_donor)
-    keep = fills.copy()
-    alias = np.arange(num, dtype=np.int64)
-
-    deficit_bounds = np.concatenate(([0.0], np.cumsum(1.0 - fills[donors])))
-    deficit_starts = deficit_bounds[:-1]
-    surplus_ends = np.cumsum(fills[receivers] - 1.0)
-    receiver_of_donor = np.searchsorted(surplus_ends, deficit_starts, side="right")
-    receiver_of_donor = np.minimum(receiver_of_donor, len(receivers) - 1)
-    alias[donors] = receivers[receiver_of_donor]
-
-    # How far along the deficit line the donors handed to receivers 0..t reach.
-    donors_up_to = np.searchsorted(receiver_of_donor, np.arange(len(receivers)), side="right")
-    reach = deficit_bounds[donors_up_to]
-    overshoot = np.maximum(reach - surplus_ends, 0.0)
-    overshoot[-1] = 0.0  # only rounding can leave an overshoot after the last receiver
-    keep[receivers] = 1.0 - overshoot
-    passes_on = overshoot[:-1] > 0
-    alias[receivers[:-1][passes_on]] = receivers[1:][passes_on]
-
-    np.clip(keep, 0.0, 1.0, out=keep)
-    return np.arange(num, dtype=np.float64) + keep, alias
-
-
-def _draw_from_classes(
-    rng: np.random.Generator,
-    num: int,
-    thresholds: np.ndarray,
-    alias: np.ndarray,
-    class_starts: np.ndarray,
-    class_sizes: np.ndarray,
-    indices_by_class: np.ndarray,
-) -> np.ndarray:
-    """Draw ``num`` dataset indices: a class from the alias table, then an instance uniformly.
-
-    ``indices_by_class`` lists the dataset indices grouped by class; class ``c`` occupies
-    ``[class_starts[c], class_starts[c] + class_sizes[c])``. The instance is
-    ``class_starts[c] + floor(u * n_c)`` with ``u`` uniform in ``[0, 1)`` (float64, so exact for
-    classes far beyond 2**24 samples; ``u * n_c < n_c`` holds in IEEE arithmetic).
-
-    Returns:
-        ``(num,)`` int64 array of dataset indices.
-    """
-    uniforms = rng.random((2, num))
-    bucket_points = uniforms[0]
-    bucket_points *= len(thresholds)
-    buckets = bucket_points.astype(np.int64)
-    classes = np.where(bucket_points < thresholds[buckets], buckets, alias[buckets])
-    offsets = uniforms[1]
-    offsets *= class_sizes[classes]
-    positions = offsets.astype(np.int64)
-    positions += class_starts[classes]
-    return indices_by_class[positions]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,7 +122,7 @@ class _EpochBatchSampler(Sampler[list[int]]):
             TypeError: if ``epoch`` is not an int.
             ValueError: if ``epoch`` is negative.
         """
-        epoch = _check_int(epoch, "epoch", minimum=0)
+        epoch = check_int(epoch, "epoch", minimum=0)
         if epoch != self.epoch:
             self._batches_yielded = 0
             self._resume_from = 0
@@ -312,14 +170,14 @@ class _EpochBatchSampler(Sampler[list[int]]):
         missing = sorted(set(expected) - set(state_dict))
         if missing:
             raise ValueError(f"state_dict is missing keys {missing}; expected keys {sorted(expected)}")
-        values = {key: _check_int(state_dict[key], f"state_dict[{key!r}]") for key in expected}
+        values = {key: check_int(state_dict[key], f"state_dict[{key!r}]") for key in expected}
         for key in ("seed", "num_replicas", "num_batches"):
             if values[key] != expected[key]:
                 raise ValueError(
                     f"state_dict[{key!r}] is {values[key]} but this sampler has {key}={expected[key]}; "
                     f"the state was saved by a differently configured sampler"
                 )
-        epoch = _check_int(values["epoch"], "state_dict['epoch']", minimum=0)
+        epoch = check_int(values["epoch"], "state_dict['epoch']", minimum=0)
         position = values["batches_yielded"]
         if not 0 <= position <= len(self):
             raise ValueError(
@@ -380,12 +238,12 @@ class UniformBatchSampler(_EpochBatchSampler):
         rank: int | None = None,
     ) -> None:
         super().__init__()
-        self.num_samples = len(_as_label_array(labels))
-        self.batch_size = _check_int(batch_size, "batch_size", minimum=1)
+        self.num_samples = len(as_label_array(labels))
+        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
         if not isinstance(drop_last, bool):
             raise TypeError(f"drop_last must be a bool, got {type(drop_last).__name__} {drop_last!r}")
         self.drop_last = drop_last
-        self.seed = _check_seed(seed)
+        self.seed = check_seed(seed)
         self.num_replicas, self.rank = _resolve_replicas(num_replicas, rank)
         if drop_last:
             self._num_batches = self.num_samples // (self.num_replicas * self.batch_size)
@@ -500,15 +358,15 @@ class DifferentialBatchSampler(_EpochBatchSampler):
         schedule: Callable[[int], float] | None = None,
     ) -> None:
         super().__init__()
-        label_array = _as_label_array(labels)
-        self.batch_size = _check_int(batch_size, "batch_size", minimum=1)
-        self.weighting = _check_weighting(weighting)
-        self.seed = _check_seed(seed)
+        label_array = as_label_array(labels)
+        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
+        self.weighting = check_weighting(weighting)
+        self.seed = check_seed(seed)
         self.num_replicas, self.rank = _resolve_replicas(num_replicas, rank)
         if num_batches is None:
             samples_per_rank = -(-len(label_array) // self.num_replicas)
             num_batches = -(-samples_per_rank // self.batch_size)
-        self.num_batches = _check_int(num_batches, "num_batches", minimum=1)
+        self.num_batches = check_int(num_batches, "num_batches", minimum=1)
         if schedule is not None and not callable(schedule):
             raise TypeError(f"schedule must be callable (epoch -> float in [0, 1]) or None, got {type(schedule).__name__}")
         self.schedule = schedule
@@ -521,7 +379,7 @@ class DifferentialBatchSampler(_EpochBatchSampler):
         self._class_sizes = counts.astype(np.float64)
         self._class_starts = np.cumsum(counts) - counts
         self._natural_probabilities = counts / len(label_array)
-        self._target_probabilities = _target_class_probabilities(counts, self.weighting)
+        self._target_probabilities = _class_probabilities(counts, self.weighting)
         self._mix = math.nan
         self._epoch_changed()
 
@@ -542,7 +400,7 @@ class DifferentialBatchSampler(_EpochBatchSampler):
         else:
             probabilities = (1.0 - mix) * self._natural_probabilities + mix * self._target_probabilities
         self._probabilities = probabilities
-        self._thresholds, self._alias = _alias_table(probabilities)
+        self._thresholds, self._alias = alias_table(probabilities)
 
     @property
     def class_probabilities(self) -> torch.Tensor:
@@ -559,7 +417,7 @@ class DifferentialBatchSampler(_EpochBatchSampler):
             count = min(chunk_batches, self.num_batches - first)
             chunk_index = first // chunk_batches
             rng = np.random.default_rng([_TAIL_STREAM, self.seed, self.epoch, self.rank, chunk_index])
-            indices = _draw_from_classes(
+            indices = draw_from_classes(
                 rng,
                 count * self.batch_size,
                 self._thresholds,

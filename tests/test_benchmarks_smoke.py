@@ -157,7 +157,7 @@ def test_method_names_parse_to_configs():
         ("mixup", True, 1.0, 0.4, 0.5)
     with pytest.raises(ValueError, match="unknown option"):
         parse_method("mmt-bogus")
-    with pytest.raises(ValueError, match="method must be"):
+    with pytest.raises(ValueError, match="unknown method 'focal'"):
         parse_method("focal")
 
 

@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader, TensorDataset
 
-from mmt_augment.samplers import DifferentialBatchSampler, MMTBatchSampler, UniformBatchSampler, _alias_table
+from mmt_augment.samplers import DifferentialBatchSampler, MMTBatchSampler, UniformBatchSampler
+from mmt_augment.weighting import alias_table as _alias_table
 
 Z_TOLERANCE = 5.0
 

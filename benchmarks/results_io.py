@@ -1,0 +1,46 @@
+"""Where results live and how they are written.
+
+:data:`RESULTS_DIR` holds the committed results (``benchmarks/results``); plain user runs write to
+:data:`LOCAL_RESULTS_DIR` (``benchmarks/results/local``, git-ignored) unless ``--results-dir`` names
+another folder, so a rerun never skips or overwrites a committed result. Every JSON file is
+written atomically (:func:`write_json`): a run killed mid-write leaves the old file or none,
+never a truncated one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["LOCAL_RESULTS_DIR", "REPO_ROOT", "RESULTS_DIR", "relative_to_repo", "write_json"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
+LOCAL_RESULTS_DIR = RESULTS_DIR / "local"
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write ``data`` as indented JSON to ``path`` atomically (temporary file + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(json.dumps(data, indent=1) + "\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def relative_to_repo(path: str | Path) -> str:
+    """``path`` relative to the repository root when it lies inside it, else its file name."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(REPO_ROOT))
+    except ValueError:
+        return resolved.name
