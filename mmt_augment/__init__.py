@@ -5,7 +5,6 @@ distribution is kept) with a tail sample (drawn by a differential sampler that r
 """
 
 from mmt_augment import functional, weighting
-from mmt_augment.kornia_augmentation import RandomMMT
 from mmt_augment.long_tailed import ShotSplits, class_counts, make_long_tailed, shot_splits
 from mmt_augment.losses import (
     MixedLabels,
@@ -19,6 +18,16 @@ from mmt_augment.transforms import MMTMix
 from mmt_augment.weighting import class_probabilities, mixed_class_prior
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # RandomMMT subclasses a kornia class: import kornia only when it is first used.
+    if name == "RandomMMT":
+        from mmt_augment.kornia_augmentation import RandomMMT
+
+        globals()["RandomMMT"] = RandomMMT
+        return RandomMMT
+    raise AttributeError(f"module 'mmt_augment' has no attribute {name!r}")
 
 __all__ = [
     "DifferentialBatchSampler",

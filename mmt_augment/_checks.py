@@ -17,7 +17,9 @@ import numpy as np
 import torch
 
 
-MODES = ("cutmix", "mixup")
+#: Smallest accepted Beta concentration: below it nearly every draw is 0 or 1 to float32
+#: precision, so the mix would almost never happen.
+MIN_ALPHA = 1e-3
 
 #: Tail-sampler class weightings by name; a float is an exponent gamma (p_c ∝ n_c^-gamma).
 WEIGHTINGS = ("inverse", "reverse", "balanced")
@@ -29,18 +31,65 @@ LabelsLike = Union[Sequence[int], np.ndarray, torch.Tensor]
 IMAGE_DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
-def check_mode(mode: object) -> str:
-    if not isinstance(mode, str) or mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    return mode
+def check_mode(mode: object) -> Union[str, tuple[str, ...]]:
+    """A mode name of :data:`mmt_augment.modes.MODES`, or a non-empty tuple of distinct ones."""
+    from mmt_augment.modes import MODES
+
+    names = tuple(MODES)
+    if isinstance(mode, str):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {names} or a tuple of them, got {mode!r}")
+        return mode
+    if not isinstance(mode, (tuple, list)) or not mode:
+        raise TypeError(f"mode must be a str in {names} or a non-empty tuple of them, got {type(mode).__name__} {mode!r}")
+    for name in mode:
+        if not isinstance(name, str) or name not in MODES:
+            raise ValueError(f"every mode must be one of {names}, got {name!r} in {mode!r}")
+    if len(set(mode)) != len(mode):
+        raise ValueError(f"mode must not repeat a mode, got {mode!r}")
+    return tuple(mode)
+
+
+def check_mode_probs(mode_probs: object, mode: Union[str, tuple[str, ...]]) -> Optional[tuple[float, ...]]:
+    """``None`` or one non-negative finite weight per mode (with a positive sum), normalised."""
+    if mode_probs is None:
+        return None
+    if isinstance(mode, str):
+        raise ValueError(f"mode_probs needs a tuple of modes, got mode={mode!r} with mode_probs={mode_probs!r}")
+    if not isinstance(mode_probs, (tuple, list)):
+        raise TypeError(f"mode_probs must be a tuple of numbers, got {type(mode_probs).__name__} {mode_probs!r}")
+    if len(mode_probs) != len(mode):
+        raise ValueError(f"mode_probs must have one entry per mode ({len(mode)}), got {len(mode_probs)}")
+    for value in mode_probs:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"mode_probs must hold real numbers, got {type(value).__name__} {value!r}")
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"mode_probs must be finite and >= 0, got {mode_probs!r}")
+    total = float(sum(mode_probs))
+    if total <= 0:
+        raise ValueError(f"mode_probs must not all be 0, got {mode_probs!r}")
+    return tuple(float(value) / total for value in mode_probs)
 
 
 def check_alpha(alpha: object) -> float:
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
         raise TypeError(f"alpha must be a positive real number, got {type(alpha).__name__} {alpha!r}")
-    if not (math.isfinite(alpha) and alpha > 0):
-        raise ValueError(f"alpha must be a finite number > 0, got {alpha!r}")
+    if not (math.isfinite(alpha) and alpha >= MIN_ALPHA):
+        raise ValueError(f"alpha must be a finite number >= {MIN_ALPHA}, got {alpha!r}")
     return float(alpha)
+
+
+def check_resize_scale(scale: object) -> tuple[float, float]:
+    """ResizeMix's side-scale range ``(low, high)`` with ``0 < low <= high <= 1``."""
+    if not isinstance(scale, (tuple, list)) or len(scale) != 2:
+        raise TypeError(f"resize_scale must be a (low, high) tuple, got {type(scale).__name__} {scale!r}")
+    for value in scale:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"resize_scale must hold real numbers, got {type(value).__name__} {value!r}")
+    low, high = float(scale[0]), float(scale[1])
+    if not (0.0 < low <= high <= 1.0):
+        raise ValueError(f"resize_scale must satisfy 0 < low <= high <= 1, got {tuple(scale)!r}")
+    return low, high
 
 
 def check_probability(name: str, value: object) -> float:
@@ -81,6 +130,8 @@ def check_images(name: str, images: object) -> torch.Tensor:
     if images.dtype not in IMAGE_DTYPES:
         names = ", ".join(str(dtype).removeprefix("torch.") for dtype in IMAGE_DTYPES)
         raise TypeError(f"{name} must have dtype {names}; got {images.dtype}")
+    if images.shape[2] == 0 or images.shape[3] == 0:
+        raise ValueError(f"{name} must have height and width >= 1, got shape {tuple(images.shape)}")
     return images
 
 
@@ -148,7 +199,9 @@ def check_label_range(name: str, labels: torch.Tensor, num_classes: int) -> None
 def check_even_rows(name: str, num_rows: int) -> int:
     if num_rows % 2:
         raise ValueError(
-            f"{name} must hold an even number of rows (B head rows then B tail rows), got {num_rows}"
+            f"{name} must hold an even number of rows, B head rows then B tail rows, got {num_rows}: "
+            "a two-argument call mixes the first half of the batch with the second and returns half "
+            "as many rows (use MMTBatchSampler for paired batches, or pass head and tail batches separately)"
         )
     return num_rows // 2
 

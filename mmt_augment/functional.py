@@ -1,13 +1,14 @@
 """Functional interface: the pure MMT kernels and the parameter samplers, side by side.
 
 Kernels (no randomness, no state; differentiable in both images):
-:func:`mixup`, :func:`cutmix`, :func:`paste_box`, :func:`box_masks`, :func:`box_area_lam`,
-:func:`mix_index_labels`, :func:`mix_soft_labels`.
+:func:`mixup`, :func:`cutmix`, :func:`paste_box`, :func:`resize_paste`, :func:`keep_rows`,
+:func:`box_masks`, :func:`box_area_lam`, :func:`mix_index_labels`, :func:`mix_soft_labels`.
 
-Parameter sampling (explicit ``torch.Generator``):
-:func:`sample_lam`, :func:`sample_apply`, :func:`sample_boxes`, :func:`sample_mix_params`
-(``(B,)`` tensors, on any device) and :func:`sample_batch_params` (one batch-wide draw as
-Python numbers, for CPU).
+Parameter sampling (explicit ``torch.Generator``, ``(B,)`` tensors on any device, the same
+draws eagerly and under ``torch.compile``): :func:`sample_mix_params` (everything one call
+needs, for any mode or tuple of modes), :func:`sample_lam`, :func:`sample_apply`,
+:func:`sample_boxes`, and :func:`draw_uniforms` (the one random draw behind them). The box
+rules: :func:`cutmix_boxes`, :func:`resize_boxes`.
 
 Example:
     >>> import torch
@@ -23,35 +24,41 @@ from mmt_augment.kernels import (
     box_area_lam,
     box_masks,
     cutmix,
+    keep_rows,
     mix_index_labels,
     mix_soft_labels,
     mixup,
     paste_box,
+    resize_paste,
 )
-from mmt_augment.losses import mixed_cross_entropy
+from mmt_augment.losses import mixed_cross_entropy, remix_labels
+from mmt_augment.modes import cutmix_boxes, resize_boxes
 from mmt_augment.params import (
-    BatchParams,
     MixParams,
+    draw_uniforms,
     sample_apply,
-    sample_batch_params,
     sample_boxes,
     sample_lam,
     sample_mix_params,
 )
 
 __all__ = [
-    "BatchParams",
     "MixParams",
     "box_area_lam",
     "box_masks",
     "cutmix",
+    "cutmix_boxes",
+    "draw_uniforms",
+    "keep_rows",
     "mix_index_labels",
     "mix_soft_labels",
     "mixed_cross_entropy",
     "mixup",
     "paste_box",
+    "remix_labels",
+    "resize_boxes",
+    "resize_paste",
     "sample_apply",
-    "sample_batch_params",
     "sample_boxes",
     "sample_lam",
     "sample_mix_params",

@@ -12,7 +12,7 @@ rows ``y1 <= y < y2``), and ``boxes`` is a ``(B, 4)`` integer tensor of them.
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Optional, Union
 
 import torch
 
@@ -23,31 +23,64 @@ __all__ = [
     "mix_index_labels",
     "mix_soft_labels",
     "mixup",
+    "keep_rows",
     "paste_box",
+    "resize_paste",
 ]
 
 
-def mixup(head_images: torch.Tensor, tail_images: torch.Tensor, lam: Union[torch.Tensor, float]) -> torch.Tensor:
+def mixup(
+    head_images: torch.Tensor,
+    tail_images: torch.Tensor,
+    lam: Union[torch.Tensor, float],
+    rows: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
     """Interpolate each head row towards its tail row: ``lam * head + (1 - lam) * tail``.
 
-    Computed as ``torch.lerp(tail, head, lam)``, one pass over memory. A row with ``lam == 1``
-    returns the head exactly and one with ``lam == 0`` the tail exactly (for finite pixels).
-    Integer images (``uint8``) are blended in float32 and rounded back.
+    Computed as ``torch.lerp(tail, head, lam)``, one pass over memory. A row with ``lam == 0``
+    returns the tail exactly (for finite pixels). With ``rows``, only those rows are blended and
+    every other row is the head **bit for bit**, even where the tail holds inf or NaN (a plain
+    ``lerp`` with weight 1 would still multiply them by 0). Integer images (``uint8``) are
+    blended in float32 and rounded back.
 
     Args:
         head_images: ``(B, C, H, W)`` head batch.
         tail_images: ``(B, C, H, W)`` tail batch, same dtype and device.
-        lam: ``(B,)`` head share per row, in ``[0, 1]``, or one Python float for every row.
+        lam: ``(B,)`` head share per row, in ``[0, 1]``, or one number for every row.
+        rows: optional ``(B,)`` bool, the rows to blend (default: all).
 
     Returns:
         ``(B, C, H, W)`` blend with the dtype and memory format of ``head_images``.
     """
     compute_dtype = head_images.dtype if head_images.is_floating_point() else torch.float32
-    weight = lam if isinstance(lam, float) else lam.to(compute_dtype).view(-1, 1, 1, 1)
+    if isinstance(lam, torch.Tensor):
+        weight: Union[torch.Tensor, float] = lam.to(compute_dtype).view(-1, 1, 1, 1)
+    else:
+        weight = float(lam)
     if head_images.is_floating_point():
-        return torch.lerp(tail_images, head_images, weight)
-    blended = torch.lerp(tail_images.to(torch.float32), head_images.to(torch.float32), weight)
-    return blended.round_().to(head_images.dtype)
+        blended = torch.lerp(tail_images, head_images, weight)
+    else:
+        blended = torch.lerp(tail_images.to(torch.float32), head_images.to(torch.float32), weight)
+        blended = blended.round_().to(head_images.dtype)
+    if rows is None:
+        return blended
+    return keep_rows(blended, head_images, rows)
+
+
+def keep_rows(blended: torch.Tensor, head_images: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``blended`` where ``rows`` is True, else the head row, copied exactly.
+
+    On the CPU outside autograd and ``torch.compile``, the head rows are copied into ``blended``
+    in place (only the unmixed rows are touched); elsewhere it is one ``torch.where``.
+    """
+    rows = rows.to(blended.device)
+    needs_grad = torch.is_grad_enabled() and (blended.requires_grad or head_images.requires_grad)
+    if blended.device.type == "cpu" and not needs_grad and not torch.compiler.is_compiling():
+        kept = (~rows).nonzero().squeeze(1)
+        if kept.numel():
+            blended.index_copy_(0, kept, head_images.index_select(0, kept))
+        return blended
+    return torch.where(rows.view(-1, 1, 1, 1), blended, head_images)
 
 
 def _box_indicator(boxes: torch.Tensor, height: int, width: int, dtype: torch.dtype) -> torch.Tensor:
@@ -144,6 +177,54 @@ def paste_box(head_images: torch.Tensor, tail_images: torch.Tensor, box: tuple[i
         window = out.narrow(-1, x1, x2 - x1).narrow(-2, y1, y2 - y1)
         window.copy_(tail_images.narrow(-1, x1, x2 - x1).narrow(-2, y1, y2 - y1))
     return out
+
+
+def _resize_weights(low: torch.Tensor, high: torch.Tensor, size: int) -> torch.Tensor:
+    # (B, size, size) matrix taking a length-``size`` signal to the same signal shrunk into
+    # [low, high) of a length-``size`` canvas (rows outside it are 0): the triangle filter of
+    # antialiased bilinear resizing, as torch.nn.functional.interpolate(..., antialias=True).
+    coords = torch.arange(size, device=low.device, dtype=torch.float32)
+    length = (high - low).clamp(min=1).to(torch.float32).view(-1, 1, 1)
+    scale = size / length  # input pixels per output pixel
+    support = scale.clamp(min=1.0)
+    centre = (coords.view(1, -1, 1) - low.view(-1, 1, 1).to(torch.float32) + 0.5) * scale
+    weights = (1.0 - (coords.view(1, 1, -1) + 0.5 - centre).abs() / support).clamp(min=0.0)
+    weights = weights / weights.sum(-1, keepdim=True).clamp(min=1e-12)
+    inside = (coords.view(1, -1, 1) >= low.view(-1, 1, 1)) & (coords.view(1, -1, 1) < high.view(-1, 1, 1))
+    return weights * inside
+
+
+def resize_paste(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """Paste each whole tail image, resized to its row's box, into the head image (ResizeMix).
+
+    Row ``b`` is the head image with the box ``(x1, y1, x2, y2)`` replaced by the tail image
+    resized to ``(y2 - y1, x2 - x1)`` pixels by antialiased bilinear interpolation (the filter of
+    ``F.interpolate(mode="bilinear", antialias=True)``). Rows differ in size, so the resize is
+    two batched matrix products with per-row interpolation matrices ``(B, H, H)`` and ``(B, W, W)``:
+    no loop over rows and no data-dependent shapes. An empty box leaves the head row unchanged;
+    pixels outside the box are the head's bit for bit.
+
+    Args:
+        head_images: ``(B, C, H, W)`` head batch.
+        tail_images: ``(B, C, H, W)`` tail batch, same dtype and device.
+        boxes: ``(B, 4)`` integer boxes inside the image.
+
+    Returns:
+        ``(B, C, H, W)`` tensor with the dtype of ``head_images`` (uint8 is resized in float32
+        and rounded).
+    """
+    height, width = head_images.shape[-2:]
+    boxes = boxes.to(head_images.device)
+    compute_dtype = torch.float64 if head_images.dtype == torch.float64 else torch.float32
+    rows_matrix = _resize_weights(boxes[:, 1], boxes[:, 3], height).to(compute_dtype)
+    cols_matrix = _resize_weights(boxes[:, 0], boxes[:, 2], width).to(compute_dtype)
+    tail = tail_images.to(compute_dtype)
+    resized = rows_matrix.unsqueeze(1) @ tail @ cols_matrix.unsqueeze(1).transpose(-1, -2)
+    if head_images.is_floating_point():
+        resized = resized.to(head_images.dtype)
+    else:
+        resized = resized.round_().clamp_(0, 255).to(head_images.dtype)
+    return torch.where(box_masks(boxes, height, width), resized, head_images)
 
 
 def box_area_lam(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:

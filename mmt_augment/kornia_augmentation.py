@@ -1,51 +1,70 @@
 """``RandomMMT``: MMT as a kornia mix augmentation, for kornia GPU pipelines.
 
-Built on the same parameter samplers and kernels as :class:`mmt_augment.MMTMix`; only the
-calling convention and the label format follow kornia.
+Built on the same parameter draws and mode table as :class:`mmt_augment.MMTMix`; only the
+calling convention and the label format follow kornia. Importing this module imports kornia,
+which :mod:`mmt_augment` does only when ``RandomMMT`` is first used.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple, Union
+from collections.abc import Sequence
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
-from kornia.augmentation._2d.mix.base import MixAugmentationBaseV2
+from kornia.augmentation import MixAugmentationBaseV2
+from kornia.constants import DataKey
 
-from mmt_augment import _checks, kernels
-from mmt_augment.params import sample_mix_params
+from mmt_augment import _checks
+from mmt_augment.params import MixParams, sample_mix_params
+from mmt_augment.transforms import apply_mix_params
 
 __all__ = ["RandomMMT"]
+
+_SUPPORTED_KEYS = (DataKey.INPUT, DataKey.CLASS)
 
 
 class RandomMMT(MixAugmentationBaseV2):
     r"""Apply MMT to a paired batch: the first half head images, the second half tail images.
 
-    Row ``b`` of the output blends head row ``b`` with tail row ``b`` (CutMix box or MixUp
-    interpolation, ``lam ~ Beta(alpha, alpha)``), exactly as :class:`mmt_augment.MMTMix` does.
-    Labels come back in kornia's mix format: a ``(B, 3)`` tensor of (head label, tail label,
-    ``lam``) where ``lam`` is the **head's** share of the row (1 for a row that was not mixed),
-    so no ``num_classes`` is needed. The loss is
-    ``lam * CE(logits, head) + (1 - lam) * CE(logits, tail)``, which
-    :func:`mmt_augment.mixed_cross_entropy` computes::
+    Row ``b`` of the output mixes head row ``b`` with tail row ``b`` (any mode of
+    :mod:`mmt_augment.modes` or a tuple of them), exactly as :class:`mmt_augment.MMTMix` does
+    with the same draws, so ``2B`` rows come in and ``B`` go out. Labels come back in the
+    format of kornia's ``RandomMixUpV2``: a ``(B, 3)`` tensor of rows ``(head label, tail
+    label, w)`` where ``w = 1 - lam`` is the **weight of the tail label** (0 for a row that was
+    not mixed), for every mode. The loss is ``(1 - w) * CE(logits, head) + w * CE(logits, tail)``::
 
-        loss = mixed_cross_entropy(logits, labels[:, 0].long(), labels[:, 1].long(), labels[:, 2])
+        loss = mixed_cross_entropy(logits, *MixedLabels.from_kornia(labels))
+
+    In a pipeline: kornia's ``AugmentationSequential`` runs ``RandomMMT`` on the images (put it
+    last, as it halves the batch); kornia's container refuses class labels for every mix
+    augmentation, so pass the labels to :meth:`labels_for` with the parameters it drew::
+
+        pipeline = K.AugmentationSequential(K.RandomCrop((32, 32), padding=4), K.RandomHorizontalFlip(), mmt)
+        images = pipeline(paired_images)
+        labels = mmt.labels_for(paired_labels)
 
     Args:
-        mode: ``"mixup"`` (default) or ``"cutmix"``.
-        alpha: concentration of the Beta(alpha, alpha) distribution of ``lam``; > 0.
+        mode: ``"mixup"`` (default), ``"cutmix"``, ``"resizemix"`` or a tuple of them.
+        alpha: concentration of the Beta(alpha, alpha) distribution of ``lam``; ``>= 1e-3``.
         p: probability that the batch (or each row) is mixed, in ``[0, 1]``; default 1.
-        same_on_batch: share one ``lam``, box and decision across the batch (as
-            ``MMTMix(per_sample=False)``); ``False`` (default, as ``MMTMix``'s default
-            ``per_sample=True``) draws them per row.
+        same_on_batch: share one mode, ``lam``, box and decision across the batch (as
+            ``MMTMix(per_sample=False)``); ``False`` (default) draws them per row.
+        mode_probs: for a tuple of modes, the probability of each (default equal).
+        resize_scale: ResizeMix's side-scale range, default ``(0.1, 0.8)``.
         generator: optional ``torch.Generator`` for reproducible draws.
-        keepdim: accepted for kornia compatibility; mix augmentations always take batches.
+        data_keys: the inputs of a call, as kornia's mix augmentations take them: ``"input"``
+            (the images, required) and ``"class"`` (the labels). Masks, boxes and keypoints are
+            refused with a ``ValueError``: the batch halves, so the tail rows' annotations have
+            no row to go to. Default ``("input",)``, or ``("input", "class")`` when labels are
+            passed positionally.
 
     Inputs:
-        - ``paired_images``: ``(2B, C, H, W)`` floating or uint8 tensor.
+        - ``paired_images``: ``(2B, C, H, W)`` tensor of dtype uint8, float16, bfloat16, float32
+          or float64.
         - ``paired_labels`` (optional): ``(2B,)`` integer class indices.
 
     Returns:
-        ``images`` ``(B, C, H, W)`` if no labels are given, else ``(images, labels)`` with
+        ``images`` ``(B, C, H, W)`` if no labels are given, else ``[images, labels]`` with
         ``labels`` of shape ``(B, 3)`` (float32, or float64 for float64 images).
 
     Example:
@@ -57,18 +76,25 @@ class RandomMMT(MixAugmentationBaseV2):
 
     def __init__(
         self,
-        mode: str = "mixup",
+        mode: Union[str, Sequence[str]] = "mixup",
         alpha: float = 1.0,
         p: float = 1.0,
         same_on_batch: bool = False,
+        *,
+        mode_probs: Optional[Sequence[float]] = None,
+        resize_scale: Tuple[float, float] = (0.1, 0.8),
         generator: Optional[torch.Generator] = None,
-        keepdim: bool = False,
+        data_keys: Optional[Sequence[Union[str, int, DataKey]]] = None,
     ) -> None:
         probability = _checks.check_probability("p", p)
         same_on_batch = _checks.check_flag("same_on_batch", same_on_batch)
-        super().__init__(p=probability, p_batch=1.0, same_on_batch=same_on_batch, keepdim=keepdim)
+        keys = self._check_keys(data_keys) if data_keys is not None else None
+        super().__init__(p=probability, p_batch=1.0, same_on_batch=same_on_batch, keepdim=False, data_keys=keys)
+        self._explicit_keys = keys is not None
         self.mode = _checks.check_mode(mode)
+        self.mode_probs = _checks.check_mode_probs(mode_probs, self.mode)
         self.alpha = _checks.check_alpha(alpha)
+        self.resize_scale = _checks.check_resize_scale(resize_scale)
         self.generator = _checks.check_generator(generator)
 
     def __repr__(self) -> str:
@@ -77,78 +103,133 @@ class RandomMMT(MixAugmentationBaseV2):
             f"same_on_batch={self.same_on_batch})"
         )
 
+    @staticmethod
+    def _check_keys(data_keys: Sequence[Union[str, int, DataKey]]) -> List[DataKey]:
+        try:
+            keys = [DataKey.get(key) for key in data_keys]
+        except Exception:
+            raise ValueError(f"data_keys must name kornia data keys ('input', 'class'), got {data_keys!r}") from None
+        unsupported = [key.name.lower() for key in keys if key not in _SUPPORTED_KEYS]
+        if unsupported:
+            raise ValueError(
+                f"RandomMMT supports the data keys 'input' and 'class', got {unsupported}: MMT mixes 2B paired rows "
+                "into B, so masks, boxes and keypoints of the tail rows have no output row to go to"
+            )
+        if keys.count(DataKey.INPUT) != 1 or keys.count(DataKey.CLASS) > 1:
+            raise ValueError(f"data_keys must hold 'input' once and 'class' at most once, got {data_keys!r}")
+        return keys
+
+    # -- parameters -------------------------------------------------------------------------
+
     def generate_parameters(self, batch_shape: Tuple[int, ...]) -> Dict[str, torch.Tensor]:
         """Draw parameters for a paired batch of shape ``(2B, C, H, W)`` on the module's device.
 
         Returns:
-            ``lam`` ``(B,)``, ``apply`` ``(B,)`` and, for CutMix, ``boxes`` ``(B, 4)``.
+            ``lam`` ``(B,)`` (head share), ``apply`` ``(B,)``, ``mode`` ``(B,)`` and, for box
+            modes, ``boxes`` ``(B, 4)``.
         """
-        return self._draw(batch_shape, self.device)
+        return self._draw(tuple(batch_shape), self.device)
 
-    def _draw(self, batch_shape: Tuple[int, ...], device: torch.device) -> Dict[str, torch.Tensor]:
+    def _draw(self, batch_shape: Tuple[int, ...], device: Optional[torch.device]) -> Dict[str, torch.Tensor]:
         num_rows, _, height, width = batch_shape
         params = sample_mix_params(
             _checks.check_even_rows("paired_images", num_rows),
             height,
             width,
             mode=self.mode,
+            mode_probs=self.mode_probs,
             alpha=self.alpha,
             p=self.p,
             per_sample=not self.same_on_batch,
+            resize_scale=self.resize_scale,
             generator=self.generator,
             device=device,
         )
-        out = {"lam": params.lam, "apply": params.apply}
+        out = {"lam": params.lam, "apply": params.apply, "mode": params.mode, "batch_prob": params.apply.float()}
         if params.boxes is not None:
             out["boxes"] = params.boxes
         return out
 
     def forward_parameters(self, batch_shape: Tuple[int, ...]) -> Dict[str, torch.Tensor]:
-        params = self.generate_parameters(batch_shape)
-        params["batch_prob"] = params["apply"].float()
-        return params
+        return self.generate_parameters(batch_shape)
+
+    def _mix_params(self, params: Dict[str, torch.Tensor], device: torch.device) -> MixParams:
+        modes = (self.mode,) if isinstance(self.mode, str) else self.mode
+        return MixParams(
+            lam=params["lam"].to(device, non_blocking=True),
+            apply=params["apply"].to(device, non_blocking=True),
+            mode=params["mode"].to(device, non_blocking=True),
+            boxes=params["boxes"].to(device, non_blocking=True) if "boxes" in params else None,
+            modes=modes,
+        )
+
+    # -- kornia's hooks -----------------------------------------------------------------------
 
     def apply_transform(
         self, input: torch.Tensor, params: Dict[str, torch.Tensor], flags: Optional[Dict[str, Any]] = None
     ) -> torch.Tensor:
         half = _checks.check_even_rows("paired_images", input.shape[0])
-        head, tail = input[:half], input[half:]
-        if "boxes" in params:
-            return kernels.cutmix(head, tail, params["boxes"])
-        return kernels.mixup(head, tail, params["lam"])
+        return apply_mix_params(input[:half], input[half:], self._mix_params(params, input.device))
 
     def apply_transform_class(
         self, input: torch.Tensor, params: Dict[str, torch.Tensor], flags: Optional[Dict[str, Any]] = None
     ) -> torch.Tensor:
         half = input.shape[0] // 2
-        lam = params["lam"]
-        return torch.stack([input[:half].to(lam.dtype), input[half:].to(lam.dtype), lam], dim=1)
+        dtype = params["lam"].dtype if params["lam"].is_floating_point() else torch.float32
+        tail_weight = 1.0 - params["lam"].to(device=input.device, dtype=dtype)
+        return torch.stack([input[:half].to(dtype), input[half:].to(dtype), tail_weight], dim=1)
+
+    def labels_for(
+        self, paired_labels: torch.Tensor, params: Optional[Dict[str, torch.Tensor]] = None
+    ) -> torch.Tensor:
+        """The ``(B, 3)`` labels for the last call's draws (or ``params``), e.g. after a pipeline.
+
+        Raises:
+            ValueError: when no parameters were drawn yet or the labels do not fit them.
+        """
+        params = params if params is not None else getattr(self, "_params", None)
+        if not params:
+            raise ValueError("labels_for needs the parameters of a call: call RandomMMT (or the pipeline) first")
+        self._check_labels(paired_labels, 2 * params["lam"].shape[0], paired_labels.device)
+        return self.apply_transform_class(paired_labels, params)
+
+    @staticmethod
+    def _check_labels(labels: Any, num_rows: int, device: torch.device) -> None:
+        _checks.check_labels("paired_labels", labels, num_rows, None, device, require_num_classes=False)
+        if labels.ndim != 1:
+            raise ValueError(
+                "paired_labels must be (2B,) class indices for kornia's label format, "
+                f"got shape {tuple(labels.shape)}"
+            )
 
     def forward(  # type: ignore[override]
         self,
-        paired_images: torch.Tensor,
-        paired_labels: Optional[torch.Tensor] = None,
-        *,
+        *inputs: torch.Tensor,
         params: Optional[Dict[str, torch.Tensor]] = None,
-    ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
-        _checks.check_images("paired_images", paired_images)
-        half = _checks.check_even_rows("paired_images", paired_images.shape[0])
-        if paired_labels is not None:
-            _checks.check_labels(
-                "paired_labels", paired_labels, 2 * half, None, paired_images.device, require_num_classes=False
-            )
-            if paired_labels.ndim != 1:
-                raise ValueError(
-                    "paired_labels must be (2B,) class indices for kornia's label format, "
-                    f"got shape {tuple(paired_labels.shape)}"
-                )
+        data_keys: Optional[Sequence[Union[str, int, DataKey]]] = None,
+    ) -> Union[torch.Tensor, List[torch.Tensor]]:
+        if data_keys is not None:
+            keys = self._check_keys(data_keys)
+        elif self._explicit_keys:
+            keys = list(self.data_keys)
+        else:
+            keys = [DataKey.INPUT, DataKey.CLASS][: len(inputs)] if len(inputs) <= 2 else []
+        if len(inputs) != len(keys):
+            raise ValueError(f"RandomMMT got {len(inputs)} inputs for data_keys {[key.name.lower() for key in keys]}")
+        images = inputs[keys.index(DataKey.INPUT)]
+        _checks.check_images("paired_images", images)
+        half = _checks.check_even_rows("paired_images", images.shape[0])
+        if DataKey.CLASS in keys:
+            self._check_labels(inputs[keys.index(DataKey.CLASS)], 2 * half, images.device)
         if params is None:
             # Draw where the images live, so no host round trip is needed.
-            params = self._draw(tuple(paired_images.shape), paired_images.device)
+            params = self._draw(tuple(images.shape), images.device)
         self._params = params
-        images = self.apply_transform(paired_images, params)
-        if paired_labels is None:
-            return images
-        label_dtype = torch.float64 if paired_images.dtype == torch.float64 else torch.float32
-        labels = self.apply_transform_class(paired_labels, {"lam": params["lam"].to(label_dtype)})
-        return images, labels
+        label_dtype = torch.float64 if images.dtype == torch.float64 else torch.float32
+        outputs: List[torch.Tensor] = []
+        for key, value in zip(keys, inputs):
+            if key == DataKey.INPUT:
+                outputs.append(self.apply_transform(value, params))
+            else:
+                outputs.append(self.apply_transform_class(value, {"lam": params["lam"].to(label_dtype)}))
+        return outputs[0] if len(outputs) == 1 else outputs

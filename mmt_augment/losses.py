@@ -50,6 +50,19 @@ class MixedLabels(NamedTuple):
     tail_labels: torch.Tensor
     lam: torch.Tensor
 
+    @classmethod
+    def from_kornia(cls, labels: torch.Tensor) -> "MixedLabels":
+        """Read kornia's ``(B, 3)`` mix labels ``(head, tail, tail weight w)`` (as
+        :class:`mmt_augment.RandomMMT` and kornia's ``RandomMixUpV2`` return them): ``lam = 1 - w``.
+
+        Raises:
+            ValueError: if ``labels`` is not a ``(B, 3)`` tensor.
+        """
+        if not isinstance(labels, torch.Tensor) or labels.ndim != 2 or labels.shape[1] != 3:
+            got = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+            raise ValueError(f"labels must be kornia's (B, 3) mix labels (head, tail, tail weight), got {got}")
+        return cls(labels[:, 0].long(), labels[:, 1].long(), 1.0 - labels[:, 2])
+
     def to_dense(self, num_classes: int | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Dense ``(B, C)`` targets ``lam * head + (1 - lam) * tail``.
 
@@ -78,7 +91,7 @@ def mixed_cross_entropy(
     ``loss_b = lam_b * CE(logits_b, head_b) + (1 - lam_b) * CE(logits_b, tail_b)``, reduced
     over the batch. Call it as ``mixed_cross_entropy(logits, *mixed_labels)`` with the
     :class:`MixedLabels` from :meth:`mmt_augment.MMTMix.mix`, or pass the columns of a kornia
-    ``(B, 3)`` label tensor from :class:`mmt_augment.RandomMMT` (cast the label columns to long).
+    ``(B, 3)`` label tensor from :class:`mmt_augment.RandomMMT` through :meth:`MixedLabels.from_kornia`.
 
     Args:
         logits: ``(B, C)`` unnormalised scores.

@@ -1,27 +1,35 @@
-"""Random parameters of MMT: the head share ``lam``, the CutMix boxes and the mix decision.
+"""Random parameters of MMT: the head share ``lam``, the mode of each row, its box, the mix decision.
 
 Sampling is kept apart from the kernels (:mod:`mmt_augment.kernels`) so that a transform's
-result is a pure function of (inputs, params). Every sampler takes an explicit
-``torch.Generator``; with ``generator=None`` it draws from the global RNG of ``device``,
-which keeps the draws on the accelerator (no host round trip, CUDA-graph and
-``torch.compile`` friendly). With a generator the draws happen on the generator's device and
-are moved to ``device`` with a non-blocking copy.
+result is a pure function of (inputs, params). Every draw of one call comes from one place,
+:func:`draw_uniforms`: a ``(num, columns)`` block of uniforms and ``num`` Beta(alpha, alpha)
+draws. Each mode of :mod:`mmt_augment.modes` turns its columns into its parameters with
+tensor arithmetic only, so:
+
+* the draws are the same eagerly and under ``torch.compile`` for one seed: with
+  ``generator=None`` the block is drawn by the custom op ``mmt_augment::draw_uniforms``, which
+  the compiler keeps opaque instead of replacing ``torch.rand`` with its own random stream,
+  and with a ``generator`` the draw runs eagerly (a graph break: dynamo cannot trace a
+  ``torch.Generator``, so ``fullgraph=True`` needs ``generator=None``);
+* nothing is read back to the host and no host tensor is copied to the device, so drawing
+  never synchronises a GPU and is CUDA-graph safe (with ``generator=None``);
+* with a generator the draws happen on the generator's device and are moved to the images'
+  device (blocking when the images are on the host, so a copy still in flight is never read).
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from typing import NamedTuple, Optional
 
 import torch
 
-from mmt_augment.kernels import box_area_lam
+from mmt_augment.modes import MODES, cutmix_boxes
 
 __all__ = [
-    "BatchParams",
     "MixParams",
+    "draw_uniforms",
     "sample_apply",
-    "sample_batch_params",
     "sample_boxes",
     "sample_lam",
     "sample_mix_params",
@@ -33,34 +41,104 @@ class MixParams(NamedTuple):
 
     Attributes:
         lam: ``(B,)`` float32, the head's true share of each output row: 1 for a row that is
-            not mixed, ``1 - box area / image area`` for CutMix after the box is clipped.
+            not mixed, ``1 - box area / image area`` for a box mode (CutMix, ResizeMix) after
+            the box is clipped, the interpolation weight for MixUp.
         apply: ``(B,)`` bool, whether the row is mixed.
-        boxes: ``(B, 4)`` int64 ``(x1, y1, x2, y2)`` for CutMix (empty for rows not mixed),
-            ``None`` for MixUp.
+        mode: ``(B,)`` int64 index of each row's mode in ``modes``.
+        boxes: ``(B, 4)`` int64 ``(x1, y1, x2, y2)``, the pasted region of rows mixed by a box
+            mode (``(0, 0, 0, 0)`` for every other row); ``None`` when no mode uses a box.
+        modes: the mode names, in the order ``mode`` indexes.
+        mixes_all: True when every row is mixed whatever was drawn (``p == 1``), which the
+            kernels can use without reading ``apply``.
     """
 
     lam: torch.Tensor
     apply: torch.Tensor
+    mode: torch.Tensor
     boxes: Optional[torch.Tensor]
+    modes: tuple[str, ...]
+    mixes_all: bool = False
 
 
-class BatchParams(NamedTuple):
-    """Host-side parameters shared by a whole batch (``per_sample=False``), as Python numbers.
+# -- the one draw -------------------------------------------------------------------------------
 
-    Attributes:
-        lam: the head's true share of every row (1.0 when the batch is not mixed).
-        apply: whether the batch is mixed.
-        box: ``(x1, y1, x2, y2)`` for CutMix (``(0, 0, 0, 0)`` when not mixed), ``None`` for MixUp.
+
+def _draw(num: int, columns: int, alpha: float, generator: Optional[torch.Generator],
+          device: Optional[torch.device]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(num, columns)`` uniforms in [0, 1) and ``num`` draws of Beta(alpha, alpha)."""
+    if alpha == 1.0:
+        # Beta(1, 1) is uniform: one more column instead of two Gamma draws.
+        block = torch.rand(num, columns + 1, generator=generator, device=device)
+        return block[:, 1:], block[:, 0].contiguous()
+    block = torch.rand(num, columns + 2, generator=generator, device=device)
+    if alpha < 1.0:
+        # Gamma(a) = Gamma(a + 1) * U ** (1 / a), in log space: the ratio of two Gamma(a) draws
+        # underflows to 0 / 0 for small a, but the difference of their logs stays finite, so
+        # Beta(a, a) keeps its mass at 0 and 1 however small a is.
+        gammas = torch._standard_gamma(torch.full((num, 2), alpha + 1.0, device=device), generator=generator)
+        logs = gammas.log() + block[:, :2].log() / alpha
+        lam = torch.sigmoid(logs[:, 0] - logs[:, 1])
+    else:
+        gammas = torch._standard_gamma(torch.full((num, 2), alpha, device=device), generator=generator)
+        lam = gammas[:, 0] / gammas.sum(1)
+    return block[:, 2:], lam
+
+
+@torch.library.custom_op("mmt_augment::draw_uniforms", mutates_args=())
+def _draw_op(num: int, columns: int, alpha: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    uniforms, lam = _draw(num, columns, alpha, None, device)
+    return uniforms.clone(), lam.clone()
+
+
+@_draw_op.register_fake
+def _(num: int, columns: int, alpha: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.empty(num, columns, device=device), torch.empty(num, device=device)
+
+
+@torch.compiler.disable
+def _draw_with_generator(num: int, columns: int, alpha: float,
+                         generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    return _draw(num, columns, alpha, generator, generator.device)
+
+
+def draw_uniforms(
+    num: int,
+    columns: int,
+    alpha: float,
+    *,
+    generator: Optional[torch.Generator] = None,
+    device: Optional[torch.device] = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one random draw of an MMT call: uniforms and Beta(alpha, alpha) head shares.
+
+    Args:
+        num: rows (output rows, or 1 for per-batch parameters).
+        columns: uniforms per row.
+        alpha: Beta concentration, > 0. Beta(1, 1) is one more uniform column; ``alpha < 1``
+            uses Gamma draws in log space (exact at 0 and 1, finite for any ``alpha > 0``).
+        generator: optional generator; the draws happen on its device.
+        device: device of the results (default: the generator's, else the CPU).
+
+    Returns:
+        ``(uniforms, lam)``: ``(num, columns)`` float32 in [0, 1) and ``(num,)`` float32 in [0, 1].
     """
+    if device is None:
+        device = generator.device if generator is not None else torch.device("cpu")
+    if generator is not None:
+        uniforms, lam = _draw_with_generator(num, columns, alpha, generator)
+        if generator.device != device:
+            # To an accelerator the copy may overlap; to the host it must block, since a
+            # non-blocking device-to-host copy can still be in flight when the values are read.
+            blocking = device.type == "cpu"
+            uniforms = uniforms.to(device, non_blocking=not blocking)
+            lam = lam.to(device, non_blocking=not blocking)
+        return uniforms, lam
+    if torch.compiler.is_compiling():
+        return torch.ops.mmt_augment.draw_uniforms(num, columns, alpha, device)
+    return _draw(num, columns, alpha, None, device)
 
-    lam: float
-    apply: bool
-    box: Optional[tuple[int, int, int, int]]
 
-
-def _draw_device(generator: Optional[torch.Generator], device: Optional[torch.device]) -> Optional[torch.device]:
-    # A generator can only fill tensors on its own device.
-    return generator.device if generator is not None else device
+# -- convenience samplers -----------------------------------------------------------------------
 
 
 def sample_lam(
@@ -70,28 +148,8 @@ def sample_lam(
     generator: Optional[torch.Generator] = None,
     device: Optional[torch.device] = None,
 ) -> torch.Tensor:
-    """Draw ``num`` head shares ``lam ~ Beta(alpha, alpha)``.
-
-    Drawn as the first coordinate of a Dirichlet(alpha, alpha) sample, which stays finite for
-    small ``alpha`` where the ratio of two Gamma draws can become 0/0.
-
-    Args:
-        num: number of draws.
-        alpha: Beta concentration, > 0.
-        generator: optional generator; draws happen on its device.
-        device: device of the result.
-
-    Returns:
-        ``(num,)`` float32 tensor in ``[0, 1]``.
-    """
-    draw_device = _draw_device(generator, device)
-    if alpha == 1.0:
-        # Beta(1, 1) is the uniform distribution; one cheap draw instead of two Gamma draws.
-        lam = torch.rand(num, generator=generator, device=draw_device)
-    else:
-        concentration = torch.full((num, 2), float(alpha), device=draw_device)
-        lam = torch._sample_dirichlet(concentration, generator=generator)[:, 0]
-    return lam.to(device, non_blocking=True) if device is not None else lam
+    """Draw ``num`` head shares ``lam ~ Beta(alpha, alpha)`` (``(num,)`` float32 in [0, 1])."""
+    return draw_uniforms(num, 0, alpha, generator=generator, device=device)[1]
 
 
 def sample_apply(
@@ -101,26 +159,8 @@ def sample_apply(
     generator: Optional[torch.Generator] = None,
     device: Optional[torch.device] = None,
 ) -> torch.Tensor:
-    """Draw ``num`` independent mix decisions, each True with probability ``p``.
-
-    Returns:
-        ``(num,)`` bool tensor.
-    """
-    uniform = torch.rand(num, generator=generator, device=_draw_device(generator, device))
-    apply = uniform < p
-    return apply.to(device, non_blocking=True) if device is not None else apply
-
-
-def _box_from_draws(lam: torch.Tensor, centre_draws: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    # centre_draws: (B, 2) uniforms in [0, 1) for (x, y). Only Python scalars meet the tensors:
-    # building a size tensor with torch.tensor(..., device=cuda) would be a blocking copy.
-    side = (1.0 - lam).clamp(min=0.0).sqrt()
-    cut_w, cut_h = (side * width).long(), (side * height).long()
-    x_low = (centre_draws[:, 0] * width).long() - cut_w // 2
-    y_low = (centre_draws[:, 1] * height).long() - cut_h // 2
-    x1, x2 = x_low.clamp(0, width), (x_low + cut_w).clamp(0, width)
-    y1, y2 = y_low.clamp(0, height), (y_low + cut_h).clamp(0, height)
-    return torch.stack([x1, y1, x2, y2], dim=1)
+    """Draw ``num`` independent mix decisions, each True with probability ``p`` (``(num,)`` bool)."""
+    return draw_uniforms(num, 1, 1.0, generator=generator, device=device)[0][:, 0] < p
 
 
 def sample_boxes(
@@ -130,24 +170,9 @@ def sample_boxes(
     *,
     generator: Optional[torch.Generator] = None,
 ) -> torch.Tensor:
-    """Draw one CutMix box per ``lam``, covering about ``1 - lam`` of the image.
-
-    The box has sides ``floor(W * sqrt(1 - lam))`` by ``floor(H * sqrt(1 - lam))``, is centred
-    on a pixel drawn uniformly from the image and is clipped to it, so its area (and the head
-    share, see :func:`mmt_augment.kernels.box_area_lam`) can differ from ``lam``.
-
-    Args:
-        lam: ``(B,)`` target head shares.
-        height: image height H.
-        width: image width W.
-        generator: optional generator; centres are drawn on its device.
-
-    Returns:
-        ``(B, 4)`` int64 boxes ``(x1, y1, x2, y2)`` on the device of ``lam``.
-    """
-    num = lam.shape[0]
-    uniform = torch.rand(num, 2, generator=generator, device=_draw_device(generator, lam.device))
-    return _box_from_draws(lam, uniform.to(lam.device, non_blocking=True), height, width)
+    """Draw one CutMix box per ``lam`` (:func:`mmt_augment.modes.cutmix_boxes`), on ``lam``'s device."""
+    centres = draw_uniforms(lam.shape[0], 2, 1.0, generator=generator, device=lam.device)[0]
+    return cutmix_boxes(lam, centres, height, width)
 
 
 def sample_mix_params(
@@ -155,88 +180,64 @@ def sample_mix_params(
     height: int,
     width: int,
     *,
-    mode: str,
-    alpha: float,
-    p: float,
-    per_sample: bool,
+    mode: str | Sequence[str] = "mixup",
+    mode_probs: Optional[Sequence[float]] = None,
+    alpha: float = 1.0,
+    p: float = 1.0,
+    per_sample: bool = True,
+    resize_scale: tuple[float, float] = (0.1, 0.8),
     generator: Optional[torch.Generator] = None,
     device: Optional[torch.device] = None,
 ) -> MixParams:
-    """Draw everything one MMT call needs.
+    """Draw everything one MMT call needs, from one block of uniforms.
 
-    With ``per_sample=False`` one ``lam``, one box and one decision are drawn and shared by all
-    rows (like torchvision's ``CutMix``); with ``per_sample=True`` each row draws its own.
+    With ``per_sample=False`` one row of parameters (mode, ``lam``, box, decision) is drawn
+    and shared by all rows, like torchvision's ``CutMix``; with ``per_sample=True`` each row
+    draws its own. Arguments are not validated here (:class:`mmt_augment.MMTMix` does that).
 
     Args:
         batch_size: number of output rows B.
         height: image height H.
         width: image width W.
-        mode: ``"cutmix"`` or ``"mixup"``.
+        mode: a mode name of :data:`mmt_augment.modes.MODES` or a sequence of them.
+        mode_probs: probability of each mode (default: equal).
         alpha: Beta concentration of ``lam``.
         p: probability that a batch (or row) is mixed.
         per_sample: draw per row instead of per batch.
+        resize_scale: ResizeMix's range of the side scale.
         generator: optional generator.
         device: device of the returned tensors.
 
     Returns:
-        :class:`MixParams` with ``(B,)``-shaped ``lam`` and ``apply``.
+        :class:`MixParams` with ``(B,)``-shaped ``lam``, ``apply`` and ``mode``.
     """
+    names = (mode,) if isinstance(mode, str) else tuple(mode)
+    entries = [MODES[name] for name in names]
     num = batch_size if per_sample else 1
-    lam = sample_lam(num, alpha, generator=generator, device=device)
-    apply = sample_apply(num, p, generator=generator, device=device)
-    boxes = None
-    if mode == "cutmix":
-        boxes = sample_boxes(lam, height, width, generator=generator)
-        boxes = boxes * apply.unsqueeze(1)  # a row that is not mixed gets the empty box (0, 0, 0, 0)
-        lam = box_area_lam(boxes, height, width)
-    else:
-        lam = torch.where(apply, lam, torch.ones_like(lam))
+    choose = len(names) > 1
+    columns = 1 + choose + sum(entry.columns for entry in entries)
+    uniforms, target_lam = draw_uniforms(num, columns, alpha, generator=generator, device=device)
+    apply = uniforms[:, 0] < p
+    mode_index = torch.zeros(num, dtype=torch.int64, device=uniforms.device)
+    if choose:
+        probs = [1.0 / len(names)] * len(names) if mode_probs is None else [float(q) for q in mode_probs]
+        total, bound = sum(probs), 0.0
+        for q in probs[:-1]:  # Python scalars only: no host-to-device copy
+            bound += q / total
+            mode_index += (uniforms[:, 1] >= bound).long()
+    lam = torch.ones(num, device=uniforms.device)
+    boxes = torch.zeros(num, 4, dtype=torch.int64, device=uniforms.device) if any(e.box for e in entries) else None
+    first = 1 + choose
+    for index, entry in enumerate(entries):
+        draws = uniforms[:, first:first + entry.columns]
+        first += entry.columns
+        rows = apply & (mode_index == index) if choose else apply
+        mode_lam, mode_boxes = entry.draw(target_lam, draws, height, width, resize_scale=resize_scale)
+        if mode_boxes is not None:
+            boxes = torch.where(rows.unsqueeze(1), mode_boxes, boxes)
+        lam = torch.where(rows, mode_lam, lam)
     if not per_sample:
-        lam = lam.expand(batch_size)
-        apply = apply.expand(batch_size)
+        lam, apply, mode_index = lam.expand(batch_size), apply.expand(batch_size), mode_index.expand(batch_size)
         boxes = boxes.expand(batch_size, 4) if boxes is not None else None
-    return MixParams(lam=lam, apply=apply, boxes=boxes)
+    return MixParams(lam=lam, apply=apply, mode=mode_index, boxes=boxes, modes=names, mixes_all=p >= 1.0)
 
-
-def sample_batch_params(
-    height: int,
-    width: int,
-    *,
-    mode: str,
-    alpha: float,
-    p: float,
-    generator: Optional[torch.Generator] = None,
-) -> BatchParams:
-    """Draw one batch-wide ``lam``, decision and box on the host, as Python numbers.
-
-    Same distribution and box rule as :func:`sample_mix_params` with ``per_sample=False``, with
-    a handful of tiny draws instead of a dozen tensor ops; it reads the draws back to Python,
-    so it is meant for CPU generators (the fast path of :class:`mmt_augment.MMTMix` on CPU).
-
-    Args:
-        height: image height H.
-        width: image width W.
-        mode: ``"cutmix"`` or ``"mixup"``.
-        alpha: Beta concentration of ``lam``.
-        p: probability that the batch is mixed.
-        generator: optional CPU generator.
-
-    Returns:
-        :class:`BatchParams`.
-    """
-    if alpha == 1.0:  # Beta(1, 1) is uniform: one draw of four numbers covers everything
-        apply_draw, x_draw, y_draw, lam = torch.rand(4, generator=generator).tolist()
-    else:
-        apply_draw, x_draw, y_draw = torch.rand(3, generator=generator).tolist()
-        lam = float(sample_lam(1, alpha, generator=generator)[0])
-    if apply_draw >= p:
-        return BatchParams(lam=1.0, apply=False, box=(0, 0, 0, 0) if mode == "cutmix" else None)
-    if mode != "cutmix":
-        return BatchParams(lam=lam, apply=True, box=None)
-    # The rule of _box_from_draws in plain Python: a dozen tensor ops on 1-element tensors would
-    # cost more than the whole paste at small image sizes.
-    cut_w, cut_h = int(width * math.sqrt(1.0 - lam)), int(height * math.sqrt(1.0 - lam))
-    x_low, y_low = int(x_draw * width) - cut_w // 2, int(y_draw * height) - cut_h // 2
-    x1, x2 = (min(max(value, 0), width) for value in (x_low, x_low + cut_w))
-    y1, y2 = (min(max(value, 0), height) for value in (y_low, y_low + cut_h))
-    return BatchParams(lam=1.0 - (x2 - x1) * (y2 - y1) / (height * width), apply=True, box=(x1, y1, x2, y2))

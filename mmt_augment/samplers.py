@@ -75,6 +75,23 @@ def _iter_batches(indices: np.ndarray, batch_size: int, start_batch: int) -> Ite
 # ---------------------------------------------------------------------------------------------
 
 
+def _compact_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(classes, compact)``: the sorted distinct labels and each label's index among them.
+
+    O(N + C) through a dense table when the largest label id is not far beyond the number of
+    labels, else ``np.unique`` (O(N log N)), so sparse, huge label ids cost no dense arrays.
+    """
+    largest = int(labels.max())
+    if largest < 4 * len(labels) + 2**16:
+        present = np.bincount(labels, minlength=largest + 1) > 0
+        classes = np.flatnonzero(present)
+        table = np.zeros(largest + 1, dtype=np.int64)
+        table[classes] = np.arange(len(classes))
+        return classes, table[labels]
+    classes, compact = np.unique(labels, return_inverse=True)
+    return classes, compact.reshape(-1)
+
+
 class _EpochBatchSampler(Sampler[list[int]]):
     """Epoch, resume position and state shared by the three samplers.
 
@@ -123,11 +140,16 @@ class _EpochBatchSampler(Sampler[list[int]]):
             ValueError: if ``epoch`` is negative.
         """
         epoch = check_int(epoch, "epoch", minimum=0)
-        if epoch != self.epoch:
+        previous = self.epoch
+        self.epoch = epoch
+        try:
+            self._epoch_changed()
+        except BaseException:
+            self.epoch = previous  # a schedule that raises leaves the sampler as it was
+            raise
+        if epoch != previous:
             self._batches_yielded = 0
             self._resume_from = 0
-        self.epoch = epoch
-        self._epoch_changed()
 
     def state_dict(self) -> dict[str, int]:
         """Return the position in the current epoch, for an exact mid-epoch resume.
@@ -183,8 +205,13 @@ class _EpochBatchSampler(Sampler[list[int]]):
             raise ValueError(
                 f"state_dict['batches_yielded'] must be in [0, {len(self)}], got {position}"
             )
+        previous = self.epoch
         self.epoch = epoch
-        self._epoch_changed()
+        try:
+            self._epoch_changed()
+        except BaseException:
+            self.epoch = previous
+            raise
         self._batches_yielded = position
         self._resume_from = position
 
@@ -277,6 +304,13 @@ class UniformBatchSampler(_EpochBatchSampler):
     def _batches(self, start: int) -> Iterator[list[int]]:
         return _iter_batches(self.shard(), self.batch_size, start)
 
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(num_samples={self.num_samples}, batch_size={self.batch_size}, "
+            f"drop_last={self.drop_last}, seed={self.seed}, num_replicas={self.num_replicas}, rank={self.rank}, "
+            f"epoch={self.epoch})"
+        )
+
 
 class DifferentialBatchSampler(_EpochBatchSampler):
     """Batches drawn with replacement: a class by ``weighting``, then an instance uniformly.
@@ -323,7 +357,8 @@ class DifferentialBatchSampler(_EpochBatchSampler):
             ``None`` keeps ``t = 1``.
 
     Attributes:
-        class_counts: ``(C,)`` int64 tensor, samples per class in ``labels`` (``C = max + 1``).
+        class_counts: ``(C,)`` int64 tensor, samples per class id in ``labels`` (``C = max + 1``;
+            built when read: the sampler itself works on the classes that occur).
         class_probabilities: ``(C,)`` float64 tensor, this epoch's class probabilities.
         num_batches: batches per epoch on this rank.
 
@@ -371,11 +406,15 @@ class DifferentialBatchSampler(_EpochBatchSampler):
             raise TypeError(f"schedule must be callable (epoch -> float in [0, 1]) or None, got {type(schedule).__name__}")
         self.schedule = schedule
 
-        counts = np.bincount(label_array)
-        self.class_counts = torch.from_numpy(counts.astype(np.int64))
+        # Everything below works on the K classes that occur, not on label ids: labels such as
+        # [0, 1, 50_000_000] cost three classes, not fifty million.
+        self._classes, compact = _compact_labels(label_array)
+        counts = np.bincount(compact, minlength=len(self._classes))
+        self._num_label_ids = int(self._classes[-1]) + 1
         # A stable sort on the narrowest unsigned dtype lets NumPy use its radix sort.
-        narrow_labels = label_array.astype(np.min_scalar_type(len(counts) - 1), copy=False)
+        narrow_labels = compact.astype(np.min_scalar_type(len(counts) - 1), copy=False)
         self._indices_by_class = np.argsort(narrow_labels, kind="stable").astype(np.int64, copy=False)
+        self._counts = counts
         self._class_sizes = counts.astype(np.float64)
         self._class_starts = np.cumsum(counts) - counts
         self._natural_probabilities = counts / len(label_array)
@@ -404,8 +443,25 @@ class DifferentialBatchSampler(_EpochBatchSampler):
 
     @property
     def class_probabilities(self) -> torch.Tensor:
-        """``(C,)`` float64 tensor: probability of drawing each class in the current epoch."""
-        return torch.from_numpy(self._probabilities.copy())
+        """``(C,)`` float64 tensor: probability of drawing each class id in the current epoch."""
+        return torch.from_numpy(self._by_label_id(self._probabilities, np.float64))
+
+    @property
+    def class_counts(self) -> torch.Tensor:
+        """``(C,)`` int64 tensor: samples of each class id in ``labels`` (``C = max label + 1``)."""
+        return torch.from_numpy(self._by_label_id(self._counts, np.int64))
+
+    def _by_label_id(self, values: np.ndarray, dtype: type) -> np.ndarray:
+        dense = np.zeros(self._num_label_ids, dtype=dtype)
+        dense[self._classes] = values
+        return dense
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(batch_size={self.batch_size}, num_batches={self.num_batches}, "
+            f"weighting={self.weighting!r}, classes={len(self._classes)}, seed={self.seed}, "
+            f"num_replicas={self.num_replicas}, rank={self.rank}, epoch={self.epoch})"
+        )
 
     def __len__(self) -> int:
         """Number of batches per epoch on this rank, ``num_batches``."""
@@ -509,13 +565,24 @@ class MMTBatchSampler(_EpochBatchSampler):
         return self._tail.class_counts
 
     def _epoch_changed(self) -> None:
-        self._head.epoch = self._tail.epoch = self.epoch
-        self._tail._epoch_changed()
+        self._tail.set_epoch(self.epoch)  # first: only the tail's schedule can raise
+        self._head.set_epoch(self.epoch)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(batch_size={self.batch_size}, batches={len(self)}, weighting={self.weighting!r}, "
+            f"drop_last={self.drop_last}, seed={self.seed}, num_replicas={self.num_replicas}, rank={self.rank}, "
+            f"epoch={self.epoch})"
+        )
 
     def __len__(self) -> int:
         """Number of paired batches per epoch on this rank (the same on every rank)."""
         return len(self._head)
 
     def _batches(self, start: int) -> Iterator[list[int]]:
-        for head, tail in zip(self._head._batches(start), self._tail._batches(start)):
+        for part in (self._head, self._tail):  # position both parts through their public state
+            state = part.state_dict()
+            state["batches_yielded"] = start
+            part.load_state_dict(state)
+        for head, tail in zip(self._head, self._tail):
             yield head + tail[: len(head)]

@@ -1,20 +1,24 @@
 """``MMTMix``: the MMT batch transform, used like torchvision's ``v2.CutMix`` / ``v2.MixUp``.
 
-The module draws parameters with :func:`mmt_augment.params.sample_mix_params` and applies the
-pure kernels of :mod:`mmt_augment.kernels`; it adds argument checks and the call forms.
+The module draws parameters with :func:`mmt_augment.params.sample_mix_params` and applies each
+mode's kernel from the table in :mod:`mmt_augment.modes`; it adds argument checks and the call
+forms.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Callable, Optional, Union
 
+import numpy as np
 import torch
 from torch.utils._pytree import tree_flatten, tree_unflatten
 from torchvision import tv_tensors
 
 from mmt_augment import _checks, kernels
 from mmt_augment.losses import MixedLabels
-from mmt_augment.params import BatchParams, MixParams, sample_batch_params, sample_mix_params
+from mmt_augment.modes import MODES
+from mmt_augment.params import MixParams, sample_mix_params
 
 __all__ = ["MMTMix"]
 
@@ -36,20 +40,58 @@ def _is_compiling() -> bool:
     return torch.compiler.is_compiling()
 
 
+def _rewrap(images: torch.Tensor, like: Any) -> torch.Tensor:
+    """Give ``images`` the tv_tensors type of ``like`` (``tv_tensors.Image`` in, ``Image`` out)."""
+    if isinstance(like, tv_tensors.TVTensor) and not isinstance(images, type(like)):
+        return tv_tensors.wrap(images, like=like)
+    return images
+
+
+def apply_mix_params(head_images: torch.Tensor, tail_images: torch.Tensor, params: MixParams) -> torch.Tensor:
+    """Blend the image batches with parameters from :func:`mmt_augment.params.sample_mix_params`.
+
+    A pure function of its inputs: each mode of ``params.modes`` mixes the rows it owns (blending
+    modes first, then box modes paste into the result), and every other row is the head row
+    bit for bit. The inputs are never modified.
+    """
+    several = len(params.modes) > 1
+    order = sorted(range(len(params.modes)), key=lambda index: MODES[params.modes[index]].box)
+    out = head_images
+    for index in order:
+        mode = MODES[params.modes[index]]
+        rows = params.apply & (params.mode == index) if several else params.apply
+        boxes = params.boxes
+        if mode.box and several:
+            boxes = boxes * rows.unsqueeze(1)  # empty boxes for the rows of other modes
+        out = mode.apply(out, head_images, tail_images, params.lam, boxes, None if params.mixes_all else rows)
+    return out.clone() if out is head_images else out
+
+
 class MMTMix(torch.nn.Module):
     """Blend each head image with a tail image and mix their labels by the head's share.
 
-    MMT (Mixed Mutual Transfer) pairs a batch drawn instance-uniformly (the head) with a batch
-    drawn by a sampler that reverses the long-tailed distribution (the tail), see
-    :class:`mmt_augment.MMTBatchSampler`. Row ``b`` of the output is
+    **A two-argument call ``mmt(images, labels)`` reads its ``2B`` rows as ``B`` head rows then
+    ``B`` tail rows and returns ``B`` rows**: it is meant for the paired batches of
+    :class:`mmt_augment.MMTBatchSampler`. An ordinary batch passed this way is silently halved
+    and mixed with itself; unlike torchvision's ``v2.CutMix``/``v2.MixUp`` (which mix a batch
+    with a shifted copy of itself and keep ``B`` rows), MMT mixes two *different* streams, so
+    give it a paired batch or the four-argument form.
 
+    MMT (Mixed Mutual Transfer) pairs a batch drawn instance-uniformly (the head) with a batch
+    drawn by a sampler that reverses the long-tailed distribution (the tail). Row ``b`` of the
+    output mixes head row ``b`` with tail row ``b`` by a mode of :mod:`mmt_augment.modes`:
+
+    * ``mode="mixup"``: ``lam * head + (1 - lam) * tail``, ``lam ~ Beta(alpha, alpha)``;
     * ``mode="cutmix"``: the head image with a box pasted from the tail image,
       ``lam = 1 - box area / image area`` after the box is clipped to the image;
-    * ``mode="mixup"``: ``lam * head + (1 - lam) * tail``;
+    * ``mode="resizemix"``: the head image with the whole tail image, shrunk by ``s ~
+      U(resize_scale)`` per side, pasted in; ``lam = 1 - pasted area / image area``;
+    * a tuple such as ``("cutmix", "mixup")``: a mode chosen per row (``per_sample=True``) or
+      per batch, with probabilities ``mode_probs`` (default equal), one shared ``alpha``.
 
-    with ``lam ~ Beta(alpha, alpha)``, and its target is ``lam * head_label + (1 - lam) *
-    tail_label``. A batch (``per_sample=False``) or each row (``per_sample=True``) is mixed with
-    probability ``p``; a row that is not mixed is the head image with its own label.
+    The target is ``lam * head_label + (1 - lam) * tail_label`` with ``lam`` the head's true
+    share. A batch (``per_sample=False``) or each row (``per_sample=True``) is mixed with
+    probability ``p``; a row that is not mixed is the head image, bit for bit, with its own label.
 
     The defaults (MixUp, ``p=1``, a fresh ``lam`` per row) are the variant that trained best in
     the project's CIFAR-10-LT benchmarks (see the README); ``mode="cutmix", p=0.5,
@@ -63,12 +105,24 @@ class MMTMix(torch.nn.Module):
     * ``mmt((paired_images, paired_labels))`` or a dict with a ``"labels"`` key, or any
       structure together with a callable ``labels_getter``: paired form, same structure back.
 
+    Randomness: parameters come from ``generator`` (else the images' device's global RNG), the
+    same draws eagerly and under ``torch.compile``. Used as a ``collate_fn`` in ``DataLoader``
+    workers, a seeded transform gives each worker its own stream, seeded from the generator's
+    seed and the worker's seed (``torch.utils.data.get_worker_info().seed``, which changes per
+    epoch and is reproducible under ``torch.manual_seed``), instead of the same stream in every
+    worker.
+
     Args:
         num_classes: number of classes; required when labels are class indices ``(B,)``.
-        mode: ``"mixup"`` (default) or ``"cutmix"``.
-        alpha: concentration of the Beta(alpha, alpha) distribution of ``lam``; > 0.
+        mode: a mode name (``"mixup"``, default; ``"cutmix"``; ``"resizemix"``) or a tuple of them.
+        mode_probs: for a tuple of modes, the probability of each (non-negative, summing to a
+            positive number; normalised). Default: equal.
+        alpha: concentration of the Beta(alpha, alpha) distribution of ``lam``; ``>= 1e-3``.
+            Small values put the mass at 0 and 1, sampled exactly.
         p: probability that a batch (or row) is mixed, in ``[0, 1]``; default 1.
-        per_sample: draw ``lam``, box and decision per row (default) instead of per batch.
+        per_sample: draw mode, ``lam``, box and decision per row (default) instead of per batch.
+        resize_scale: ``(low, high)`` range of ResizeMix's side scale, ``0 < low <= high <= 1``;
+            default ``(0.1, 0.8)`` (ResizeMix's).
         labels_getter: ``"default"`` or a callable returning the labels from the paired input.
         generator: optional ``torch.Generator``; a fixed seed gives bit-identical output.
         validate_labels: check that index labels lie in ``[0, num_classes)``. ``None`` (default)
@@ -77,14 +131,14 @@ class MMTMix(torch.nn.Module):
             never does (an out-of-range label then fails inside torch).
 
     Inputs:
-        Images ``(B, C, H, W)`` (plain tensors or ``tv_tensors.Image``) of dtype uint8, float16,
-        bfloat16, float32 or float64, any device and memory format; labels ``(B,)`` integer
-        class indices or ``(B, num_classes)`` soft labels.
+        Images ``(B, C, H, W)`` with ``H, W >= 1`` (plain tensors or ``tv_tensors.Image``) of
+        dtype uint8, float16, bfloat16, float32 or float64, any device and memory format; labels
+        ``(B,)`` integer class indices or ``(B, num_classes)`` soft labels.
 
     Returns:
-        ``(images, targets)``: ``B`` images with the input's dtype, device and memory format,
-        and ``(B, num_classes)`` floating targets whose rows sum to 1 (float32, or float64 for
-        float64 images or labels). Inputs are never modified.
+        ``(images, targets)``: ``B`` images with the input's type, dtype, device and memory
+        format, and ``(B, num_classes)`` floating targets whose rows sum to 1 (float32, or
+        float64 for float64 images or labels). Inputs are never modified.
 
     Raises:
         TypeError, ValueError: for arguments or inputs of the wrong type, shape, dtype or device.
@@ -101,10 +155,12 @@ class MMTMix(torch.nn.Module):
         self,
         *,
         num_classes: Optional[int] = None,
-        mode: str = "mixup",
+        mode: Union[str, Sequence[str]] = "mixup",
+        mode_probs: Optional[Sequence[float]] = None,
         alpha: float = 1.0,
         p: float = 1.0,
         per_sample: bool = True,
+        resize_scale: tuple[float, float] = (0.1, 0.8),
         labels_getter: LabelsGetter = "default",
         generator: Optional[torch.Generator] = None,
         validate_labels: Optional[bool] = None,
@@ -112,9 +168,11 @@ class MMTMix(torch.nn.Module):
         super().__init__()
         self.num_classes = _checks.check_num_classes(num_classes)
         self.mode = _checks.check_mode(mode)
+        self.mode_probs = _checks.check_mode_probs(mode_probs, self.mode)
         self.alpha = _checks.check_alpha(alpha)
         self.p = _checks.check_probability("p", p)
         self.per_sample = _checks.check_flag("per_sample", per_sample)
+        self.resize_scale = _checks.check_resize_scale(resize_scale)
         if labels_getter != "default" and not callable(labels_getter):
             raise TypeError(f"labels_getter must be 'default' or a callable, got {labels_getter!r}")
         self.labels_getter = labels_getter
@@ -122,60 +180,54 @@ class MMTMix(torch.nn.Module):
         if validate_labels is not None:
             _checks.check_flag("validate_labels", validate_labels)
         self.validate_labels = validate_labels
+        self._worker_seed: Optional[int] = None
 
     def extra_repr(self) -> str:
+        probs = f", mode_probs={self.mode_probs}" if self.mode_probs is not None else ""
         return (
-            f"num_classes={self.num_classes}, mode={self.mode!r}, alpha={self.alpha}, p={self.p}, "
+            f"num_classes={self.num_classes}, mode={self.mode!r}{probs}, alpha={self.alpha}, p={self.p}, "
             f"per_sample={self.per_sample}"
         )
 
     # -- parameters ---------------------------------------------------------------------------
 
-    def make_params(self, head_images: torch.Tensor) -> Union[BatchParams, MixParams]:
+    def make_params(self, head_images: torch.Tensor) -> MixParams:
         """Draw the parameters for one call on a head batch of shape ``(B, C, H, W)``.
 
-        Per-batch parameters for CPU images are drawn on the host as Python numbers
-        (:class:`~mmt_augment.params.BatchParams`, the fastest CPU form); everything else as
-        ``(B,)`` tensors on the images' device (:class:`~mmt_augment.params.MixParams`), which
-        never reads values back, so it neither synchronises a GPU nor breaks ``torch.compile``.
+        ``(B,)`` tensors on the images' device, from one draw of the generator (else the
+        device's global RNG); nothing is read back, so this neither synchronises a GPU nor
+        breaks ``torch.compile``, and a seed gives the same parameters eagerly and compiled.
         """
         batch_size, _, height, width = head_images.shape
-        on_host = (
-            not self.per_sample
-            and head_images.device.type == "cpu"
-            and (self.generator is None or self.generator.device.type == "cpu")
-            and not _is_compiling()
-        )
-        if on_host:
-            return sample_batch_params(
-                height, width, mode=self.mode, alpha=self.alpha, p=self.p, generator=self.generator
-            )
-        return sample_mix_params(
+        params = sample_mix_params(
             batch_size,
             height,
             width,
             mode=self.mode,
+            mode_probs=self.mode_probs,
             alpha=self.alpha,
             p=self.p,
             per_sample=self.per_sample,
-            generator=self.generator,
+            resize_scale=self.resize_scale,
+            generator=self._stream(),
             device=head_images.device,
         )
+        return params
 
     @staticmethod
-    def apply_params(
-        head_images: torch.Tensor, tail_images: torch.Tensor, params: Union[BatchParams, MixParams]
-    ) -> torch.Tensor:
+    def apply_params(head_images: torch.Tensor, tail_images: torch.Tensor, params: MixParams) -> torch.Tensor:
         """Blend the image batches with parameters from :meth:`make_params` (a pure function)."""
-        if isinstance(params, BatchParams):
-            if not params.apply:
-                return head_images.clone()
-            if params.box is not None:
-                return kernels.paste_box(head_images, tail_images, params.box)
-            return kernels.mixup(head_images, tail_images, params.lam)
-        if params.boxes is not None:
-            return kernels.cutmix(head_images, tail_images, params.boxes)
-        return kernels.mixup(head_images, tail_images, params.lam)
+        if (
+            head_images.device.type == "cpu"
+            and params.lam.shape[0] > 0
+            and params.lam.stride(0) == 0
+            and not _is_compiling()
+            and not (torch.is_grad_enabled() and (head_images.requires_grad or tail_images.requires_grad))
+        ):
+            fast = _apply_batch_params_on_host(head_images, tail_images, params)
+            if fast is not None:
+                return fast
+        return apply_mix_params(head_images, tail_images, params)
 
     # -- public calls -------------------------------------------------------------------------
 
@@ -195,20 +247,32 @@ class MMTMix(torch.nn.Module):
             ``(images, MixedLabels(head_labels, tail_labels, lam))`` with ``lam`` float32 ``(B,)``.
         """
         self._check_inputs(head_images, head_labels, tail_images, tail_labels, require_num_classes=False)
-        images, params = self._mix_images(head_images, tail_images)
-        lam = params.lam
-        if isinstance(lam, float):
-            lam = torch.full((images.shape[0],), lam, device=images.device)
-        return images, MixedLabels(head_labels, tail_labels, lam.contiguous())
+        images, params = self._mix_images(head_images, tail_images, head_images)
+        return images, MixedLabels(head_labels, tail_labels, params.lam.contiguous())
 
     def forward(self, *inputs: Any) -> Any:
-        head_images, head_labels, tail_images, tail_labels, rebuild = self._unpack(inputs)
+        head_images, head_labels, tail_images, tail_labels, like, rebuild = self._unpack(inputs)
         num_classes = self._check_inputs(head_images, head_labels, tail_images, tail_labels, require_num_classes=True)
-        images, params = self._mix_images(head_images, tail_images)
+        images, params = self._mix_images(head_images, tail_images, like)
         targets = self._mix_targets(_plain(head_labels), _plain(tail_labels), params.lam, num_classes, images.dtype)
         return rebuild(images, targets)
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _stream(self) -> Optional[torch.Generator]:
+        """The generator to draw from: in a DataLoader worker, one of the worker's own."""
+        if self.generator is None:
+            return None
+        info = torch.utils.data.get_worker_info()
+        if info is None:
+            return self.generator
+        if self._worker_seed != info.seed:
+            # Each worker holds its own copy of this module: reseeding it here changes only
+            # that worker's copy. Seeds come from (the generator's seed, the worker's seed).
+            state = np.random.SeedSequence([self.generator.initial_seed(), info.seed]).generate_state(2, np.uint32)
+            self.generator = torch.Generator(self.generator.device).manual_seed(int(state[0]) << 32 | int(state[1]))
+            self._worker_seed = info.seed
+        return self.generator
 
     def _check_inputs(
         self, head_images: Any, head_labels: Any, tail_images: Any, tail_labels: Any, *, require_num_classes: bool
@@ -235,28 +299,26 @@ class MMTMix(torch.nn.Module):
         return num_classes
 
     def _mix_images(
-        self, head_images: torch.Tensor, tail_images: torch.Tensor
-    ) -> tuple[torch.Tensor, Union[BatchParams, MixParams]]:
+        self, head_images: torch.Tensor, tail_images: torch.Tensor, like: Any
+    ) -> tuple[torch.Tensor, MixParams]:
         head, tail = _plain(head_images), _plain(tail_images)
         params = self.make_params(head)
         images = _keep_memory_format(self.apply_params(head, tail, params), head)
-        if isinstance(head_images, tv_tensors.TVTensor):
-            images = tv_tensors.wrap(images, like=head_images)
-        return images, params
+        return _rewrap(images, like), params
 
     @staticmethod
     def _mix_targets(
         head_labels: torch.Tensor,
         tail_labels: torch.Tensor,
-        lam: Union[float, torch.Tensor],
+        lam: torch.Tensor,
         num_classes: int,
         image_dtype: torch.dtype,
     ) -> torch.Tensor:
+        floor = torch.float64 if image_dtype == torch.float64 else torch.float32
         if head_labels.ndim == 2:
-            dtype = torch.promote_types(torch.promote_types(head_labels.dtype, tail_labels.dtype), torch.float32)
+            dtype = torch.promote_types(torch.promote_types(head_labels.dtype, tail_labels.dtype), floor)
             return kernels.mix_soft_labels(head_labels.to(dtype), tail_labels.to(dtype), lam)
-        dtype = torch.float64 if image_dtype == torch.float64 else torch.float32
-        return kernels.mix_index_labels(head_labels.long(), tail_labels.long(), lam, num_classes, dtype)
+        return kernels.mix_index_labels(head_labels.long(), tail_labels.long(), lam, num_classes, floor)
 
     def _should_validate(self, labels: torch.Tensor) -> bool:
         if self.validate_labels is None:
@@ -264,7 +326,8 @@ class MMTMix(torch.nn.Module):
         return self.validate_labels
 
     def _unpack(self, inputs: tuple[Any, ...]):
-        """Split the call into (head, head labels, tail, tail labels) and a function rebuilding the output."""
+        """Split the call into (head, head labels, tail, tail labels), the image input whose type
+        the output takes, and a function rebuilding the output."""
         if self.labels_getter != "default":
             return self._unpack_structure(inputs[0] if len(inputs) == 1 else inputs, self.labels_getter)
         if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)) and len(inputs[0]) in (2, 4):
@@ -274,7 +337,7 @@ class MMTMix(torch.nn.Module):
         if len(inputs) == 1 and isinstance(inputs[0], dict):
             return self._unpack_structure(inputs[0], _labels_from_dict)
         if len(inputs) == 4:
-            return (*inputs, lambda images, targets: (images, targets))
+            return (*inputs, inputs[0], lambda images, targets: (images, targets))
         if len(inputs) == 2:
             return self._unpack_paired(*inputs)
         raise TypeError(
@@ -298,6 +361,7 @@ class MMTMix(torch.nn.Module):
             paired_labels[:half],
             paired_images[half:],
             paired_labels[half:],
+            paired_images,
             lambda images, targets: (images, targets),
         )
 
@@ -314,14 +378,35 @@ class MMTMix(torch.nn.Module):
                 "labels_getter must return a tensor that is a leaf of the input, and the input must "
                 "hold a 4-D image tensor besides it"
             )
-        *parts, rebuild_pair = self._unpack_paired(leaves[image_index], labels)
+        *parts, like, rebuild_pair = self._unpack_paired(leaves[image_index], labels)
 
         def rebuild(images: torch.Tensor, targets: torch.Tensor) -> Any:
             out = list(leaves)
             out[image_index], out[label_index] = rebuild_pair(images, targets)
             return tree_unflatten(out, spec)
 
-        return (*parts, rebuild)
+        return (*parts, like, rebuild)
+
+
+def _apply_batch_params_on_host(
+    head_images: torch.Tensor, tail_images: torch.Tensor, params: MixParams
+) -> Optional[torch.Tensor]:
+    """Per-batch parameters on the CPU: the same result as :func:`apply_mix_params`, with the
+    shared values read as Python numbers so a paste is one strided copy (the fastest CPU form).
+
+    The parameters are the ones drawn; only the kernel differs (``None`` where no faster one exists).
+    """
+    applied = bool(params.apply[0])
+    if not applied:
+        return head_images.clone()
+    name = params.modes[int(params.mode[0])]
+    if name == "cutmix":
+        x1, y1, x2, y2 = params.boxes[0].tolist()
+        return kernels.paste_box(head_images, tail_images, (x1, y1, x2, y2))
+    if name == "mixup" and head_images.dtype in (torch.uint8, torch.float32, torch.float64):
+        # A float weight is exact for these dtypes (a float16/bfloat16 tensor weight is rounded).
+        return kernels.mixup(head_images, tail_images, float(params.lam[0]))
+    return None
 
 
 def _labels_from_dict(sample: dict) -> torch.Tensor:

@@ -198,18 +198,20 @@ def test_sample_mix_params_shapes_and_unmixed_rows(mode, per_sample):
         assert params.lam.unique().numel() == 1 and params.apply.unique().numel() == 1
 
 
-def test_sample_batch_params_uses_the_box_rule():
+def test_per_batch_params_use_the_box_rule():
     generator = torch.Generator().manual_seed(5)
     for _ in range(200):
-        params = MF.sample_batch_params(20, 30, mode="cutmix", alpha=1.0, p=1.0, generator=generator)
-        x1, y1, x2, y2 = params.box
+        params = MF.sample_mix_params(3, 20, 30, mode="cutmix", alpha=1.0, p=1.0, per_sample=False, generator=generator)
+        x1, y1, x2, y2 = params.boxes[0].tolist()
         assert 0 <= x1 <= x2 <= 30 and 0 <= y1 <= y2 <= 20
-        assert math.isclose(params.lam, 1 - (x2 - x1) * (y2 - y1) / 600)
+        assert math.isclose(float(params.lam[0]), 1 - (x2 - x1) * (y2 - y1) / 600, rel_tol=1e-6)
+        assert bool((params.boxes == params.boxes[:1]).all())
 
 
-def test_sample_batch_params_respects_p():
+def test_per_batch_params_respect_p():
     generator = torch.Generator().manual_seed(0)
-    applied = [MF.sample_batch_params(8, 8, mode="mixup", alpha=1.0, p=0.3, generator=generator).apply for _ in range(4000)]
+    applied = [bool(MF.sample_mix_params(4, 8, 8, mode="mixup", p=0.3, per_sample=False, generator=generator).apply[0])
+               for _ in range(4000)]
     # Binomial(4000, 0.3): standard deviation 29; allow 4 of them.
     assert abs(sum(applied) - 1200) < 116
 

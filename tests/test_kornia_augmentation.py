@@ -2,10 +2,12 @@
 
 import pytest
 import torch
-from kornia.augmentation._2d.mix.base import MixAugmentationBaseV2
+import kornia.augmentation as K
+from kornia.augmentation import MixAugmentationBaseV2
 
-from mmt_augment import MMTMix, RandomMMT, mixed_cross_entropy
+from mmt_augment import MixedLabels, MMTMix, RandomMMT, mixed_cross_entropy
 from mmt_augment import functional as MF
+from mmt_augment.transforms import apply_mix_params
 
 
 def paired_batch(batch_size=4, size=8, seed=0):
@@ -19,18 +21,16 @@ def test_is_a_kornia_mix_augmentation():
     assert isinstance(RandomMMT(), MixAugmentationBaseV2)
 
 
-@pytest.mark.parametrize("mode", ["cutmix", "mixup"])
+@pytest.mark.parametrize("mode", ["cutmix", "mixup", "resizemix", ("cutmix", "mixup")])
 @pytest.mark.parametrize("same_on_batch", [True, False])
-def test_equals_the_functional_kernels_with_the_same_draws(mode, same_on_batch):
+def test_equals_the_shared_mix_with_the_same_draws(mode, same_on_batch):
     images, labels = paired_batch()
     aug = RandomMMT(mode=mode, p=0.7, same_on_batch=same_on_batch, generator=torch.Generator().manual_seed(5))
     mixed, kornia_labels = aug(images, labels)
     params = MF.sample_mix_params(4, 8, 8, mode=mode, alpha=1.0, p=0.7, per_sample=not same_on_batch,
                                   generator=torch.Generator().manual_seed(5))
-    head, tail = images[:4], images[4:]
-    expected = MF.cutmix(head, tail, params.boxes) if mode == "cutmix" else MF.mixup(head, tail, params.lam)
-    assert torch.equal(mixed, expected)
-    torch.testing.assert_close(kornia_labels[:, 2], params.lam)
+    assert torch.equal(mixed, apply_mix_params(images[:4], images[4:], params))
+    torch.testing.assert_close(kornia_labels[:, 2], 1 - params.lam)
 
 
 def test_per_row_draws_match_mmtmix_per_sample():
@@ -38,17 +38,24 @@ def test_per_row_draws_match_mmtmix_per_sample():
     _, kornia_labels = RandomMMT(p=0.7, same_on_batch=False, generator=torch.Generator().manual_seed(9))(images, labels)
     reference = MMTMix(p=0.7, per_sample=True, generator=torch.Generator().manual_seed(9))
     _, mixed = reference.mix(images[:4], labels[:4], images[4:], labels[4:])
-    torch.testing.assert_close(kornia_labels[:, 2], mixed.lam)
+    torch.testing.assert_close(kornia_labels[:, 2], 1 - mixed.lam)
 
 
-def test_label_format_is_head_tail_lam():
+@pytest.mark.parametrize("mode", ["cutmix", "mixup", "resizemix"])
+def test_label_format_is_head_tail_and_tail_weight(mode):
     images, labels = paired_batch()
-    mixed, kornia_labels = RandomMMT(mode="mixup", p=1.0, generator=torch.Generator().manual_seed(0))(images, labels)
+    mixed, kornia_labels = RandomMMT(mode=mode, p=1.0, generator=torch.Generator().manual_seed(0))(images, labels)
     assert kornia_labels.shape == (4, 3) and kornia_labels.dtype == torch.float32
     assert torch.equal(kornia_labels[:, 0], labels[:4].float())
     assert torch.equal(kornia_labels[:, 1], labels[4:].float())
-    lam = kornia_labels[:, 2].view(-1, 1, 1, 1)
-    torch.testing.assert_close(mixed, lam * images[:4] + (1 - lam) * images[4:])
+    if mode == "mixup":
+        # kornia's RandomMixUpV2 convention: image = (1 - w) * input + w * paired input.
+        tail_weight = kornia_labels[:, 2].view(-1, 1, 1, 1)
+        torch.testing.assert_close(mixed, (1 - tail_weight) * images[:4] + tail_weight * images[4:])
+    else:
+        # w is the share of pixels that came from the tail image.
+        from_tail = (mixed != images[:4]).float().mean(dim=(1, 2, 3))
+        assert bool((kornia_labels[:, 2] >= from_tail - 1e-6).all())
 
 
 def test_images_only_call_returns_images():
@@ -61,17 +68,17 @@ def test_p_zero_returns_the_head_half():
     images, labels = paired_batch()
     mixed, kornia_labels = RandomMMT(p=0.0, same_on_batch=False)(images, labels)
     assert torch.equal(mixed, images[:4])
-    assert torch.equal(kornia_labels[:, 2], torch.ones(4))
+    assert torch.equal(kornia_labels[:, 2], torch.zeros(4))
 
 
 def test_loss_from_kornia_labels():
     images, labels = paired_batch()
     _, kornia_labels = RandomMMT(p=1.0, mode="mixup")(images, labels)
     logits = torch.randn(4, 8)
-    loss = mixed_cross_entropy(logits, kornia_labels[:, 0].long(), kornia_labels[:, 1].long(), kornia_labels[:, 2])
-    lam = kornia_labels[:, 2]
-    expected = (lam * torch.nn.functional.cross_entropy(logits, labels[:4], reduction="none")
-                + (1 - lam) * torch.nn.functional.cross_entropy(logits, labels[4:], reduction="none")).mean()
+    loss = mixed_cross_entropy(logits, *MixedLabels.from_kornia(kornia_labels))
+    tail_weight = kornia_labels[:, 2]  # the loss kornia documents for RandomMixUpV2
+    expected = ((1 - tail_weight) * torch.nn.functional.cross_entropy(logits, labels[:4], reduction="none")
+                + tail_weight * torch.nn.functional.cross_entropy(logits, labels[4:], reduction="none")).mean()
     torch.testing.assert_close(loss, expected)
 
 
@@ -100,3 +107,55 @@ def test_odd_paired_batch_raises():
 def test_soft_labels_are_rejected_for_kornia_format():
     with pytest.raises(ValueError, match="class indices"):
         RandomMMT()(torch.rand(4, 3, 8, 8), torch.rand(4, 10))
+
+
+def test_runs_last_in_augmentation_sequential_after_other_augmentations():
+    images, labels = paired_batch(size=16)
+    mmt = RandomMMT(p=1.0, generator=torch.Generator().manual_seed(3))
+    pipeline = K.AugmentationSequential(K.RandomHorizontalFlip(p=1.0), K.RandomGrayscale(p=1.0), mmt)
+    out = pipeline(images)
+    assert out.shape == (4, 3, 16, 16)
+    flipped = K.RandomGrayscale(p=1.0)(images.flip(-1))
+    mix_labels = mmt.labels_for(labels)
+    tail_weight = mix_labels[:, 2].view(-1, 1, 1, 1)
+    torch.testing.assert_close(out, (1 - tail_weight) * flipped[:4] + tail_weight * flipped[4:])
+    assert torch.equal(mix_labels[:, 1], labels[4:].float())
+
+
+def test_data_keys_input_and_class_like_kornia_mix_augmentations():
+    images, labels = paired_batch()
+    aug = RandomMMT(p=1.0, data_keys=["input", "class"], generator=torch.Generator().manual_seed(1))
+    mixed, kornia_labels = aug(images, labels)
+    assert mixed.shape == (4, 3, 8, 8) and kornia_labels.shape == (4, 3)
+    only_images = RandomMMT(p=1.0, generator=torch.Generator().manual_seed(1))(images, data_keys=["input"])
+    assert torch.equal(only_images, mixed)
+
+
+@pytest.mark.parametrize("key", ["mask", "bbox_xyxy", "keypoints"])
+def test_other_data_keys_raise_a_clear_error(key):
+    with pytest.raises(ValueError, match="halves|2B paired rows into B"):
+        RandomMMT(data_keys=["input", key])
+    with pytest.raises(ValueError, match="2B paired rows into B"):
+        RandomMMT()(torch.rand(4, 3, 8, 8), torch.rand(4, 1, 8, 8), data_keys=["input", key])
+
+
+def test_keepdim_is_not_accepted_silently():
+    with pytest.raises(TypeError):
+        RandomMMT(keepdim=True)
+
+
+def test_uses_only_public_kornia_paths():
+    import inspect
+
+    import mmt_augment.kornia_augmentation as module
+
+    source = inspect.getsource(module)
+    assert "kornia.augmentation._" not in source and "from kornia._" not in source
+
+
+def test_importing_mmt_augment_does_not_import_kornia():
+    import subprocess
+    import sys
+
+    code = "import sys, mmt_augment; assert 'kornia' not in sys.modules; mmt_augment.RandomMMT; assert 'kornia' in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

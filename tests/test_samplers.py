@@ -621,3 +621,55 @@ def test_load_state_dict_rejects_missing_keys_and_non_mappings():
         sampler.load_state_dict({key: value for key, value in sampler.state_dict().items() if key != "batches_yielded"})
     with pytest.raises(TypeError, match="state_dict must be a mapping, got list"):
         sampler.load_state_dict([1, 2])
+
+
+# -- sparse label ids, failing schedules, repr ------------------------------------------------
+
+
+def test_huge_sparse_label_ids_cost_only_the_classes_that_occur():
+    import time
+    import tracemalloc
+
+    labels = np.array([0, 1, 50_000_000] * 20)
+    tracemalloc.start()
+    start = time.perf_counter()
+    sampler = DifferentialBatchSampler(labels, batch_size=4, weighting="balanced", seed=0)
+    batches = list(sampler)
+    seconds = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # A dense array per label id would be 400 MB and seconds; 3 classes are a few KB.
+    assert peak < 50_000_000 and seconds < 5.0
+    drawn = set(labels[np.concatenate(batches)].tolist())
+    assert drawn == {0, 1, 50_000_000}
+    torch.testing.assert_close(sampler.class_probabilities[[0, 1, 50_000_000]], torch.full((3,), 1 / 3, dtype=torch.float64))
+
+
+def test_sparse_label_ids_draw_like_compact_ones():
+    sparse = np.repeat([5, 1_000_000, 7_000_000_000], [90, 9, 1])
+    compact = np.repeat([0, 1, 2], [90, 9, 1])
+    first = DifferentialBatchSampler(sparse, batch_size=8, num_batches=20, weighting="inverse", seed=3)
+    second = DifferentialBatchSampler(compact, batch_size=8, num_batches=20, weighting="inverse", seed=3)
+    assert list(first) == list(second)
+
+
+@pytest.mark.parametrize("sampler_class", [DifferentialBatchSampler, MMTBatchSampler])
+def test_a_schedule_that_raises_leaves_the_epoch_unchanged(sampler_class):
+    def schedule(epoch):
+        if epoch >= 2:
+            raise RuntimeError("bad epoch")
+        return 1.0
+
+    sampler = sampler_class([0] * 8 + [1] * 2, batch_size=2, schedule=schedule)
+    sampler.set_epoch(1)
+    before = list(sampler)
+    with pytest.raises(RuntimeError, match="bad epoch"):
+        sampler.set_epoch(2)
+    assert sampler.epoch == 1
+    assert list(sampler) == before
+
+
+@pytest.mark.parametrize("sampler_class", [UniformBatchSampler, DifferentialBatchSampler, MMTBatchSampler])
+def test_samplers_have_a_readable_repr(sampler_class):
+    text = repr(sampler_class([0, 0, 1], batch_size=2, seed=4))
+    assert text.startswith(sampler_class.__name__ + "(") and "seed=4" in text and "batch_size=2" in text

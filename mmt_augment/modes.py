@@ -1,0 +1,142 @@
+"""The mixing modes, as one table: how each draws its parameters, applies them and defines ``lam``.
+
+Each entry of :data:`MODES` is a :class:`MixMode`. :class:`mmt_augment.MMTMix`,
+:class:`mmt_augment.RandomMMT`, :func:`mmt_augment.functional.sample_mix_params` and the
+argument checks all read this table, so a new mode is one kernel in
+:mod:`mmt_augment.kernels` plus one entry here.
+
+======================  ===============================================================  ==========================
+mode                    output row                                                       ``lam`` (head's true share)
+======================  ===============================================================  ==========================
+``"mixup"``             ``lam * head + (1 - lam) * tail``, ``lam ~ Beta(alpha, alpha)``   ``lam``
+``"cutmix"``            head with a box of the tail pasted in; sides ``sqrt(1 - lam)`` of  ``1 - box area / H W``
+                        the image's, centred on a uniform pixel, clipped to the image      (after clipping)
+``"resizemix"``         head with the **whole** tail image, shrunk by ``s ~ U(0.1, 0.8)``  ``1 - box area / H W``
+                        per side (antialiased bilinear), pasted at a uniform position
+======================  ===============================================================  ==========================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Optional
+
+import torch
+
+from mmt_augment import kernels
+
+__all__ = ["MODES", "MixMode", "cutmix_boxes", "resize_boxes"]
+
+Draw = Callable[..., tuple[torch.Tensor, Optional[torch.Tensor]]]
+Apply = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor],
+                  Optional[torch.Tensor]], torch.Tensor]
+
+
+@dataclasses.dataclass(frozen=True)
+class MixMode:
+    """One mixing mode.
+
+    Attributes:
+        name: the mode's name (``MMTMix(mode=name)``).
+        columns: uniforms per row its ``draw`` needs (beyond the shared ``lam``).
+        box: whether its parameters are a pasted box (the rows it mixes copy pixels, never blend).
+        draw: ``draw(target_lam, draws, height, width, *, resize_scale) -> (lam, boxes)``: from
+            the row's ``Beta(alpha, alpha)`` draw and its ``(num, columns)`` uniforms, the head's
+            true share and (box modes) the ``(num, 4)`` boxes; tensor arithmetic only.
+        apply: ``apply(out, head, tail, lam, boxes, rows) -> out``: mix the rows this mode owns
+            into ``out`` (the result so far, which starts as the head batch). Box modes get
+            ``boxes`` with empty boxes for the rows they do not own; blending modes get ``rows``
+            (``None``: every row).
+    """
+
+    name: str
+    columns: int
+    box: bool
+    draw: Draw
+    apply: Apply
+
+
+def cutmix_boxes(lam: torch.Tensor, centres: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """CutMix boxes: sides ``floor(W sqrt(1 - lam))`` by ``floor(H sqrt(1 - lam))``, centred on a
+    pixel drawn uniformly from the image, clipped to it (as torchvision's and timm's CutMix).
+
+    Args:
+        lam: ``(B,)`` target head shares.
+        centres: ``(B, 2)`` uniforms in [0, 1) for the centre's (x, y).
+        height: image height H.
+        width: image width W.
+
+    Returns:
+        ``(B, 4)`` int64 boxes ``(x1, y1, x2, y2)``; their area can be below ``(1 - lam) H W``
+        after clipping, so the head's true share is :func:`mmt_augment.kernels.box_area_lam`.
+    """
+    # Only Python scalars meet the tensors: a torch.tensor(..., device=cuda) would be a blocking copy.
+    side = (1.0 - lam).clamp(min=0.0).sqrt()
+    cut_w, cut_h = (side * width).long(), (side * height).long()
+    x_low = (centres[:, 0] * width).long() - cut_w // 2
+    y_low = (centres[:, 1] * height).long() - cut_h // 2
+    x1, x2 = x_low.clamp(0, width), (x_low + cut_w).clamp(0, width)
+    y1, y2 = y_low.clamp(0, height), (y_low + cut_h).clamp(0, height)
+    return torch.stack([x1, y1, x2, y2], dim=1)
+
+
+def resize_boxes(draws: torch.Tensor, height: int, width: int, scale: tuple[float, float]) -> torch.Tensor:
+    """ResizeMix boxes: the whole tail image shrunk by ``s ~ U(scale)`` per side, placed uniformly.
+
+    The pasted image is ``max(1, floor(s H))`` by ``max(1, floor(s W))`` pixels and lies wholly
+    inside the head image, its top-left corner drawn uniformly among the positions that allow it.
+
+    Args:
+        draws: ``(B, 3)`` uniforms in [0, 1) for (scale, x, y).
+        height: image height H.
+        width: image width W.
+        scale: ``(low, high)`` range of the side scale ``s``, ``0 < low <= high <= 1``.
+
+    Returns:
+        ``(B, 4)`` int64 boxes ``(x1, y1, x2, y2)``.
+    """
+    low, high = scale
+    side = low + (high - low) * draws[:, 0]
+    box_h = (side * height).long().clamp(1, height)
+    box_w = (side * width).long().clamp(1, width)
+    x1 = (draws[:, 1] * (width - box_w + 1)).long()
+    y1 = (draws[:, 2] * (height - box_h + 1)).long()
+    return torch.stack([x1, y1, x1 + box_w, y1 + box_h], dim=1)
+
+
+def _draw_mixup(target_lam, draws, height, width, *, resize_scale):
+    return target_lam, None
+
+
+def _apply_mixup(out, head, tail, lam, boxes, rows):
+    blended = kernels.mixup(head, tail, lam)
+    if rows is None:
+        return blended
+    return kernels.keep_rows(blended, out, rows)
+
+
+def _draw_cutmix(target_lam, draws, height, width, *, resize_scale):
+    boxes = cutmix_boxes(target_lam, draws, height, width)
+    return kernels.box_area_lam(boxes, height, width), boxes
+
+
+def _apply_cutmix(out, head, tail, lam, boxes, rows):
+    return kernels.cutmix(out, tail, boxes)
+
+
+def _draw_resizemix(target_lam, draws, height, width, *, resize_scale):
+    boxes = resize_boxes(draws, height, width, resize_scale)
+    return kernels.box_area_lam(boxes, height, width), boxes
+
+
+def _apply_resizemix(out, head, tail, lam, boxes, rows):
+    return kernels.resize_paste(out, tail, boxes)
+
+
+#: The mixing modes by name.
+MODES: dict[str, MixMode] = {
+    "mixup": MixMode("mixup", columns=0, box=False, draw=_draw_mixup, apply=_apply_mixup),
+    "cutmix": MixMode("cutmix", columns=2, box=True, draw=_draw_cutmix, apply=_apply_cutmix),
+    "resizemix": MixMode("resizemix", columns=3, box=True, draw=_draw_resizemix, apply=_apply_resizemix),
+}

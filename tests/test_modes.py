@@ -1,0 +1,289 @@
+"""The mode table, the one parameter path, the new modes and the defects fixed with them."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torchvision import tv_tensors
+
+from mmt_augment import MMTMix
+from mmt_augment import functional as MF
+from mmt_augment.modes import MODES
+from mmt_augment.transforms import apply_mix_params
+
+ALL_MODES = list(MODES) + [("cutmix", "mixup"), ("mixup", "resizemix", "cutmix")]
+DTYPES = [torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64]
+
+
+def batch(batch_size=8, size=(12, 10), dtype=torch.float32, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    head = torch.rand(batch_size, 3, *size, generator=generator)
+    tail = torch.rand(batch_size, 3, *size, generator=generator) + 2.0  # disjoint from the head's values
+    if dtype == torch.uint8:
+        head, tail = (head * 60).to(dtype), (tail * 60).to(dtype)
+    else:
+        head, tail = head.to(dtype), tail.to(dtype)
+    return head, torch.zeros(batch_size, dtype=torch.long), tail, torch.ones(batch_size, dtype=torch.long)
+
+
+def seeded(seed=0, **kwargs):
+    return MMTMix(num_classes=2, generator=torch.Generator().manual_seed(seed), **kwargs)
+
+
+# -- the table -----------------------------------------------------------------------------------
+
+
+def test_every_mode_in_the_table_is_accepted_everywhere():
+    from mmt_augment import RandomMMT
+
+    head, head_labels, tail, tail_labels = batch()
+    for name in MODES:
+        MMTMix(num_classes=2, mode=name)(head, head_labels, tail, tail_labels)
+        RandomMMT(mode=name)(torch.cat([head, tail]))
+        MF.sample_mix_params(8, 12, 10, mode=name)
+
+
+def test_an_unknown_mode_is_rejected_not_treated_as_mixup():
+    with pytest.raises(ValueError, match="mode must be one of"):
+        MMTMix(mode="fmix")
+    with pytest.raises(ValueError, match="every mode must be one of"):
+        MMTMix(mode=("cutmix", "fmix"))
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_lam_is_the_share_of_head_pixels_for_every_mode(mode, per_sample):
+    batch_size, height, width = 64, 12, 10
+    head, tail = torch.zeros(batch_size, 1, height, width), torch.ones(batch_size, 1, height, width)
+    labels = torch.zeros(batch_size, dtype=torch.long)
+    images, mixed = seeded(3, mode=mode, per_sample=per_sample, p=0.8).mix(head, labels, tail, labels + 1)
+    # With a zero head and a one tail, every mode's output row averages to its tail share.
+    torch.testing.assert_close(mixed.lam, 1.0 - images.mean(dim=(1, 2, 3)), rtol=0, atol=1e-5)
+
+
+def test_a_tuple_of_modes_chooses_a_mode_per_row_with_mode_probs():
+    params = MF.sample_mix_params(20000, 8, 8, mode=("cutmix", "mixup"), mode_probs=(0.25, 0.75), p=1.0,
+                                  generator=torch.Generator().manual_seed(0))
+    share = params.mode.float().mean().item()  # mode 1 is mixup
+    assert abs(share - 0.75) < 0.015  # 20k Bernoulli(0.75) draws: standard error 0.003
+    cutmix_rows = params.mode == 0
+    assert bool((params.boxes[~cutmix_rows] == 0).all())
+    torch.testing.assert_close(params.lam[cutmix_rows], MF.box_area_lam(params.boxes[cutmix_rows], 8, 8))
+
+
+def test_a_tuple_of_modes_per_batch_uses_one_mode_per_call():
+    head, head_labels, tail, tail_labels = batch(16, size=(16, 16))
+    seen = set()
+    for seed in range(30):
+        mmt = seeded(seed, mode=("cutmix", "mixup"), per_sample=False)
+        images, mixed = mmt.mix(head, head_labels, tail, tail_labels)
+        blended = bool(((images > 1.0) & (images < 2.0)).any())  # only MixUp makes values between the ranges
+        seen.add(blended)
+        assert mixed.lam.unique().numel() == 1
+    assert seen == {True, False}
+
+
+def test_mode_probs_need_a_tuple_and_one_weight_per_mode():
+    with pytest.raises(ValueError, match="mode_probs needs a tuple of modes"):
+        MMTMix(mode="mixup", mode_probs=(1.0,))
+    with pytest.raises(ValueError, match="one entry per mode"):
+        MMTMix(mode=("cutmix", "mixup"), mode_probs=(1.0,))
+    with pytest.raises(ValueError, match="not all be 0"):
+        MMTMix(mode=("cutmix", "mixup"), mode_probs=(0, 0))
+    with pytest.raises(TypeError, match="mode_probs must hold real numbers"):
+        MMTMix(mode=("cutmix", "mixup"), mode_probs=("a", 1))
+
+
+# -- ResizeMix ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.uint8])
+def test_resizemix_pastes_the_whole_tail_resized_with_antialias(dtype):
+    head, head_labels, tail, tail_labels = batch(6, size=(32, 32), dtype=dtype, seed=1)
+    mmt = seeded(4, mode="resizemix")
+    images, mixed = mmt.mix(head, head_labels, tail, tail_labels)
+    params = MF.sample_mix_params(6, 32, 32, mode="resizemix", generator=torch.Generator().manual_seed(4))
+    for row, (x1, y1, x2, y2) in enumerate(params.boxes.tolist()):
+        expected = F.interpolate(tail[row:row + 1].float(), size=(y2 - y1, x2 - x1), mode="bilinear",
+                                 antialias=True, align_corners=False)[0]
+        if dtype == torch.uint8:
+            expected = expected.round().clamp(0, 255)
+        torch.testing.assert_close(images[row, :, y1:y2, x1:x2].to(expected.dtype), expected.to(expected.dtype),
+                                   rtol=0, atol=1.0 if dtype == torch.uint8 else 1e-4)
+        outside = torch.ones(32, 32, dtype=torch.bool)
+        outside[y1:y2, x1:x2] = False
+        assert torch.equal(images[row][:, outside], head[row][:, outside])
+        assert math.isclose(float(mixed.lam[row]), 1 - (y2 - y1) * (x2 - x1) / 1024, rel_tol=1e-6)
+
+
+def test_resizemix_scale_stays_in_its_range_and_box_inside_the_image():
+    params = MF.sample_mix_params(5000, 40, 30, mode="resizemix", resize_scale=(0.2, 0.5),
+                                  generator=torch.Generator().manual_seed(0))
+    x1, y1, x2, y2 = params.boxes.unbind(1)
+    assert bool(((x1 >= 0) & (y1 >= 0) & (x2 <= 30) & (y2 <= 40)).all())
+    heights, widths = (y2 - y1).float(), (x2 - x1).float()
+    assert heights.min() >= math.floor(0.2 * 40) and heights.max() <= 0.5 * 40
+    assert widths.min() >= math.floor(0.2 * 30) and widths.max() <= 0.5 * 30
+    assert abs(heights.mean().item() / 40 - 0.35) < 0.03  # s ~ U(0.2, 0.5) has mean 0.35
+
+
+@pytest.mark.parametrize("bad", [(0.0, 0.5), (0.6, 0.5), (0.1, 1.5), "0.1", (0.1,)])
+def test_bad_resize_scale_raises(bad):
+    with pytest.raises((TypeError, ValueError), match="resize_scale"):
+        MMTMix(mode="resizemix", resize_scale=bad)
+
+
+@pytest.mark.parametrize("mode", ["resizemix", ("cutmix", "mixup"), ("mixup", "resizemix")])
+def test_gradients_of_new_modes_pass_gradcheck(mode):
+    generator = torch.Generator().manual_seed(0)
+    head = torch.rand(4, 2, 6, 5, dtype=torch.float64, generator=generator, requires_grad=True)
+    tail = torch.rand(4, 2, 6, 5, dtype=torch.float64, generator=generator, requires_grad=True)
+    params = MF.sample_mix_params(4, 6, 5, mode=mode, p=0.8, resize_scale=(0.4, 0.9),
+                                  generator=torch.Generator().manual_seed(2))
+    assert torch.autograd.gradcheck(lambda h, t: apply_mix_params(h, t, params), (head, tail))
+
+
+@settings(max_examples=30, deadline=None)
+@given(mode=st.sampled_from(ALL_MODES), per_sample=st.booleans(), dtype=st.sampled_from(DTYPES),
+       channels_last=st.booleans(), seed=st.integers(0, 2**16))
+def test_new_modes_keep_dtype_layout_and_rows_sum_to_one(mode, per_sample, dtype, channels_last, seed):
+    head, head_labels, tail, tail_labels = batch(5, dtype=dtype, seed=seed)
+    if channels_last:
+        head, tail = head.contiguous(memory_format=torch.channels_last), tail.contiguous(memory_format=torch.channels_last)
+    images, targets = seeded(seed, mode=mode, per_sample=per_sample, p=0.7)(head, head_labels, tail, tail_labels)
+    assert images.shape == head.shape and images.dtype == dtype
+    assert images.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    torch.testing.assert_close(targets.sum(1), torch.ones(5, dtype=targets.dtype))
+
+
+# -- one parameter path ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["cutmix", "mixup", ("cutmix", "mixup")])
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_a_seed_gives_the_same_result_eager_and_compiled(mode, per_sample):
+    head, head_labels, tail, tail_labels = batch()
+    mmt = MMTMix(num_classes=2, mode=mode, per_sample=per_sample, p=0.6, alpha=0.5)
+    compiled = torch.compile(mmt, fullgraph=True)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        eager_images, eager_targets = mmt(head, head_labels, tail, tail_labels)
+        torch.manual_seed(seed)
+        compiled_images, compiled_targets = compiled(head, head_labels, tail, tail_labels)
+        assert torch.equal(eager_targets, compiled_targets)  # the same draws, bit for bit
+        # Inductor may fuse lerp into other arithmetic: equal up to float rounding.
+        torch.testing.assert_close(eager_images, compiled_images, rtol=1e-6, atol=1e-6)
+
+
+def test_a_generator_works_under_torch_compile_with_the_eager_draws():
+    head, head_labels, tail, tail_labels = batch()
+    eager = seeded(7, mode="cutmix", per_sample=False)
+    compiled = torch.compile(seeded(7, mode="cutmix", per_sample=False))
+    for _ in range(3):
+        expected, got = eager(head, head_labels, tail, tail_labels), compiled(head, head_labels, tail, tail_labels)
+        assert torch.equal(expected[0], got[0]) and torch.equal(expected[1], got[1])
+
+
+@pytest.mark.parametrize("mode", ["cutmix", "mixup"])
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32, torch.float64, torch.bfloat16])
+def test_the_per_batch_cpu_fast_path_equals_the_shared_kernels(mode, dtype):
+    head, _, tail, _ = batch(6, dtype=dtype)
+    for seed in range(8):
+        params = MF.sample_mix_params(6, 12, 10, mode=mode, p=0.7, per_sample=False,
+                                      generator=torch.Generator().manual_seed(seed))
+        assert torch.equal(MMTMix.apply_params(head, tail, params), apply_mix_params(head, tail, params))
+
+
+# -- defects ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("per_sample", [False, True])
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_an_unmixed_mixup_row_is_the_head_exactly_even_with_non_finite_tails(per_sample, requires_grad):
+    head, head_labels, tail, tail_labels = batch(64)
+    head.requires_grad_(requires_grad)
+    tail = tail.clone()
+    tail[::2] = float("inf")
+    tail[1::2] = float("nan")
+    for seed in range(4):
+        images, mixed = seeded(seed, mode="mixup", p=0.5, per_sample=per_sample).mix(head, head_labels, tail, tail_labels)
+        unmixed = mixed.lam == 1
+        assert int(unmixed.sum()) > 0 or not per_sample
+        assert torch.equal(images[unmixed].detach(), head[unmixed].detach())
+
+
+def test_tiny_alpha_puts_lam_at_zero_and_one():
+    lam = MF.sample_lam(20000, 1e-3, generator=torch.Generator().manual_seed(0))
+    middle = ((lam > 0.05) & (lam < 0.95)).float().mean().item()
+    # Beta(a, a) puts about 2 a log(19) = 0.6% of its mass in (0.05, 0.95) for a = 1e-3.
+    assert middle < 0.02
+    assert abs((lam > 0.5).float().mean().item() - 0.5) < 0.02  # symmetric
+
+
+def test_alpha_below_the_documented_minimum_is_rejected():
+    with pytest.raises(ValueError, match="alpha must be a finite number >= 0.001"):
+        MMTMix(alpha=1e-4)
+
+
+def _collate_lams(num_workers, seed):
+    mmt = MMTMix(num_classes=2, per_sample=False, generator=torch.Generator().manual_seed(seed))
+    data = [(torch.rand(3, 4, 4), torch.tensor(i % 2)) for i in range(16)]
+
+    def collate(items):
+        images = torch.stack([image for image, _ in items])
+        labels = torch.stack([label for _, label in items])
+        _, mixed = mmt.mix(images[:2], labels[:2], images[2:], labels[2:])
+        return mixed.lam[0]
+
+    torch.manual_seed(123)
+    loader = torch.utils.data.DataLoader(data, batch_size=4, num_workers=num_workers, collate_fn=collate)
+    return [float(lam) for lam in loader]
+
+
+def test_a_seeded_transform_as_collate_fn_gives_each_worker_its_own_stream():
+    lams = _collate_lams(2, seed=0)
+    # Batches alternate between the two workers: 0, 2 from one and 1, 3 from the other.
+    assert lams[0] != lams[1] and lams[2] != lams[3]
+    assert lams == _collate_lams(2, seed=0)  # still reproducible
+    assert lams != _collate_lams(2, seed=1)
+
+
+@pytest.mark.parametrize("size", [(0, 8), (8, 0)])
+def test_zero_size_images_are_rejected(size):
+    head = torch.rand(4, 3, *size)
+    labels = torch.zeros(4, dtype=torch.long)
+    with pytest.raises(ValueError, match="height and width >= 1"):
+        MMTMix(num_classes=2)(head, labels, head, labels)
+
+
+def test_tv_tensor_images_stay_tv_tensors_in_every_call_form():
+    head, head_labels, tail, tail_labels = batch(4)
+    paired = tv_tensors.Image(torch.cat([head, tail]))
+    labels = torch.cat([head_labels, tail_labels])
+    mmt = MMTMix(num_classes=2)
+    assert isinstance(mmt(paired, labels)[0], tv_tensors.Image)
+    assert isinstance(mmt((paired, labels))[0], tv_tensors.Image)
+    assert isinstance(mmt({"image": paired, "labels": labels})["image"], tv_tensors.Image)
+    assert isinstance(mmt(tv_tensors.Image(head), head_labels, tv_tensors.Image(tail), tail_labels)[0], tv_tensors.Image)
+
+
+def test_float64_images_with_float32_soft_labels_give_float64_targets():
+    head, _, tail, _ = batch(4, dtype=torch.float64)
+    soft = torch.full((4, 2), 0.5, dtype=torch.float32)
+    _, targets = MMTMix()(head, soft, tail, soft)
+    assert targets.dtype == torch.float64
+
+
+@pytest.mark.parametrize("lam", [1, 0, True])
+def test_functional_mixup_takes_an_int_lam(lam):
+    head, _, tail, _ = batch(2)
+    out = MF.mixup(head, tail, lam)
+    assert torch.equal(out, head if lam else tail)
+
+
+def test_odd_batch_error_says_the_call_halves_the_batch():
+    with pytest.raises(ValueError, match="returns half"):
+        MMTMix(num_classes=2)(torch.rand(5, 3, 4, 4), torch.zeros(5, dtype=torch.long))
