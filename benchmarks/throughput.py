@@ -6,14 +6,19 @@ interleaved rounds, one call each per round, so drift of the machine (other proc
 quota) reaches all of them alike; each reports the median over rounds. The mixing probability
 is 1 everywhere, so every call does the full work.
 
+Each target's speed-up is the median over rounds of the per-round ratio, with its quartiles:
+a target is met when the lower quartile clears it, missed when the upper quartile does not,
+and otherwise the run is reported as too noisy to tell.
+
 Run ``python -m benchmarks.throughput --help``. Results go to
-``benchmarks/results/throughput-<device>.json``; ``format_table`` renders them.
+``benchmarks/results/local/throughput-<device>.json`` unless ``--out`` names a file (the
+committed results are written with ``--out benchmarks/results/throughput-<device>.json``);
+``format_table`` renders them.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 import warnings
@@ -23,11 +28,10 @@ from typing import Callable
 import torch
 
 from benchmarks.environment import machine_info, resolve_device
+from benchmarks.results_io import LOCAL_RESULTS_DIR, write_json
 from mmt_augment import MMTMix
 
 __all__ = ["SIZES", "TARGETS", "format_table", "measure", "run"]
-
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 SIZES = {"32px": (128, 3, 32, 32), "224px": (256, 3, 224, 224)}
 
@@ -38,9 +42,18 @@ TARGETS = [
     ("mmt_mixup", "tv_mixup", "32px", 1.5, "MMTMix mixup vs torchvision MixUp"),
     ("mmt_cutmix", "tv_cutmix", "224px", 1.5, "MMTMix cutmix vs torchvision CutMix"),
     ("mmt_mixup", "tv_mixup", "224px", 1.5, "MMTMix mixup vs torchvision MixUp"),
-    ("mmt_cutmix_per_sample", "timm_elem_cutmix", "32px", 10.0, "MMTMix per-sample cutmix vs timm elem cutmix"),
-    ("mmt_mixup_per_sample", "timm_elem_mixup", "32px", 10.0, "MMTMix per-sample mixup vs timm elem mixup"),
-    ("mmt_mixup", "lerp", "224px", 1 / 1.4, "MMTMix mixup within 1.4x of torch.lerp"),
+    ("mmt_cutmix_per_sample", "timm_elem_cutmix", "32px", 10.0, "per-sample cutmix vs timm elem cutmix"),
+    ("mmt_mixup_per_sample", "timm_elem_mixup", "32px", 10.0, "per-sample mixup vs timm elem mixup"),
+    ("mmt_cutmix_per_sample", "timm_elem_both", "32px", 10.0, "per-sample cutmix vs timm elem (mixup+cutmix)"),
+    ("mmt_mixup_per_sample", "timm_elem_both", "32px", 10.0, "per-sample mixup vs timm elem (mixup+cutmix)"),
+    ("mmt_cutmix_mixup_per_sample", "timm_elem_both", "32px", 10.0,
+     "per-sample (cutmix, mixup) vs timm elem (mixup+cutmix)"),
+    ("mmt_mixup", "lerp", "224px", 1 / 1.5, "MMTMix mixup within 1.5x of torch.lerp"),
+    ("mmt_cutmix", "lerp", "224px", 1 / 1.5, "MMTMix cutmix within 1.5x of torch.lerp"),
+    ("mmt_mixup_per_sample", "lerp", "224px", 1 / 1.5, "per-sample mixup within 1.5x of torch.lerp"),
+    ("mmt_cutmix_per_sample", "lerp", "224px", 1 / 1.5, "per-sample cutmix within 1.5x of torch.lerp"),
+    ("mmt_resizemix_per_sample", "mmt_cutmix_per_sample", "32px", None, "per-sample resizemix vs per-sample cutmix"),
+    ("mmt_resizemix_per_sample", "mmt_cutmix_per_sample", "224px", None, "per-sample resizemix vs per-sample cutmix"),
 ]
 
 
@@ -53,10 +66,10 @@ def _candidates(head: torch.Tensor, tail: torch.Tensor, labels: torch.Tensor, ta
         "clone": lambda: head.clone(),
         "lerp": lambda: torch.lerp(tail, head, 0.3),
     }
-    for mode in ("cutmix", "mixup"):
+    for mode in ("cutmix", "mixup", "resizemix", ("cutmix", "mixup")):
         for per_sample in (False, True):
             mmt = MMTMix(num_classes=num_classes, mode=mode, p=1.0, per_sample=per_sample)
-            name = f"mmt_{mode}" + ("_per_sample" if per_sample else "")
+            name = "mmt_" + (mode if isinstance(mode, str) else "_".join(mode)) + ("_per_sample" if per_sample else "")
             candidates[name] = lambda mmt=mmt: mmt(head, labels, tail, tail_labels)
     tv_cutmix, tv_mixup = v2.CutMix(num_classes=num_classes), v2.MixUp(num_classes=num_classes)
     candidates["tv_cutmix"] = lambda: tv_cutmix(head, labels)
@@ -78,10 +91,12 @@ def _candidates(head: torch.Tensor, tail: torch.Tensor, labels: torch.Tensor, ta
         # timm mixes in place; it gets a scratch copy of the head batch, refilled outside the timer.
         scratch = head.clone()
         for mode in ("batch", "elem"):
-            for kind in ("cutmix", "mixup"):
+            for kind in ("cutmix", "mixup", "both"):
+                if kind == "both" and mode == "batch":
+                    continue
                 mixer = Mixup(
-                    mixup_alpha=1.0 if kind == "mixup" else 0.0,
-                    cutmix_alpha=1.0 if kind == "cutmix" else 0.0,
+                    mixup_alpha=1.0 if kind in ("mixup", "both") else 0.0,
+                    cutmix_alpha=1.0 if kind in ("cutmix", "both") else 0.0,
                     prob=1.0,
                     mode=mode,
                     num_classes=num_classes,
@@ -132,8 +147,27 @@ def measure(candidates: dict[str, Callable[[], object]], rounds: int, warmup: in
     for name, values in samples.items():
         quartiles = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
         summary[name] = {"median_ms": statistics.median(values), "q1_ms": quartiles[0], "q3_ms": quartiles[2],
-                         "rounds": len(values)}
+                         "rounds": len(values), "samples_ms": values}
     return summary
+
+
+def speedup(timings: dict[str, dict], candidate: str, baseline: str) -> dict[str, float]:
+    """Median and quartiles over rounds of ``baseline time / candidate time`` (same round each)."""
+    ratios = [base / mine for base, mine in zip(timings[baseline]["samples_ms"], timings[candidate]["samples_ms"])]
+    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+    return {"speedup": statistics.median(ratios), "q1": quartiles[0], "q3": quartiles[2]}
+
+
+def verdict(ratio: dict) -> str:
+    """``"yes"`` when the lower quartile clears the target, ``"no"`` when the upper quartile
+    misses it, else ``"noisy"``: the spread straddles the target, so this run cannot tell."""
+    if ratio["target"] is None:
+        return "report"
+    if ratio["q1"] >= ratio["target"]:
+        return "yes"
+    if ratio["q3"] < ratio["target"]:
+        return "no"
+    return "noisy"
 
 
 def run(*, quick: bool = False, out_path: str | Path | None = None, device: str = "auto",
@@ -175,16 +209,14 @@ def run(*, quick: bool = False, out_path: str | Path | None = None, device: str 
         timings = results["sizes"].get(size_name, {}).get("timings", {})
         if numerator not in timings or denominator not in timings:
             continue
-        speedup = timings[denominator]["median_ms"] / timings[numerator]["median_ms"]
-        results["ratios"].append({"what": description, "size": size_name, "candidate": numerator,
-                                  "baseline": denominator, "speedup": speedup, "target": minimum,
-                                  "met": speedup >= minimum})
+        ratio = {"what": description, "size": size_name, "candidate": numerator, "baseline": denominator,
+                 **speedup(timings, numerator, denominator), "target": minimum}
+        ratio["met"] = verdict(ratio)
+        results["ratios"].append(ratio)
     if out_path is None:
         suffix = "-quick" if quick else ""
-        out_path = RESULTS_DIR / f"throughput-{torch_device.type}{suffix}.json"
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(results, indent=2) + "\n")
+        out_path = LOCAL_RESULTS_DIR / f"throughput-{torch_device.type}{suffix}.json"
+    out_path = write_json(out_path, results)
     results["path"] = str(out_path)
     return results
 
@@ -213,11 +245,18 @@ def format_table(results: dict) -> str:
             cells.append(f"{timing['median_ms']:.3f}" if timing else "—")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if results["ratios"]:
-        lines += ["", "| target | size | speed-up | required | met |", "|---|---|---|---|---|"]
+        lines += ["", "| target | size | speed-up (IQR) | required | met |", "|---|---|---|---|---|"]
         for ratio in results["ratios"]:
-            required = f">= {ratio['target']:.2f}x" if ratio["target"] >= 1 else f">= {ratio['target']:.2f}x (within {1 / ratio['target']:.1f}x)"
-            lines.append(f"| {ratio['what']} | {ratio['size']} | {ratio['speedup']:.2f}x | {required} | "
-                         f"{'yes' if ratio['met'] else 'no'} |")
+            target = ratio["target"]
+            if target is None:
+                required = "report"
+            elif target >= 1:
+                required = f">= {target:.2f}x"
+            else:
+                required = f">= {target:.2f}x (within {1 / target:.1f}x)"
+            spread = f" ({ratio['q1']:.2f}-{ratio['q3']:.2f})" if "q1" in ratio else ""
+            met = ratio["met"] if isinstance(ratio["met"], str) else ("yes" if ratio["met"] else "no")
+            lines.append(f"| {ratio['what']} | {ratio['size']} | {ratio['speedup']:.2f}x{spread} | {required} | {met} |")
     return "\n".join(lines)
 
 
@@ -227,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), help="sizes to run (default: all)")
     parser.add_argument("--num-classes", type=int, default=100)
-    parser.add_argument("--out", help="JSON path (default: benchmarks/results/throughput-<device>.json)")
+    parser.add_argument("--out", help="JSON path (default: benchmarks/results/local/throughput-<device>.json)")
     args = parser.parse_args(argv)
     results = run(quick=args.quick, out_path=args.out, device=args.device, sizes=args.sizes,
                   num_classes=args.num_classes)

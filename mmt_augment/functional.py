@@ -7,8 +7,9 @@ Kernels (no randomness, no state; differentiable in both images):
 Parameter sampling (explicit ``torch.Generator``, ``(B,)`` tensors on any device, the same
 draws eagerly and under ``torch.compile``): :func:`sample_mix_params` (everything one call
 needs, for any mode or tuple of modes), :func:`sample_lam`, :func:`sample_apply`,
-:func:`sample_boxes`, and :func:`draw_uniforms` (the one random draw behind them). The box
-rules: :func:`cutmix_boxes`, :func:`resize_boxes`.
+:func:`sample_boxes`, and :func:`draw_uniforms` (the one random draw behind them);
+:func:`sample_batch_params_on_host`, the same per-batch draw read as Python numbers (the CPU
+fast path, equal bit for bit). The box rules: :func:`cutmix_boxes`, :func:`resize_boxes`.
 
 Example:
     >>> import torch
@@ -34,15 +35,18 @@ from mmt_augment.kernels import (
 from mmt_augment.losses import mixed_cross_entropy, remix_labels
 from mmt_augment.modes import cutmix_boxes, resize_boxes
 from mmt_augment.params import (
+    HostBatchParams,
     MixParams,
     draw_uniforms,
     sample_apply,
+    sample_batch_params_on_host,
     sample_boxes,
     sample_lam,
     sample_mix_params,
 )
 
 __all__ = [
+    "HostBatchParams",
     "MixParams",
     "box_area_lam",
     "box_masks",
@@ -59,6 +63,7 @@ __all__ = [
     "resize_boxes",
     "resize_paste",
     "sample_apply",
+    "sample_batch_params_on_host",
     "sample_boxes",
     "sample_lam",
     "sample_mix_params",

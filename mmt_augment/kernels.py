@@ -238,8 +238,7 @@ def box_area_lam(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
     Returns:
         ``(B,)`` float32 tensor in ``[0, 1]``.
     """
-    x1, y1, x2, y2 = boxes.unbind(1)
-    pasted = ((x2 - x1) * (y2 - y1)).to(torch.float32)
+    pasted = (boxes[:, 2:] - boxes[:, :2]).prod(1).to(torch.float32)
     return 1.0 - pasted / float(height * width)
 
 

@@ -22,11 +22,12 @@ import dataclasses
 from collections.abc import Callable
 from typing import Optional
 
+import numpy as np
 import torch
 
 from mmt_augment import kernels
 
-__all__ = ["MODES", "MixMode", "cutmix_boxes", "resize_boxes"]
+__all__ = ["MODES", "MixMode", "cutmix_box_on_host", "cutmix_boxes", "resize_boxes"]
 
 Draw = Callable[..., tuple[torch.Tensor, Optional[torch.Tensor]]]
 Apply = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor],
@@ -71,14 +72,37 @@ def cutmix_boxes(lam: torch.Tensor, centres: torch.Tensor, height: int, width: i
         ``(B, 4)`` int64 boxes ``(x1, y1, x2, y2)``; their area can be below ``(1 - lam) H W``
         after clipping, so the head's true share is :func:`mmt_augment.kernels.box_area_lam`.
     """
-    # Only Python scalars meet the tensors: a torch.tensor(..., device=cuda) would be a blocking copy.
-    side = (1.0 - lam).clamp(min=0.0).sqrt()
-    cut_w, cut_h = (side * width).long(), (side * height).long()
-    x_low = (centres[:, 0] * width).long() - cut_w // 2
-    y_low = (centres[:, 1] * height).long() - cut_h // 2
-    x1, x2 = x_low.clamp(0, width), (x_low + cut_w).clamp(0, width)
-    y1, y2 = y_low.clamp(0, height), (y_low + cut_h).clamp(0, height)
-    return torch.stack([x1, y1, x2, y2], dim=1)
+    # (x, y) pairs at once, against an image-size tensor filled on the device from Python
+    # numbers: a torch.tensor([W, H], device=cuda) would be a blocking host-to-device copy.
+    size = torch.full((2,), float(width), device=lam.device)
+    size[1] = float(height)
+    side = (1.0 - lam).clamp_(min=0.0).sqrt_().unsqueeze(1)
+    cut = (side * size).long()  # (B, 2): box width, height
+    low = (centres * size).long() - cut // 2
+    limit = size.long()
+    return torch.cat([low.clamp(min=0).minimum(limit), (low + cut).clamp(min=0).minimum(limit)], dim=1)
+
+
+def cutmix_box_on_host(lam: float, centre_x: float, centre_y: float, height: int,
+                       width: int) -> tuple[tuple[int, int, int, int], float]:
+    """:func:`cutmix_boxes` for one row of Python numbers, in float32 arithmetic like the tensors.
+
+    Every step rounds like the float32 tensor ops (IEEE float32 through NumPy scalars), so the
+    box and the head share equal the tensor rule's bit for bit (a test checks this); the CPU
+    per-batch fast path of :class:`mmt_augment.MMTMix` uses it to skip a dozen tiny tensor ops.
+
+    Returns:
+        ``((x1, y1, x2, y2), lam)``: the box and the head's true share (a float32 value).
+    """
+    f32 = np.float32
+    side = np.sqrt(max(f32(1.0) - f32(lam), f32(0.0)))
+    cut_w, cut_h = int(side * f32(width)), int(side * f32(height))
+    x_low = int(f32(centre_x) * f32(width)) - cut_w // 2
+    y_low = int(f32(centre_y) * f32(height)) - cut_h // 2
+    x1, x2 = (min(max(value, 0), width) for value in (x_low, x_low + cut_w))
+    y1, y2 = (min(max(value, 0), height) for value in (y_low, y_low + cut_h))
+    share = f32(1.0) - f32((x2 - x1) * (y2 - y1)) / f32(height * width)
+    return (x1, y1, x2, y2), float(share)
 
 
 def resize_boxes(draws: torch.Tensor, height: int, width: int, scale: tuple[float, float]) -> torch.Tensor:

@@ -22,14 +22,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, Optional
 
+import numpy as np
 import torch
 
-from mmt_augment.modes import MODES, cutmix_boxes
+from mmt_augment.modes import MODES, cutmix_box_on_host, cutmix_boxes
 
 __all__ = [
+    "HostBatchParams",
     "MixParams",
     "draw_uniforms",
     "sample_apply",
+    "sample_batch_params_on_host",
     "sample_boxes",
     "sample_lam",
     "sample_mix_params",
@@ -58,6 +61,22 @@ class MixParams(NamedTuple):
     boxes: Optional[torch.Tensor]
     modes: tuple[str, ...]
     mixes_all: bool = False
+
+
+class HostBatchParams(NamedTuple):
+    """Per-batch parameters as Python numbers (the CPU fast path), equal to :class:`MixParams`'s.
+
+    Attributes:
+        lam: the head's true share of every row (1.0 when the batch is not mixed).
+        apply: whether the batch is mixed.
+        mode: the batch's mode name.
+        box: ``(x1, y1, x2, y2)`` for CutMix (``(0, 0, 0, 0)`` when not mixed), else ``None``.
+    """
+
+    lam: float
+    apply: bool
+    mode: str
+    box: Optional[tuple[int, int, int, int]]
 
 
 # -- the one draw -------------------------------------------------------------------------------
@@ -218,26 +237,65 @@ def sample_mix_params(
     columns = 1 + choose + sum(entry.columns for entry in entries)
     uniforms, target_lam = draw_uniforms(num, columns, alpha, generator=generator, device=device)
     apply = uniforms[:, 0] < p
-    mode_index = torch.zeros(num, dtype=torch.int64, device=uniforms.device)
+    mixes_all = p >= 1.0
+    mode_index = torch.zeros((), dtype=torch.int64, device=uniforms.device).expand(num)
     if choose:
         probs = [1.0 / len(names)] * len(names) if mode_probs is None else [float(q) for q in mode_probs]
         total, bound = sum(probs), 0.0
         for q in probs[:-1]:  # Python scalars only: no host-to-device copy
             bound += q / total
-            mode_index += (uniforms[:, 1] >= bound).long()
-    lam = torch.ones(num, device=uniforms.device)
-    boxes = torch.zeros(num, 4, dtype=torch.int64, device=uniforms.device) if any(e.box for e in entries) else None
-    first = 1 + choose
-    for index, entry in enumerate(entries):
-        draws = uniforms[:, first:first + entry.columns]
-        first += entry.columns
-        rows = apply & (mode_index == index) if choose else apply
-        mode_lam, mode_boxes = entry.draw(target_lam, draws, height, width, resize_scale=resize_scale)
-        if mode_boxes is not None:
-            boxes = torch.where(rows.unsqueeze(1), mode_boxes, boxes)
-        lam = torch.where(rows, mode_lam, lam)
+            mode_index = mode_index + (uniforms[:, 1] >= bound).long()
+    if not choose:
+        # One mode: its parameters are every row's; unmixed rows get lam 1 and an empty box.
+        mode_lam, boxes = entries[0].draw(target_lam, uniforms[:, 1:], height, width, resize_scale=resize_scale)
+        if not mixes_all:
+            lam = torch.where(apply, mode_lam, 1.0)
+            boxes = boxes * apply.unsqueeze(1) if boxes is not None else None
+        else:
+            lam = mode_lam
+    else:
+        lam = torch.ones(num, device=uniforms.device)
+        boxes = torch.zeros(num, 4, dtype=torch.int64, device=uniforms.device) if any(e.box for e in entries) else None
+        first = 2
+        for index, entry in enumerate(entries):
+            draws = uniforms[:, first:first + entry.columns]
+            first += entry.columns
+            rows = apply & (mode_index == index)
+            mode_lam, mode_boxes = entry.draw(target_lam, draws, height, width, resize_scale=resize_scale)
+            if mode_boxes is not None:
+                boxes = torch.where(rows.unsqueeze(1), mode_boxes, boxes)
+            lam = torch.where(rows, mode_lam, lam)
     if not per_sample:
         lam, apply, mode_index = lam.expand(batch_size), apply.expand(batch_size), mode_index.expand(batch_size)
         boxes = boxes.expand(batch_size, 4) if boxes is not None else None
-    return MixParams(lam=lam, apply=apply, mode=mode_index, boxes=boxes, modes=names, mixes_all=p >= 1.0)
+    return MixParams(lam=lam, apply=apply, mode=mode_index, boxes=boxes, modes=names, mixes_all=mixes_all)
 
+
+
+def sample_batch_params_on_host(
+    height: int,
+    width: int,
+    *,
+    mode: str,
+    alpha: float = 1.0,
+    p: float = 1.0,
+    generator: Optional[torch.Generator] = None,
+) -> HostBatchParams:
+    """:func:`sample_mix_params` with ``per_sample=False`` on the CPU, read as Python numbers.
+
+    The same draw (one :func:`draw_uniforms` call, so the generator advances alike) and the same
+    arithmetic in float32 on the host: the result equals the tensor path's bit for bit (a test
+    checks this over many seeds), at a fraction of the cost of a dozen one-element tensor ops.
+    For ``"mixup"`` and ``"cutmix"`` (the modes with a faster per-batch CPU kernel).
+    """
+    entry = MODES[mode]
+    uniforms, target_lam = draw_uniforms(1, 1 + entry.columns, alpha, generator=generator)
+    apply_draw, *draws = uniforms[0].tolist()
+    lam = float(target_lam[0]) if alpha != 1.0 else float(target_lam.item())
+    # A float32 tensor compared with a Python float compares in float32.
+    if not apply_draw < float(np.float32(p)):
+        return HostBatchParams(lam=1.0, apply=False, mode=mode, box=(0, 0, 0, 0) if entry.box else None)
+    if mode == "cutmix":
+        box, share = cutmix_box_on_host(lam, draws[0], draws[1], height, width)
+        return HostBatchParams(lam=share, apply=True, mode=mode, box=box)
+    return HostBatchParams(lam=lam, apply=True, mode=mode, box=None)

@@ -18,7 +18,7 @@ from torchvision import tv_tensors
 from mmt_augment import _checks, kernels
 from mmt_augment.losses import MixedLabels
 from mmt_augment.modes import MODES
-from mmt_augment.params import MixParams, sample_mix_params
+from mmt_augment.params import HostBatchParams, MixParams, sample_batch_params_on_host, sample_mix_params
 
 __all__ = ["MMTMix"]
 
@@ -63,7 +63,8 @@ def apply_mix_params(head_images: torch.Tensor, tail_images: torch.Tensor, param
         boxes = params.boxes
         if mode.box and several:
             boxes = boxes * rows.unsqueeze(1)  # empty boxes for the rows of other modes
-        out = mode.apply(out, head_images, tail_images, params.lam, boxes, None if params.mixes_all else rows)
+        every_row = params.mixes_all and not several
+        out = mode.apply(out, head_images, tail_images, params.lam, boxes, None if every_row else rows)
     return out.clone() if out is head_images else out
 
 
@@ -217,16 +218,6 @@ class MMTMix(torch.nn.Module):
     @staticmethod
     def apply_params(head_images: torch.Tensor, tail_images: torch.Tensor, params: MixParams) -> torch.Tensor:
         """Blend the image batches with parameters from :meth:`make_params` (a pure function)."""
-        if (
-            head_images.device.type == "cpu"
-            and params.lam.shape[0] > 0
-            and params.lam.stride(0) == 0
-            and not _is_compiling()
-            and not (torch.is_grad_enabled() and (head_images.requires_grad or tail_images.requires_grad))
-        ):
-            fast = _apply_batch_params_on_host(head_images, tail_images, params)
-            if fast is not None:
-                return fast
         return apply_mix_params(head_images, tail_images, params)
 
     # -- public calls -------------------------------------------------------------------------
@@ -247,14 +238,16 @@ class MMTMix(torch.nn.Module):
             ``(images, MixedLabels(head_labels, tail_labels, lam))`` with ``lam`` float32 ``(B,)``.
         """
         self._check_inputs(head_images, head_labels, tail_images, tail_labels, require_num_classes=False)
-        images, params = self._mix_images(head_images, tail_images, head_images)
-        return images, MixedLabels(head_labels, tail_labels, params.lam.contiguous())
+        images, lam = self._mix_images(head_images, tail_images, head_images)
+        if isinstance(lam, float):
+            lam = torch.full((images.shape[0],), lam, device=images.device)
+        return images, MixedLabels(head_labels, tail_labels, lam.contiguous())
 
     def forward(self, *inputs: Any) -> Any:
         head_images, head_labels, tail_images, tail_labels, like, rebuild = self._unpack(inputs)
         num_classes = self._check_inputs(head_images, head_labels, tail_images, tail_labels, require_num_classes=True)
-        images, params = self._mix_images(head_images, tail_images, like)
-        targets = self._mix_targets(_plain(head_labels), _plain(tail_labels), params.lam, num_classes, images.dtype)
+        images, lam = self._mix_images(head_images, tail_images, like)
+        targets = self._mix_targets(_plain(head_labels), _plain(tail_labels), lam, num_classes, images.dtype)
         return rebuild(images, targets)
 
     # -- internals ----------------------------------------------------------------------------
@@ -300,17 +293,40 @@ class MMTMix(torch.nn.Module):
 
     def _mix_images(
         self, head_images: torch.Tensor, tail_images: torch.Tensor, like: Any
-    ) -> tuple[torch.Tensor, MixParams]:
+    ) -> tuple[torch.Tensor, Union[torch.Tensor, float]]:
+        """The mixed images and the head share ``lam`` (one float for host-side parameters)."""
         head, tail = _plain(head_images), _plain(tail_images)
-        params = self.make_params(head)
-        images = _keep_memory_format(self.apply_params(head, tail, params), head)
-        return _rewrap(images, like), params
+        if self._on_host(head, tail):
+            # Per-batch parameters on the CPU: the same draws as make_params, read as Python numbers
+            # (sample_batch_params_on_host equals sample_mix_params bit for bit), and the kernels
+            # that take Python numbers; a dozen one-element tensor ops would cost more than the mix.
+            host = sample_batch_params_on_host(head.shape[2], head.shape[3], mode=self.mode, alpha=self.alpha,
+                                               p=self.p, generator=self._stream())
+            images, lam = _apply_on_host(head, tail, host), host.lam
+        else:
+            params = self.make_params(head)
+            images, lam = self.apply_params(head, tail, params), params.lam
+        return _rewrap(_keep_memory_format(images, head), like), lam
+
+    def _on_host(self, head: torch.Tensor, tail: torch.Tensor) -> bool:
+        generator_device = self.generator.device.type if self.generator is not None else "cpu"
+        return (
+            not self.per_sample
+            and self.mode in ("mixup", "cutmix")
+            and head.device.type == "cpu"
+            and generator_device == "cpu"
+            and head.shape[0] > 0
+            # float16/bfloat16 MixUp takes a rounded tensor weight; a Python float would differ.
+            and (self.mode == "cutmix" or head.dtype in (torch.uint8, torch.float32, torch.float64))
+            and not _is_compiling()
+            and not (torch.is_grad_enabled() and (head.requires_grad or tail.requires_grad))
+        )
 
     @staticmethod
     def _mix_targets(
         head_labels: torch.Tensor,
         tail_labels: torch.Tensor,
-        lam: torch.Tensor,
+        lam: Union[torch.Tensor, float],
         num_classes: int,
         image_dtype: torch.dtype,
     ) -> torch.Tensor:
@@ -388,25 +404,13 @@ class MMTMix(torch.nn.Module):
         return (*parts, like, rebuild)
 
 
-def _apply_batch_params_on_host(
-    head_images: torch.Tensor, tail_images: torch.Tensor, params: MixParams
-) -> Optional[torch.Tensor]:
-    """Per-batch parameters on the CPU: the same result as :func:`apply_mix_params`, with the
-    shared values read as Python numbers so a paste is one strided copy (the fastest CPU form).
-
-    The parameters are the ones drawn; only the kernel differs (``None`` where no faster one exists).
-    """
-    applied = bool(params.apply[0])
-    if not applied:
+def _apply_on_host(head_images: torch.Tensor, tail_images: torch.Tensor, params: HostBatchParams) -> torch.Tensor:
+    """The kernels for per-batch parameters held as Python numbers: a paste is one strided copy."""
+    if not params.apply:
         return head_images.clone()
-    name = params.modes[int(params.mode[0])]
-    if name == "cutmix":
-        x1, y1, x2, y2 = params.boxes[0].tolist()
-        return kernels.paste_box(head_images, tail_images, (x1, y1, x2, y2))
-    if name == "mixup" and head_images.dtype in (torch.uint8, torch.float32, torch.float64):
-        # A float weight is exact for these dtypes (a float16/bfloat16 tensor weight is rounded).
-        return kernels.mixup(head_images, tail_images, float(params.lam[0]))
-    return None
+    if params.box is not None:
+        return kernels.paste_box(head_images, tail_images, params.box)
+    return kernels.mixup(head_images, tail_images, params.lam)
 
 
 def _labels_from_dict(sample: dict) -> torch.Tensor:

@@ -188,13 +188,33 @@ def test_a_generator_works_under_torch_compile_with_the_eager_draws():
 
 
 @pytest.mark.parametrize("mode", ["cutmix", "mixup"])
+@pytest.mark.parametrize("alpha", [1.0, 0.3, 2.0])
+@pytest.mark.parametrize("p", [1.0, 0.7, 0.35])
+def test_host_batch_params_draw_exactly_like_the_tensor_path(mode, alpha, p):
+    for seed in range(60):
+        size = (7 + seed % 29, 5 + seed % 31)
+        host_generator, tensor_generator = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed)
+        host = MF.sample_batch_params_on_host(*size, mode=mode, alpha=alpha, p=p, generator=host_generator)
+        params = MF.sample_mix_params(3, *size, mode=mode, alpha=alpha, p=p, per_sample=False, generator=tensor_generator)
+        assert host.apply == bool(params.apply[0])
+        assert host.lam == float(params.lam[0])  # bit for bit
+        if mode == "cutmix":
+            assert host.box == tuple(params.boxes[0].tolist())
+        assert torch.equal(host_generator.get_state(), tensor_generator.get_state())  # the same draws consumed
+
+
+@pytest.mark.parametrize("mode", ["cutmix", "mixup"])
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float32, torch.float64, torch.bfloat16])
-def test_the_per_batch_cpu_fast_path_equals_the_shared_kernels(mode, dtype):
-    head, _, tail, _ = batch(6, dtype=dtype)
+def test_the_per_batch_cpu_fast_path_gives_the_tensor_path_result(mode, dtype):
+    head, head_labels, tail, tail_labels = batch(6, dtype=dtype)
     for seed in range(8):
+        mmt = seeded(seed, mode=mode, p=0.7, per_sample=False)
+        images, targets = mmt(head, head_labels, tail, tail_labels)
         params = MF.sample_mix_params(6, 12, 10, mode=mode, p=0.7, per_sample=False,
                                       generator=torch.Generator().manual_seed(seed))
-        assert torch.equal(MMTMix.apply_params(head, tail, params), apply_mix_params(head, tail, params))
+        assert torch.equal(images, apply_mix_params(head, tail, params))
+        assert torch.equal(targets, MF.mix_index_labels(head_labels, tail_labels, params.lam, 2,
+                                                        torch.float64 if dtype == torch.float64 else torch.float32))
 
 
 # -- defects ------------------------------------------------------------------------------------
