@@ -2,7 +2,9 @@
 
 ``make_long_tailed`` follows the convention of the LDAM-DRW, BBN and CMO code, so accuracies
 measured on its subsets can be compared with published ones. ``class_counts`` and
-``shot_splits`` give the per-class statistics that the samplers and the evaluation use.
+``shot_splits`` give the per-class statistics for reports (many/medium/few-shot accuracy) and
+for losses that take counts (:func:`mmt_augment.class_balanced_weights`,
+:func:`mmt_augment.mixed_class_prior`).
 
 All functions accept labels as a Python sequence, a NumPy array or a torch tensor and never
 modify them.

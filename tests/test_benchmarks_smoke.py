@@ -221,3 +221,14 @@ def test_image_folder_loads_train_and_test_resized(tmp_path):
     assert dataset.class_names == ("cat", "dog") and dataset.train_images.shape == (6, 3, 8, 8)
     assert dataset.train_images.dtype == torch.uint8 and dataset.test_labels.tolist() == [0, 1]
     assert dataset.train_images[0, :, 4, 4].tolist() == [255, 0, 0]
+
+
+def test_migration_removes_machine_paths_and_fills_the_digest():
+    from benchmarks.migrate_results import migrate_run
+
+    run = {"dataset": {"source": "/some/machine/data/cifar10.npz"},
+           "config": {"npz": "/some/machine/data/cifar10.npz", "root": None, "results_dir": "/some/machine/results"}}
+    assert migrate_run(run, {"cifar10.npz": "abc123"})
+    assert run["dataset"] == {"source": "npz:cifar10.npz", "digest": "abc123"}
+    assert run["config"] == {"npz": "cifar10.npz", "root": None}
+    assert not migrate_run(run, {"cifar10.npz": "abc123"})  # already migrated: unchanged
