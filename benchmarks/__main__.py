@@ -15,24 +15,27 @@ method on two CPU cores).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 import sys
 import time
+from pathlib import Path
 
-from benchmarks.data import DATASETS, long_tailed, load_dataset, setting_key
+import torch
+
+from benchmarks.data import DATASETS, load_dataset, long_tailed, setting_key
+from benchmarks.methods import check_methods
 from benchmarks.protocols import PROTOCOLS
-from benchmarks.train import RESULTS_DIR, RunConfig, result_path, train
+from benchmarks.results_io import LOCAL_RESULTS_DIR
+from benchmarks.train import RunConfig, result_path, train
 
 
 def _throughput(results_dir: str) -> None:
-    try:
-        from benchmarks import throughput
-    except ImportError as error:  # the module is written separately (issue 2)
-        print(f"(skipping the transform throughput table: benchmarks.throughput is not available: {error})\n")
-        return
+    from benchmarks import throughput
+
     print("## Transform throughput (quick)\n", flush=True)
     results = throughput.run(quick=True, out_path=Path(results_dir) / "throughput-quick.json")
-    print(throughput.format_table(results) + "\n", flush=True)
+    from benchmarks.render import format_table
+
+    print(format_table(results) + "\n", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,18 +49,26 @@ def main(argv: list[str] | None = None) -> int:
                         help="default: tiny for digits, quick otherwise")
     parser.add_argument("--methods", nargs="+", default=["ce", "cmo", "mmt"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch threads for training (0: torch's default; 1 is faster on a busy machine)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (0: torch's default). One thread keeps the run fast when another "
+                             "process shares the cores; more threads oversubscribe them")
     parser.add_argument("--skip-existing", action="store_true", help="keep runs whose results file exists")
     parser.add_argument("--no-throughput", dest="throughput", action="store_false")
     # The quick run's files stay out of the committed results (git-ignored folder).
-    parser.add_argument("--results-dir", default=str(RESULTS_DIR / "quick"))
+    parser.add_argument("--results-dir", default=str(LOCAL_RESULTS_DIR / "quick"))
     args = parser.parse_args(argv)
+    try:
+        check_methods(args.methods)
+    except ValueError as error:
+        parser.error(str(error))
     digits = args.dataset == "digits"
     ratio = args.ir if args.ir is not None else (10 if digits else 100)
     protocol = PROTOCOLS[args.protocol or ("tiny" if digits else "quick")]
 
     started = time.perf_counter()
+    previous_threads = torch.get_num_threads()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.throughput:
         _throughput(args.results_dir)
 
@@ -82,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     methods = {name: entry for name, entry in summary[setting].items() if name in args.methods}
     print("\n" + markdown_table(methods) + "\n")
     print(f"Results in {args.results_dir} ({time.perf_counter() - started:.0f} s in all); "
-          f"`python -m benchmarks.render` draws the plots.")
+          f"`python -m benchmarks.render --results-dir {args.results_dir}` draws the plots.")
+    torch.set_num_threads(previous_threads)
     return 0
 
 

@@ -27,7 +27,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -44,12 +43,11 @@ from benchmarks.environment import machine_info, resolve_device
 from benchmarks.methods import parse_method
 from benchmarks.models import cifar_resnet
 from benchmarks.protocols import PROTOCOLS, Protocol
-from benchmarks.train import RESULTS_DIR, device_batches, train_step
+from benchmarks.results_io import LOCAL_RESULTS_DIR, write_json
+from benchmarks.train import device_batches, train_step
 
 __all__ = [
     "data_loading_cost",
-    "format_data_loading",
-    "format_training_step",
     "process_memory",
     "training_step_cost",
 ]
@@ -287,44 +285,6 @@ def data_loading_cost(
     }
 
 
-# -- tables ------------------------------------------------------------------------------------
-
-
-def format_training_step(result: dict[str, Any]) -> str:
-    """Markdown table of a :func:`training_step_cost` result."""
-    from benchmarks.render import describe_config
-
-    lines = ["| method | configuration | steps / s | ms / step | cost vs ce (median, IQR) |",
-             "| --- | --- | ---: | ---: | ---: |"]
-    for name, row in result["methods"].items():
-        low, high = row["relative_cost_quartiles"]
-        lines.append(f"| {name} | {describe_config(row['config'])} | {row['steps_per_second']:.2f} | "
-                     f"{1000 * row['seconds_per_step']:.1f} | {row['relative_cost']:.3f} ({low:.3f}–{high:.3f}) |")
-    machine = result["machine"]
-    lines += ["", f"{result['architecture']}, batch {result['batch_size']}, device-resident path, "
-              f"{result['rounds']} interleaved rounds of {result['steps_per_block']} steps; "
-              f"{machine['device_name']} ({machine['device']}), {machine['torch_threads']} threads, "
-              f"torch {machine['versions']['torch']}."]
-    return "\n".join(lines)
-
-
-def format_data_loading(result: dict[str, Any]) -> str:
-    """Markdown table of a :func:`data_loading_cost` result."""
-    lines = ["| loader | workers / loader | worker processes | images / s | vs two loaders | first batch (s) | "
-             "worker RSS (MiB) | worker PSS (MiB) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for row in result["results"]:
-        lines.append(f"| {row['loader']} | {row['workers_per_loader']} | {row['worker_processes']} | "
-                     f"{row['images_per_second']:.0f} | {row['speed_vs_two_loaders']:.2f}x | "
-                     f"{row['first_batch_seconds']:.2f} | {row['worker_rss_bytes'] / 2**20:.0f} | "
-                     f"{row['worker_pss_bytes'] / 2**20:.0f} |")
-    machine = result["machine"]
-    lines += ["", f"Paired batches of {result['images_per_step']} images, torchvision v2 CIFAR transforms, "
-              f"median of {result['repeats']} runs of {result['batches']} batches; {machine['cpu']}, "
-              f"torch {machine['versions']['torch']}."]
-    return "\n".join(lines)
-
-
 # -- command line ------------------------------------------------------------------------------
 
 
@@ -344,8 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps-per-block", type=int, default=10)
     parser.add_argument("--batches", type=int, default=40, help="data loading: timed batches per run")
     parser.add_argument("--repeats", type=int, default=3, help="data loading: runs per configuration")
-    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR / "cost")
+    parser.add_argument("--out-dir", type=Path, default=LOCAL_RESULTS_DIR / "cost",
+                        help="the committed results are written with --out-dir benchmarks/results/cost")
     args = parser.parse_args(argv)
+    from benchmarks.render import format_data_loading, format_training_step  # the command line prints tables
+
     if args.threads:
         torch.set_num_threads(args.threads)
     dataset = long_tailed(load_dataset(args.dataset, npz=args.npz, root=args.root), args.ir)
@@ -355,15 +318,13 @@ def main(argv: list[str] | None = None) -> int:
         result = training_step_cost(dataset, methods=tuple(args.methods), protocol=PROTOCOLS[args.protocol],
                                     device=args.device, rounds=args.rounds, steps_per_block=args.steps_per_block)
         result["setting"] = setting
-        path = args.out_dir / f"training-step-{result['machine']['device'].split(':')[0]}.json"
-        path.write_text(json.dumps(result, indent=1) + "\n")
+        path = write_json(args.out_dir / f"training-step-{result['machine']['device'].split(':')[0]}.json", result)
         print(format_training_step(result), f"\n-> {path}\n")
     if args.what in ("all", "loading"):
         result = data_loading_cost(dataset, batch_size=PROTOCOLS[args.protocol].batch_size, batches=args.batches,
                                    repeats=args.repeats)
         result["setting"] = setting
-        path = args.out_dir / "data-loading-cpu.json"
-        path.write_text(json.dumps(result, indent=1) + "\n")
+        path = write_json(args.out_dir / "data-loading-cpu.json", result)
         print(format_data_loading(result), f"\n-> {path}")
     return 0
 

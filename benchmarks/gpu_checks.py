@@ -11,7 +11,6 @@ Each check records ``ok`` and, on failure, the error; results go to
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import traceback
 from pathlib import Path
@@ -20,9 +19,9 @@ from typing import Callable
 import torch
 
 from benchmarks.environment import machine_info
+from benchmarks.results_io import LOCAL_RESULTS_DIR, write_json
 from mmt_augment import MMTMix, RandomMMT
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 CONFIGS = [(mode, per_sample) for mode in ("cutmix", "mixup") for per_sample in (False, True)]
 
 
@@ -98,7 +97,7 @@ CHECKS: dict[str, Callable[[torch.device], None]] = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-throughput", action="store_true", help="only the checks")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "gpu-checks.json")
+    parser.add_argument("--out", type=Path, default=LOCAL_RESULTS_DIR / "gpu-checks.json")
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
         print("CUDA is not available: nothing to check", file=sys.stderr)
@@ -113,11 +112,13 @@ def main(argv: list[str] | None = None) -> int:
             results["checks"][name] = {"ok": False, "error": repr(error), "traceback": traceback.format_exc()}
         print(f"{name}: {'ok' if results['checks'][name]['ok'] else 'FAILED'}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(args.out, results)
     if not args.skip_throughput:
         from benchmarks import throughput
 
-        print(throughput.format_table(throughput.run(device="cuda")))
+        from benchmarks.render import format_table
+
+        print(format_table(throughput.run(device="cuda")))
     return 0 if all(check["ok"] for check in results["checks"].values()) else 1
 
 

@@ -26,6 +26,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -35,11 +36,13 @@ import numpy as np
 
 from benchmarks.methods import BASELINES
 from benchmarks.summary import METRICS, load_runs, update_summary
-from benchmarks.train import RESULTS_DIR
+from benchmarks.results_io import RESULTS_DIR
 
 __all__ = [
     "README_END",
     "README_START",
+    "ALTERNATIVES",
+    "best_alternative",
     "cost_report",
     "describe_config",
     "difference",
@@ -48,11 +51,16 @@ __all__ = [
     "mean_std",
     "plot_per_class",
     "plot_sampler",
+    "plot_top1_vs_ratio",
+    "recommended_recipe",
     "render",
     "replace_readme_section",
     "sampler_distribution",
     "throughput_report",
 ]
+
+#: Methods drawn in the per-class plots (plus the recommended recipe): more lines cannot be read.
+PER_CLASS_METHODS = ("ce", "cmo", "la", "drw", "mmt")
 
 README_START = "<!-- results:start -->"
 README_END = "<!-- results:end -->"
@@ -93,12 +101,48 @@ def difference(
     return float(np.mean(first) - np.mean(second)), spread
 
 
+#: The alternatives practitioners use instead of MMT, in table order after the baselines.
+ALTERNATIVES = ("rs", "sqrt", "drw", "la", "remix", "cmo-window")
+
+
+def _is_mmt(method: str) -> bool:
+    return method == "mmt" or method.startswith(("mmt-", "mmt+"))
+
+
 def _method_order(methods) -> list[str]:
-    return [m for m in BASELINES if m in methods] + sorted(m for m in methods if m not in BASELINES)
+    """Baselines, the alternatives, MMT compositions (``mmt+...``), then the MMT variants."""
+    first = [m for m in (*BASELINES, *ALTERNATIVES) if m in methods]
+    compositions = sorted(m for m in methods if "+" in m and m not in first)
+    return first + compositions + sorted(m for m in methods if m not in first and m not in compositions)
 
 
-def markdown_table(methods: dict[str, dict[str, list]]) -> str:
-    """The Markdown table for one setting's ``{method: entry}`` (see :mod:`benchmarks.summary`)."""
+def recommended_recipe(results_dir: Path = RESULTS_DIR) -> dict[str, Any] | None:
+    """The recipe the README recommends (``recommendation.json``), chosen from seed 0 only."""
+    path = Path(results_dir) / "recommendation.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def best_alternative(methods: dict[str, dict[str, list]]) -> str | None:
+    """The non-MMT method with the highest mean top-1 (CMO and the baselines count)."""
+    candidates = {m: np.mean(_values(e["top1"])) for m, e in methods.items() if not _is_mmt(m) and _values(e["top1"])}
+    return max(candidates, key=candidates.get) if candidates else None
+
+
+def _gain(methods: dict[str, dict[str, list]], method: str, baseline: str) -> str | None:
+    gain = difference(methods[method], methods[baseline])
+    if gain is None:
+        return None
+    seeds = f"{len(methods[method]['top1'])} vs {len(methods[baseline]['top1'])} seeds"
+    spread = f" ± {gain[1]:.2f}" if gain[1] is not None else " (no spread: fewer than 2 seeds on a side)"
+    return f"{method} − {baseline}: {gain[0]:+.2f}{spread} ({seeds})"
+
+
+def markdown_table(methods: dict[str, dict[str, list]], *, recommended: str | None = None) -> str:
+    """The Markdown table for one setting's ``{method: entry}`` (see :mod:`benchmarks.summary`).
+
+    Below it: MMT against CE and CMO and, when ``recommended`` names a method present here, the
+    recommended recipe against the best non-MMT method (difference of means ± its standard error).
+    """
     lines = ["| method | seeds | top-1 | many | medium | few | wall minutes / run |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for method in _method_order(methods):
@@ -107,15 +151,20 @@ def markdown_table(methods: dict[str, dict[str, list]]) -> str:
         cells = [_format(mean_std(entry[metric]), seeds) for metric in METRICS]
         minutes = mean_std([s / 60 for s in entry["seconds"]])
         lines.append(f"| {method} | {seeds} | " + " | ".join(cells) + f" | {minutes[0]:.1f} |")
+    pairs = [("mmt", baseline) for baseline in ("ce", "cmo")]
+    alternative = best_alternative(methods)
+    if alternative is not None:
+        pairs.append(("mmt", alternative))
+        if recommended is not None and recommended != "mmt":
+            pairs.append((recommended, alternative))
     gains = []
-    for baseline in ("ce", "cmo"):
-        if "mmt" in methods and baseline in methods:
-            gain = difference(methods["mmt"], methods[baseline])
+    for method, baseline in dict.fromkeys(pairs):
+        if method in methods and baseline in methods:
+            gain = _gain(methods, method, baseline)
             if gain is not None:
-                spread = f" ± {gain[1]:.2f}" if gain[1] is not None else " (no spread: fewer than 2 seeds)"
-                gains.append(f"mmt − {baseline}: {gain[0]:+.2f}{spread}")
+                gains.append(gain)
     if gains:
-        lines += ["", "Top-1 gain (difference of means ± its standard error): " + "; ".join(gains) + "."]
+        lines += ["", "Top-1 differences (difference of means ± its standard error): " + "; ".join(gains) + "."]
     return "\n".join(lines)
 
 
@@ -158,7 +207,8 @@ def _describe_setting(runs: list[dict[str, Any]]) -> str:
 
 
 def plot_per_class(runs: list[dict[str, Any]], path: Path) -> Path:
-    """Per-class accuracy against training count, one line per method (mean over seeds)."""
+    """Per-class accuracy against training count, one line per method: the mean over seeds with
+    error bars of one standard deviation (none for a single seed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -173,8 +223,10 @@ def plot_per_class(runs: list[dict[str, Any]], path: Path) -> Path:
     figure, axes = plt.subplots(figsize=(9, 4.2))
     for method in _method_order(by_method):
         accuracy = np.mean(by_method[method], axis=0)
-        axes.plot(counts[order], accuracy[order], marker="o", markersize=3.5, linewidth=1.4,
-                  label=f"{method} (n={len(by_method[method])})")
+        spread = np.std(by_method[method], axis=0, ddof=1) if len(by_method[method]) > 1 else None
+        axes.errorbar(counts[order], accuracy[order], yerr=None if spread is None else spread[order],
+                      marker="o", markersize=3.5, linewidth=1.4, capsize=2.5,
+                      label=f"{method} (n={len(by_method[method])})")
     axes.set_xscale("log")
     axes.invert_xaxis()
     # Plain numbers on the log axis: 5000, 2000, 1000, 500, ...
@@ -212,6 +264,47 @@ def sampler_distribution(train_counts: list[int], weighting: str | float, *, bat
             head += np.bincount(labels[indices[:half]], minlength=len(train_counts))
             tail += np.bincount(labels[indices[half:]], minlength=len(train_counts))
     return head / head.sum(), tail / tail.sum()
+
+
+def plot_top1_vs_ratio(summary: dict, path: Path, *, methods: tuple[str, ...], family: str) -> Path | None:
+    """Top-1 against imbalance ratio, one line per method (mean ± std over seeds).
+
+    ``family`` is a setting key with the ratio replaced by ``{ir}`` (e.g.
+    ``"cifar10-lt-ir{ir}-exp-quick"``); settings of that family with at least two ratios are drawn.
+    """
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pattern = re.compile("^" + re.escape(family).replace(re.escape("{ir}"), r"(?P<ir>[0-9.]+)") + "$")
+    ratios = sorted((float(m.group("ir")), setting) for setting in summary if (m := pattern.match(setting)))
+    if len(ratios) < 2:
+        return None
+    figure, axes = plt.subplots(figsize=(6.4, 4.0))
+    for method in methods:
+        points = [(ratio, summary[setting][method]["top1"]) for ratio, setting in ratios if method in summary[setting]]
+        if len(points) < 2:
+            continue
+        xs = [ratio for ratio, _ in points]
+        means = [np.mean(_values(values)) for _, values in points]
+        spreads = [np.std(_values(values), ddof=1) if len(_values(values)) > 1 else 0.0 for _, values in points]
+        axes.errorbar(xs, means, yerr=spreads, marker="o", capsize=3, linewidth=1.4,
+                      label=f"{method} (seeds: {', '.join(str(len(v)) for _, v in points)})")
+    axes.set_xscale("log")
+    axes.set_xticks([ratio for ratio, _ in ratios], [f"{ratio:g}" for ratio, _ in ratios])
+    axes.set_xlabel("imbalance ratio (log scale)")
+    axes.set_ylabel("top-1 (%)")
+    axes.set_title(family.replace("{ir}", "*"), fontsize=10)
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
 
 
 def plot_sampler(train_counts: list[int], path: Path, *, title: str = "",
@@ -261,7 +354,7 @@ def plot_sampler(train_counts: list[int], path: Path, *, title: str = "",
 
 def markdown_report(summary: dict, runs: list[dict[str, Any]], *, settings: list[str] | None = None,
                     plots: dict[str, list[Path]] | None = None, link_base: Path | None = None,
-                    heading: str = "###") -> str:
+                    heading: str = "###", recommended: dict[str, Any] | None = None) -> str:
     """Tables (and plot links) for ``settings`` (default: all in ``summary``)."""
     runs_by_setting = defaultdict(list)
     for run in runs:
@@ -274,7 +367,12 @@ def markdown_report(summary: dict, runs: list[dict[str, Any]], *, settings: list
         if runs_by_setting[setting]:
             block += [_describe_setting(runs_by_setting[setting]) + " " + _machine_line(runs_by_setting[setting])
                       + ".", ""]
-        block.append(markdown_table(summary[setting]))
+        recipe = recommended_recipe() if recommended is None else recommended
+        chosen = recipe["recommended"] if recipe and recipe.get("setting") == setting else None
+        block.append(markdown_table(summary[setting], recommended=chosen))
+        if chosen is not None and chosen in summary[setting]:
+            block += ["", f"Recommended recipe: `{chosen}`, chosen from {recipe['chosen_from']} "
+                          f"(rule: {recipe['rule']})."]
         named = _named_configs(runs_by_setting[setting])
         if named:
             block += ["", named]
@@ -287,9 +385,6 @@ def markdown_report(summary: dict, runs: list[dict[str, Any]], *, settings: list
 
 def cost_report(results_dir: Path, *, heading: str = "###") -> str:
     """Tables of the cost results under ``<results_dir>/cost/`` (empty when there are none)."""
-    from benchmarks.cost import format_data_loading, format_training_step
-
-
     blocks = []
     for path in sorted((results_dir / "cost").glob("training-step-*.json")):
         blocks.append(f"{heading} Training step cost ({path.stem.removeprefix('training-step-')})\n\n"
@@ -298,6 +393,88 @@ def cost_report(results_dir: Path, *, heading: str = "###") -> str:
         blocks.append(f"{heading} Data loading: one paired loader against two zipped loaders\n\n"
                       + format_data_loading(json.loads(path.read_text())))
     return "\n\n".join(blocks) + ("\n" if blocks else "")
+
+
+# -- tables of the measuring modules' JSON -----------------------------------------------------
+
+
+def format_training_step(result: dict[str, Any]) -> str:
+    """Markdown table of a :func:`benchmarks.cost.training_step_cost` result."""
+    lines = ["| method | configuration | steps / s | ms / step | cost vs ce (median, IQR) |",
+             "| --- | --- | ---: | ---: | ---: |"]
+    for name, row in result["methods"].items():
+        low, high = row["relative_cost_quartiles"]
+        lines.append(f"| {name} | {describe_config(row['config'])} | {row['steps_per_second']:.2f} | "
+                     f"{1000 * row['seconds_per_step']:.1f} | {row['relative_cost']:.3f} ({low:.3f}–{high:.3f}) |")
+    machine = result["machine"]
+    lines += ["", f"{result['architecture']}, batch {result['batch_size']}, device-resident path, "
+              f"{result['rounds']} interleaved rounds of {result['steps_per_block']} steps; "
+              f"{machine['device_name']} ({machine['device']}), {machine['torch_threads']} threads, "
+              f"torch {machine['versions']['torch']}."]
+    return "\n".join(lines)
+
+
+def format_data_loading(result: dict[str, Any]) -> str:
+    """Markdown table of a :func:`benchmarks.cost.data_loading_cost` result."""
+    lines = ["| loader | workers / loader | worker processes | images / s | vs two loaders | first batch (s) | "
+             "worker RSS (MiB) | worker PSS (MiB) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in result["results"]:
+        lines.append(f"| {row['loader']} | {row['workers_per_loader']} | {row['worker_processes']} | "
+                     f"{row['images_per_second']:.0f} | {row['speed_vs_two_loaders']:.2f}x | "
+                     f"{row['first_batch_seconds']:.2f} | {row['worker_rss_bytes'] / 2**20:.0f} | "
+                     f"{row['worker_pss_bytes'] / 2**20:.0f} |")
+    machine = result["machine"]
+    lines += ["", f"Paired batches of {result['images_per_step']} images, torchvision v2 CIFAR transforms, "
+              f"median of {result['repeats']} runs of {result['batches']} batches; {machine['cpu']}, "
+              f"torch {machine['versions']['torch']}."]
+    return "\n".join(lines)
+
+
+def format_table(results: dict) -> str:
+    """Render a throughput results dict (:func:`benchmarks.throughput.run` or its JSON file) as Markdown."""
+    machine = results["machine"]
+    versions = machine["versions"]
+    lines = [
+        f"Device: {machine['device_name']} ({machine['device']}), {machine['torch_threads']} torch threads; "
+        f"torch {versions.get('torch')}, torchvision {versions.get('torchvision')}, kornia {versions.get('kornia')}, "
+        f"timm {versions.get('timm')}. Median ms per call (p=1, {results['num_classes']} classes).",
+        "",
+    ]
+    size_names = list(results["sizes"])
+    names: list[str] = []
+    for size_name in size_names:
+        names += [name for name in results["sizes"][size_name]["timings"] if name not in names]
+    header = "| candidate | " + " | ".join(
+        f"{size} {tuple(results['sizes'][size]['shape'])}" for size in size_names) + " |"
+    lines += [header, "|---" * (len(size_names) + 1) + "|"]
+    for name in names:
+        cells = []
+        for size_name in size_names:
+            timing = results["sizes"][size_name]["timings"].get(name)
+            cells.append(f"{timing['median_ms']:.3f}" if timing else "—")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if results["ratios"]:
+        lines += ["", "| target | size | speed-up (IQR) | required | met |", "|---|---|---|---|---|"]
+        for ratio in results["ratios"]:
+            target = ratio["target"]
+            if target is None:
+                required = "report"
+            elif target >= 1:
+                required = f">= {target:.2f}x"
+            else:
+                required = f">= {target:.2f}x (within {1 / target:.1f}x)"
+            spread = f" ({ratio['q1']:.2f}-{ratio['q3']:.2f})" if "q1" in ratio else ""
+            met = ratio["met"] if isinstance(ratio["met"], str) else ("yes" if ratio["met"] else "no")
+            lines.append(f"| {ratio['what']} | {ratio['size']} | {ratio['speedup']:.2f}x{spread} | {required} | {met} |")
+    return "\n".join(lines)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write ``path`` atomically (a temporary file, then a rename)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
 
 
 def replace_readme_section(readme: Path, content: str, *, section: str = "results") -> None:
@@ -315,13 +492,11 @@ def replace_readme_section(readme: Path, content: str, *, section: str = "result
         raise ValueError(f"{readme} needs the markers {start_marker} and {end_marker} (in that order)")
     generated = (f"{start_marker}\n<!-- generated by `python -m benchmarks.render --readme`; edit the results, "
                  f"not this text -->\n\n{content.strip()}\n\n")
-    readme.write_text(text[:start] + generated + text[end:])
+    _write_text(readme, text[:start] + generated + text[end:])
 
 
 def throughput_report(results_dir: Path = RESULTS_DIR) -> str | None:
     """The transform throughput tables of every ``throughput-<device>.json`` (not quick runs)."""
-    from benchmarks.throughput import format_table
-
     paths = [path for path in sorted(results_dir.glob("throughput-*.json")) if not path.stem.endswith("-quick")]
     if not paths:
         return None
@@ -342,14 +517,26 @@ def render(results_dir: Path = RESULTS_DIR, *, settings: list[str] | None = None
                 continue
             # One line per named method (ce, mixup, cutmix, cmo, mmt): with every variant too,
             # fifteen lines share ten colours and the plot cannot be read.
-            named = [run for run in setting_runs if run["method"] in BASELINES] or setting_runs
+            recipe = recommended_recipe(results_dir)
+            shown = set(PER_CLASS_METHODS) | ({recipe["recommended"]} if recipe else set())
+            named = [run for run in setting_runs if run["method"] in shown] or setting_runs
             plots[setting].append(plot_per_class(named, results_dir / "plots" / f"{setting}-per-class.png"))
             plots[setting].append(plot_sampler(setting_runs[0]["dataset"]["train_counts"],
                                                results_dir / "plots" / f"{setting}-sampler.png",
                                                title=f"{setting}\nMMTBatchSampler class distribution"))
+        for family in sorted({re.sub(r"-ir[0-9.]+-", "-ir{ir}-", setting) for setting in settings}):
+            recipe = recommended_recipe(results_dir)
+            methods = ("ce", "la", "mmt") + ((recipe["recommended"],) if recipe else ())
+            name = family.replace("-ir{ir}-", "-")
+            plot = plot_top1_vs_ratio(summary, results_dir / "plots" / f"{name}-top1-vs-ratio.png",
+                                      methods=tuple(dict.fromkeys(methods)), family=family)
+            if plot is not None:
+                for setting in settings:
+                    if re.sub(r"-ir[0-9.]+-", "-ir{ir}-", setting) == family:
+                        plots[setting].append(plot)
     report = markdown_report(summary, runs, settings=settings, plots=plots, link_base=results_dir, heading="##")
     costs = cost_report(results_dir, heading="##")
-    (results_dir / "results.md").write_text("# Benchmark results\n\n" + report + ("\n" + costs if costs else ""))
+    _write_text(results_dir / "results.md", "# Benchmark results\n\n" + report + ("\n" + costs if costs else ""))
     if readme is not None:
         section = markdown_report(summary, runs, settings=settings, plots=plots, link_base=readme.resolve().parent)
         replace_readme_section(readme, section + ("\n" + cost_report(results_dir) if costs else ""))

@@ -22,13 +22,12 @@ variation distance to the target) and whether ``torch.multinomial`` still refuse
 2**24 categories.
 
 Run ``python -m benchmarks.sampler_speed --help``. Results go to
-``benchmarks/results/sampler_speed.json``; :func:`format_table` renders them.
+``benchmarks/results/local/sampler_speed.json`` (``--out`` to write elsewhere); :func:`format_table` renders them.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -39,11 +38,11 @@ import torch
 from torch.utils.data import BatchSampler, WeightedRandomSampler
 
 from benchmarks.environment import machine_info
+from benchmarks.results_io import LOCAL_RESULTS_DIR, write_json
 from mmt_augment import DifferentialBatchSampler, MMTBatchSampler
 
 __all__ = ["TARGET_SPEEDUP", "format_table", "make_labels", "run"]
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TARGET_SPEEDUP = 5.0  # issue 3: at least 5x faster than WeightedRandomSampler
 
 
@@ -111,7 +110,7 @@ def run(
         weighting: weighting of the differential sampler (and of the per-sample weights).
         repeats: timed rounds after one warm-up round.
         seed: seed of the labels and of both samplers.
-        out_path: where to write the JSON; default ``benchmarks/results/sampler_speed.json``.
+        out_path: where to write the JSON; default ``benchmarks/results/local/sampler_speed.json``.
 
     Returns:
         The results dict that was written, with ``"path"`` added.
@@ -181,9 +180,9 @@ def run(
         },
         "multinomial_limit": _multinomial_limit(),
     }
-    out_path = Path(out_path) if out_path is not None else RESULTS_DIR / "sampler_speed.json"
+    out_path = Path(out_path) if out_path is not None else LOCAL_RESULTS_DIR / "sampler_speed.json"
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(out_path, results)
     results["path"] = str(out_path)
     return results
 
@@ -219,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--weighting", default="inverse", help="inverse, reverse, balanced or a float gamma")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/results/sampler_speed.json)")
+    parser.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/results/local/sampler_speed.json)")
     args = parser.parse_args(argv)
     weighting: str | float = args.weighting
     try:

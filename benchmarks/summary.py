@@ -25,7 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks.train import RESULTS_DIR
+from benchmarks.results_io import RESULTS_DIR, write_json
 
 __all__ = ["METRICS", "load_runs", "summarize", "update_summary"]
 
@@ -67,7 +67,7 @@ def update_summary(results_dir: str | Path = RESULTS_DIR) -> dict[str, dict[str,
         summary[setting] = methods
     summary = {setting: dict(sorted(methods.items())) for setting, methods in sorted(summary.items())}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=1) + "\n")
+    write_json(path, summary)
     return summary
 
 

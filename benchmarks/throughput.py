@@ -13,7 +13,7 @@ and otherwise the run is reported as too noisy to tell.
 Run ``python -m benchmarks.throughput --help``. Results go to
 ``benchmarks/results/local/throughput-<device>.json`` unless ``--out`` names a file (the
 committed results are written with ``--out benchmarks/results/throughput-<device>.json``);
-``format_table`` renders them.
+``benchmarks.render.format_table`` renders them.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from benchmarks.environment import machine_info, resolve_device
 from benchmarks.results_io import LOCAL_RESULTS_DIR, write_json
 from mmt_augment import MMTMix
 
-__all__ = ["SIZES", "TARGETS", "format_table", "measure", "run"]
+__all__ = ["SIZES", "TARGETS", "measure", "run", "speedup", "verdict"]
 
 SIZES = {"32px": (128, 3, 32, 32), "224px": (256, 3, 224, 224)}
 
@@ -221,45 +221,6 @@ def run(*, quick: bool = False, out_path: str | Path | None = None, device: str 
     return results
 
 
-def format_table(results: dict) -> str:
-    """Render a results dict (from :func:`run` or its JSON file) as Markdown."""
-    machine = results["machine"]
-    versions = machine["versions"]
-    lines = [
-        f"Device: {machine['device_name']} ({machine['device']}), {machine['torch_threads']} torch threads; "
-        f"torch {versions.get('torch')}, torchvision {versions.get('torchvision')}, kornia {versions.get('kornia')}, "
-        f"timm {versions.get('timm')}. Median ms per call (p=1, {results['num_classes']} classes).",
-        "",
-    ]
-    size_names = list(results["sizes"])
-    names: list[str] = []
-    for size_name in size_names:
-        names += [name for name in results["sizes"][size_name]["timings"] if name not in names]
-    header = "| candidate | " + " | ".join(
-        f"{size} {tuple(results['sizes'][size]['shape'])}" for size in size_names) + " |"
-    lines += [header, "|---" * (len(size_names) + 1) + "|"]
-    for name in names:
-        cells = []
-        for size_name in size_names:
-            timing = results["sizes"][size_name]["timings"].get(name)
-            cells.append(f"{timing['median_ms']:.3f}" if timing else "—")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    if results["ratios"]:
-        lines += ["", "| target | size | speed-up (IQR) | required | met |", "|---|---|---|---|---|"]
-        for ratio in results["ratios"]:
-            target = ratio["target"]
-            if target is None:
-                required = "report"
-            elif target >= 1:
-                required = f">= {target:.2f}x"
-            else:
-                required = f">= {target:.2f}x (within {1 / target:.1f}x)"
-            spread = f" ({ratio['q1']:.2f}-{ratio['q3']:.2f})" if "q1" in ratio else ""
-            met = ratio["met"] if isinstance(ratio["met"], str) else ("yes" if ratio["met"] else "no")
-            lines.append(f"| {ratio['what']} | {ratio['size']} | {ratio['speedup']:.2f}x{spread} | {required} | {met} |")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
@@ -268,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-classes", type=int, default=100)
     parser.add_argument("--out", help="JSON path (default: benchmarks/results/local/throughput-<device>.json)")
     args = parser.parse_args(argv)
+    from benchmarks.render import format_table  # the command line prints the table
+
     results = run(quick=args.quick, out_path=args.out, device=args.device, sizes=args.sizes,
                   num_classes=args.num_classes)
     print(format_table(results))

@@ -106,38 +106,13 @@ def box_masks(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return _box_indicator(boxes, height, width, torch.uint8).bool()
 
 
-# Integer dtypes of the same width as each image dtype, for the bitwise select below.
-_BITS_DTYPE = {
-    torch.uint8: torch.uint8,
-    torch.float16: torch.int16,
-    torch.bfloat16: torch.int16,
-    torch.float32: torch.int32,
-    torch.float64: torch.int64,
-}
-
-
-def _select_bits(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-    # out = head ^ ((head ^ tail) & mask) on the raw bits, with mask all ones inside the box:
-    # an exact copy of either pixel (NaN included) like torch.where, but built from vectorised
-    # integer ops, faster than torch.where on CPU. Not differentiable.
-    bits_dtype = _BITS_DTYPE[head_images.dtype]
-    height, width = head_images.shape[-2:]
-    mask = _box_indicator(boxes, height, width, bits_dtype).neg_()  # 0 -> 0, 1 -> all bits set
-    head_bits = head_images.view(bits_dtype)
-    out = torch.bitwise_xor(head_bits, tail_images.view(bits_dtype))
-    out.bitwise_and_(mask).bitwise_xor_(head_bits)
-    return out.view(head_images.dtype)
-
-
 def cutmix(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     """Paste each row's box from the tail image into the head image.
 
     ``out = where(mask(box), tail, head)``: pixels are copied, never blended, so a pixel
     outside the box is the head's pixel bit for bit (also when the tail holds NaN there).
     Rows may carry different boxes; an empty box (``x1 == x2``) leaves the head row unchanged.
-    On CPU, when no gradient is needed, the same selection runs as bitwise integer ops (faster
-    there than ``torch.where``); elsewhere, under autograd and under ``torch.compile`` it is
-    ``torch.where``.
+    One ``torch.where`` pass with a ``(B, 1, H, W)`` mask broadcast over the channels.
 
     Args:
         head_images: ``(B, C, H, W)`` head batch.
@@ -148,9 +123,6 @@ def cutmix(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Te
         ``(B, C, H, W)`` tensor with the dtype of ``head_images``.
     """
     boxes = boxes.to(head_images.device)
-    needs_grad = torch.is_grad_enabled() and (head_images.requires_grad or tail_images.requires_grad)
-    if head_images.device.type == "cpu" and not needs_grad and not torch.compiler.is_compiling():
-        return _select_bits(head_images, tail_images, boxes)
     height, width = head_images.shape[-2:]
     return torch.where(box_masks(boxes, height, width), tail_images, head_images)
 

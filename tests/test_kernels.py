@@ -218,7 +218,7 @@ def test_per_batch_params_respect_p():
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES + [torch.uint8])
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_cutmix_fast_cpu_path_equals_torch_where(dtype, channels_last):
+def test_cutmix_keeps_every_dtype_and_layout_exactly(dtype, channels_last):
     generator = torch.Generator().manual_seed(0)
     head = (torch.rand(6, 3, 9, 7, generator=generator) * 200).to(dtype)
     tail = (torch.rand(6, 3, 9, 7, generator=generator) * 200).to(dtype)
