@@ -25,7 +25,8 @@ from benchmarks.data import DATASETS, load_dataset, long_tailed, setting_key
 from benchmarks.methods import check_methods
 from benchmarks.protocols import PROTOCOLS
 from benchmarks.results_io import LOCAL_RESULTS_DIR
-from benchmarks.train import RunConfig, result_path, train
+from benchmarks.loop import train
+from benchmarks.run_config import RunConfig, result_path
 
 
 def _throughput(results_dir: str) -> None:

@@ -44,7 +44,8 @@ from benchmarks.methods import parse_method
 from benchmarks.models import cifar_resnet
 from benchmarks.protocols import PROTOCOLS, Protocol
 from benchmarks.results_io import LOCAL_RESULTS_DIR, write_json
-from benchmarks.train import device_batches, train_step
+from benchmarks.timing import interleaved, ratio_summary
+from benchmarks.loop import device_batches, train_step
 
 __all__ = [
     "data_loading_cost",
@@ -124,25 +125,18 @@ def training_step_cost(
         for _ in range(warmup_steps):
             step()
     _synchronize(target)
-    block_seconds: dict[str, list[float]] = {name: [] for name in methods}
-    for round_index in range(rounds):
-        order = list(methods[round_index % len(methods):]) + list(methods[:round_index % len(methods)])
-        for name in order:
-            start = time.perf_counter()
-            for _ in range(steps_per_block):
-                steps[name]()
-            _synchronize(target)
-            block_seconds[name].append((time.perf_counter() - start) / steps_per_block)
+    # Rounds rotate the order of the methods, so load from other processes hits them alike.
+    block_seconds = interleaved(steps, rounds=rounds, warmup=0, repeat=steps_per_block, rotate=True,
+                                sync=lambda: _synchronize(target))
     results = {}
     for name in methods:
-        ratios = [mine / ce for mine, ce in zip(block_seconds[name], block_seconds["ce"])]
-        quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+        relative = ratio_summary(block_seconds[name], block_seconds["ce"])
         seconds = statistics.median(block_seconds[name])
         results[name] = {
             "seconds_per_step": seconds,
             "steps_per_second": 1.0 / seconds,
-            "relative_cost": statistics.median(ratios),
-            "relative_cost_quartiles": [quartiles[0], quartiles[2]],
+            "relative_cost": relative["ratio"],
+            "relative_cost_quartiles": [relative["q1"], relative["q3"]],
             "config": parse_method(name).to_dict(),
         }
     return {

@@ -30,7 +30,7 @@ def migrate_run(run: dict[str, Any], digests: dict[str, str]) -> bool:
     """Rewrite one run's machine paths in place; return whether anything changed.
 
     Args:
-        run: a result dict as :func:`benchmarks.train.train` writes it.
+        run: a result dict as :func:`benchmarks.loop.train` writes it.
         digests: data file name -> content digest, for the files whose digest is known.
     """
     changed = False

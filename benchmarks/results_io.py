@@ -38,9 +38,5 @@ def write_json(path: str | Path, data: Any) -> Path:
 
 
 def relative_to_repo(path: str | Path) -> str:
-    """``path`` relative to the repository root when it lies inside it, else its file name."""
-    resolved = Path(path).resolve()
-    try:
-        return str(resolved.relative_to(REPO_ROOT))
-    except ValueError:
-        return resolved.name
+    """``path`` relative to the repository root (``../shared/data/cifar10.npz``), never absolute."""
+    return Path(os.path.relpath(Path(path).resolve(), REPO_ROOT)).as_posix()

@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -27,7 +28,8 @@ from pathlib import Path
 
 from benchmarks.methods import check_methods
 from benchmarks.results_io import LOCAL_RESULTS_DIR
-from benchmarks.train import build_parser, config_from_args, result_path
+from benchmarks.run_config import run_identity
+from benchmarks.train import build_parser, check_data, config_from_args, result_path
 
 __all__ = ["Job", "main", "plan_jobs", "run_jobs"]
 
@@ -42,6 +44,7 @@ class Job:
         self.seed = seed
         self.argv = [*train_args, "--method", method, "--seed", str(seed)]
         config = config_from_args(build_parser().parse_args(self.argv))  # validates the arguments
+        self.config = config
         self.result = result_path(config)
         self.log = log_dir / config.setting / f"{method}-seed{seed}.log"
         self.process: subprocess.Popen | None = None
@@ -71,7 +74,7 @@ def run_jobs(jobs: list[Job], *, parallel: int = 2, poll_seconds: float = 2.0) -
     pending = [job for job in jobs if not job.result.is_file()]
     for job in jobs:
         if job.result.is_file():
-            print(f"skip  {job.name}: {job.result} exists", flush=True)
+            print(f"skip  {job.name}: {job.result} exists with the same settings", flush=True)
     running: list[Job] = []
     failed: list[Job] = []
     previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -140,6 +143,16 @@ def main(argv: list[str] | None = None) -> int:
     if "--threads" not in train_args:
         train_args = [*train_args, "--threads", str(args.threads)]
     jobs = plan_jobs(args.methods, args.seeds, train_args, args.log_dir)
+    problem = check_data(jobs[0].config) if jobs else None
+    if problem is not None:
+        parser.error(problem)
+    for job in jobs:  # a finished run made with other settings is never skipped silently
+        if job.result.is_file():
+            existing = json.loads(job.result.read_text())
+            recorded = existing.get("identity") or run_identity(existing["config"])
+            if recorded != run_identity(job.config):
+                parser.error(f"{job.result} exists but was made with other settings; "
+                             "move it or pass --results-dir to write elsewhere")
     if args.dry_run:
         for job in jobs:
             state = "done" if job.result.is_file() else "todo"

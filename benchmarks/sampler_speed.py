@@ -39,6 +39,7 @@ from torch.utils.data import BatchSampler, WeightedRandomSampler
 
 from benchmarks.environment import machine_info
 from benchmarks.results_io import LOCAL_RESULTS_DIR, write_json
+from benchmarks.timing import interleaved
 from mmt_augment import DifferentialBatchSampler, MMTBatchSampler
 
 __all__ = ["TARGET_SPEEDUP", "format_table", "make_labels", "run"]
@@ -73,13 +74,9 @@ def _multinomial_limit() -> dict:
 
 def _time_rounds(candidates: dict[str, Callable[[int], object]], repeats: int) -> dict[str, dict]:
     """Interleaved rounds (one warm-up), median per candidate; ``call(round)`` gets the round."""
-    times: dict[str, list[float]] = {name: [] for name in candidates}
-    for round_index in range(repeats + 1):
-        for name, call in candidates.items():
-            start = time.perf_counter()
-            call(round_index)
-            if round_index > 0:
-                times[name].append(time.perf_counter() - start)
+    counters = {name: iter(range(repeats + 1)) for name in candidates}  # each call learns its round
+    calls = {name: (lambda name=name, call=call: call(next(counters[name]))) for name, call in candidates.items()}
+    times = interleaved(calls, rounds=repeats, warmup=1)
     return {name: {"median_ms": 1e3 * statistics.median(values), "min_ms": 1e3 * min(values),
                    "times_ms": [1e3 * value for value in values]} for name, values in times.items()}
 

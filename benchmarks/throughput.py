@@ -19,8 +19,6 @@ committed results are written with ``--out benchmarks/results/throughput-<device
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -29,6 +27,7 @@ import torch
 
 from benchmarks.environment import machine_info, resolve_device
 from benchmarks.results_io import LOCAL_RESULTS_DIR, write_json
+from benchmarks.timing import interleaved, ratio_summary, summary
 from mmt_augment import MMTMix
 
 __all__ = ["SIZES", "TARGETS", "measure", "run", "speedup", "verdict"]
@@ -129,33 +128,19 @@ def measure(candidates: dict[str, Callable[[], object]], rounds: int, warmup: in
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    samples: dict[str, list[float]] = {name: [] for name in candidates}
-    for round_index in range(warmup + rounds):
-        for name, call in candidates.items():
-            elapsed = 0.0
-            for _ in range(calls_per_round):
-                if isinstance(call, _InPlace):
-                    call.reset()
-                sync()
-                start = time.perf_counter()
-                call()
-                sync()
-                elapsed += time.perf_counter() - start
-            if round_index >= warmup:
-                samples[name].append(elapsed / calls_per_round * 1e3)
-    summary = {}
-    for name, values in samples.items():
-        quartiles = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-        summary[name] = {"median_ms": statistics.median(values), "q1_ms": quartiles[0], "q3_ms": quartiles[2],
-                         "rounds": len(values), "samples_ms": values}
-    return summary
+    def refill(name: str) -> None:
+        if isinstance(candidates[name], _InPlace):
+            candidates[name].reset()
+
+    samples = interleaved(candidates, rounds=rounds, warmup=warmup, repeat=calls_per_round, sync=sync, before=refill)
+    return {name: {**summary(values), "samples_ms": [1e3 * value for value in values]}
+            for name, values in samples.items()}
 
 
 def speedup(timings: dict[str, dict], candidate: str, baseline: str) -> dict[str, float]:
     """Median and quartiles over rounds of ``baseline time / candidate time`` (same round each)."""
-    ratios = [base / mine for base, mine in zip(timings[baseline]["samples_ms"], timings[candidate]["samples_ms"])]
-    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
-    return {"speedup": statistics.median(ratios), "q1": quartiles[0], "q3": quartiles[2]}
+    ratio = ratio_summary(timings[baseline]["samples_ms"], timings[candidate]["samples_ms"])
+    return {"speedup": ratio["ratio"], "q1": ratio["q1"], "q3": ratio["q3"]}
 
 
 def verdict(ratio: dict) -> str:

@@ -122,20 +122,31 @@ def test_mean_std_and_difference_use_sample_statistics():
     assert render.difference({"top1": [3.0]}, {"top1": [1.0]}) == (2.0, None)
 
 
-def test_interrupted_run_resumes_from_its_checkpoint(digits_lt, tmp_path, monkeypatch):
-    config = RunConfig(dataset="digits", imbalance_ratio=10, method="mmt",
-                       protocol=with_overrides(SMOKE, {"epochs": 2}), results_dir=str(tmp_path))
+@pytest.mark.parametrize(("path", "workers"), [("device", 0), ("loader", 0), ("loader", 1)])
+def test_a_resumed_run_equals_an_uninterrupted_one(digits_lt, tmp_path, monkeypatch, path, workers):
+    config = RunConfig(dataset="digits", imbalance_ratio=10, method="mmt", path=path, workers=workers,
+                       protocol=with_overrides(SMOKE, {"epochs": 3, "batch_size": 32}), results_dir=str(tmp_path / "a"))
+    uninterrupted = train(config, digits_lt, progress=False, checkpoint=False)
 
-    def crash(*args, **kwargs):
-        raise KeyboardInterrupt
+    from benchmarks import loop as train_module
 
-    monkeypatch.setattr("benchmarks.train.evaluate", crash)
+    save = train_module._save_checkpoint
+
+    def save_then_stop(checkpoint_path, state):
+        save(checkpoint_path, state)
+        if state["epoch"] == 1:
+            raise KeyboardInterrupt  # killed right after the first epoch's checkpoint
+
+    interrupted = dataclasses.replace(config, results_dir=str(tmp_path / "b"))
+    monkeypatch.setattr(train_module, "_save_checkpoint", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
-        train(config, digits_lt, progress=False)
+        train(interrupted, digits_lt, progress=False)
     monkeypatch.undo()
-    result = train(config, digits_lt, progress=False)
-    assert result["timing"]["resumed"] and [h["epoch"] for h in result["history"]] == [1, 2]
-    assert not list((tmp_path / "checkpoints").rglob("*.pt"))
+    resumed = train(interrupted, digits_lt, progress=False)
+    assert resumed["timing"]["resumed"]
+    assert [h["loss"] for h in resumed["history"]] == [h["loss"] for h in uninterrupted["history"]]
+    assert resumed["metrics"] == uninterrupted["metrics"]
+    assert not list((tmp_path / "b" / "checkpoints").rglob("*.pt"))
 
 
 @pytest.mark.skipif(not DEFAULT_NPZ.is_file(), reason=f"CIFAR-10 npz not found at {DEFAULT_NPZ}")
@@ -232,3 +243,41 @@ def test_migration_removes_machine_paths_and_fills_the_digest():
     assert run["dataset"] == {"source": "npz:cifar10.npz", "digest": "abc123"}
     assert run["config"] == {"npz": "cifar10.npz", "root": None}
     assert not migrate_run(run, {"cifar10.npz": "abc123"})  # already migrated: unchanged
+
+
+def test_result_path_names_every_setting_that_changes_the_result(tmp_path):
+    base = RunConfig(method="mmt", seed=1, results_dir=str(tmp_path), device="cpu")
+    assert result_path(base).name == "mmt-seed1.json"
+    variant = dataclasses.replace(base, path="loader", amp="bf16", compile=True, channels_last=False, root="tv")
+    assert result_path(variant).name == "mmt-seed1-loader-bf16-compile-nchw-torchvision.json"
+    assert result_path(dataclasses.replace(base, npz="elsewhere/other.npz")).name == "mmt-seed1-npz-other.npz.json"
+
+
+def test_train_command_fails_fast_with_one_line_errors(tmp_path, capsys):
+    from benchmarks.train import main
+
+    for argv, message in ((["--method", "focal"], "unknown method 'focal'"),
+                          (["--npz", str(tmp_path / "missing.npz")], "no CIFAR-10 file at --npz"),
+                          (["--dataset", "imagefolder"], "needs --root")):
+        with pytest.raises(SystemExit) as stop:
+            main([*argv, "--results-dir", str(tmp_path)])
+        assert stop.value.code == 2
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert message in error
+
+
+def test_an_existing_result_with_other_settings_is_not_skipped_silently(digits_lt, tmp_path, capsys):
+    from benchmarks.train import main
+
+    common = ["--dataset", "digits", "--ir", "10", "--method", "ce", "--epochs", "1", "--batch-size", "64",
+              "--results-dir", str(tmp_path), "--no-progress"]
+    assert main(common) == 0
+    assert main(common) == 0
+    assert "same settings; skipping" in capsys.readouterr().out
+    path = next((tmp_path / "runs").rglob("ce-seed0.json"))
+    run = json.loads(path.read_text())
+    run["identity"]["lt_seed"] = 5  # as if made from another long-tailed subset
+    path.write_text(json.dumps(run))
+    with pytest.raises(SystemExit) as stop:
+        main(common)
+    assert stop.value.code == 2 and "made with other settings (lt_seed)" in capsys.readouterr().err

@@ -1,0 +1,275 @@
+"""The training loop shared by every method and by the cost benchmark.
+
+:func:`train` runs one :class:`benchmarks.run_config.RunConfig`: it builds the method's
+:class:`benchmarks.methods.Recipe`, trains a CIFAR ResNet with SGD on the device-resident or the
+DataLoader path (see :mod:`benchmarks.train`), checkpoints after every epoch (atomically) and
+resumes from a checkpoint exactly, evaluates on the balanced test set and writes the result
+file (:mod:`benchmarks.run_result`). :func:`train_step` is the one optimisation step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks.augment import crop_flip, normalize, sample_crop_flip_params
+from benchmarks.data import ImageDataset, TensorImageDataset, cifar_train_transform, load_dataset, long_tailed
+from benchmarks.environment import resolve_device
+from benchmarks.methods import Recipe, parse_method
+from benchmarks.models import cifar_resnet
+from benchmarks.protocols import lr_factor
+from benchmarks.results_io import write_json
+from benchmarks.run_config import RunConfig, checkpoint_path, result_path
+from benchmarks.run_result import build_result
+
+__all__ = ["device_batches", "evaluate", "train", "train_step"]
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    *,
+    num_classes: int,
+    batch_size: int = 1000,
+    channels_last: bool = True,
+    amp: str = "none",
+) -> tuple[float, list[float]]:
+    """Top-1 accuracy and per-class accuracy (both in percent) of ``model`` on uint8 images.
+
+    ``images``/``labels`` live on the model's device; nothing is augmented.
+    """
+    was_training = model.training
+    model.eval()
+    correct = torch.zeros(num_classes, dtype=torch.int64, device=images.device)
+    total = torch.bincount(labels, minlength=num_classes)
+    for start in range(0, len(images), batch_size):
+        batch = normalize(images[start:start + batch_size], mean, std)
+        if channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        with _autocast(images.device, amp):
+            predictions = model(batch).argmax(1)
+        hits = predictions == labels[start:start + batch_size]
+        correct += torch.bincount(labels[start:start + batch_size][hits], minlength=num_classes)
+    model.train(was_training)
+    per_class = (100.0 * correct.double() / total.clamp(min=1).double()).tolist()
+    top1 = 100.0 * correct.sum().item() / max(total.sum().item(), 1)
+    return top1, per_class
+
+
+def _autocast(device: torch.device, amp: str):
+    if amp == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def device_batches(
+    sampler, images: torch.Tensor, labels: torch.Tensor, padding: int, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Gather, crop and flip batches on the device from the sampler's index lists."""
+    for indices in sampler:
+        index = torch.as_tensor(indices, dtype=torch.int64).to(images.device, non_blocking=True)
+        params = sample_crop_flip_params(len(indices), padding=padding, generator=generator, device=images.device)
+        yield crop_flip(images[index], *params, padding=padding), labels[index]
+
+
+def train_step(forward, optimizer: torch.optim.Optimizer, recipe: Recipe, images: torch.Tensor,
+               labels: torch.Tensor, epoch: int, *, channels_last: bool = True, amp: str = "none") -> torch.Tensor:
+    """One optimisation step of ``recipe`` on a normalised batch; returns the loss.
+
+    The one training step of the suite: the accuracy runs and the cost measurement
+    (:mod:`benchmarks.cost`) both call it. The method's batch rule turns the sampled rows into
+    training rows and targets, the model runs (under bf16 autocast for ``amp="bf16"``), and the
+    method's loss is taken in float32.
+    """
+    rows, targets = recipe.rows(images, labels, epoch)
+    if channels_last:
+        rows = rows.contiguous(memory_format=torch.channels_last)
+    with _autocast(rows.device, amp):
+        logits = forward(rows)
+    loss = recipe.loss(logits.float(), targets, epoch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, path)
+
+
+def _progress(total: int, initial: int, description: str, enabled: bool):
+    from tqdm import tqdm
+
+    interactive = sys.stderr.isatty()
+    return tqdm(total=total, initial=initial, desc=description, disable=not enabled, dynamic_ncols=True,
+                mininterval=0.5 if interactive else 30.0, file=sys.stderr)
+
+
+def train(
+    config: RunConfig,
+    dataset: ImageDataset | None = None,
+    *,
+    progress: bool = True,
+    checkpoint: bool = True,
+    log_epochs: bool | None = None,
+) -> dict[str, Any]:
+    """Train and evaluate one run, write its results file and return the result.
+
+    Args:
+        config: the run.
+        dataset: the long-tailed dataset, when already loaded (else loaded from ``config``).
+        progress: show a tqdm progress bar.
+        checkpoint: save a checkpoint after every epoch and resume from one if present.
+        log_epochs: print one line per epoch (default: when there is no progress bar, for logs).
+
+    Returns:
+        The dict written to :func:`result_path`.
+    """
+    previous_threads = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        return _train(config, dataset, progress=progress, checkpoint=checkpoint, log_epochs=log_epochs)
+    finally:
+        torch.set_num_threads(previous_threads)  # in-process callers keep their setting
+
+
+def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, checkpoint: bool,
+           log_epochs: bool | None) -> dict[str, Any]:
+    if config.path not in ("device", "loader"):
+        raise ValueError(f"path must be 'device' or 'loader', got {config.path!r}")
+    if config.amp not in ("none", "bf16"):
+        raise ValueError(f"amp must be 'none' or 'bf16', got {config.amp!r}")
+    if log_epochs is None:
+        log_epochs = not progress
+    device = resolve_device(config.device)
+    protocol = config.protocol
+    method = parse_method(config.method)
+    if dataset is None:
+        dataset = long_tailed(load_dataset(config.dataset, npz=config.npz, root=config.root),
+                              config.imbalance_ratio, profile=config.profile, seed=config.lt_seed)
+    num_classes = dataset.num_classes
+    padding = protocol.crop_padding if protocol.crop_padding >= 0 else dataset.image_size // 8
+
+    torch.manual_seed(config.seed)
+    model = cifar_resnet(protocol.architecture, num_classes, in_channels=dataset.in_channels,
+                         width=protocol.width, shortcut=protocol.shortcut).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=protocol.lr, momentum=protocol.momentum,
+                                weight_decay=protocol.weight_decay, nesterov=protocol.nesterov)
+    forward = torch.compile(model) if config.compile else model
+
+    mean = torch.tensor(dataset.mean, device=device)
+    std = torch.tensor(dataset.std, device=device)
+    recipe = method.build(dataset.train_labels.numpy(), num_classes, protocol, config.seed, device,
+                          image_size=(dataset.image_size, dataset.image_size))
+    sampler = recipe.sampler
+    steps_per_epoch = len(sampler)
+    augment_generator = torch.Generator(device).manual_seed(config.seed + 10_000)
+
+    loader_generator = torch.Generator()
+    if config.path == "device":
+        train_images = dataset.train_images.to(device)
+        train_labels = dataset.train_labels.to(device)
+        loader = None
+    else:
+        loader = torch.utils.data.DataLoader(
+            TensorImageDataset(dataset.train_images, dataset.train_labels,
+                               cifar_train_transform(dataset.mean, dataset.std, padding=padding,
+                                                     size=dataset.image_size)),
+            batch_sampler=sampler, num_workers=config.workers, pin_memory=device.type == "cuda",
+            # Workers restart every epoch with seeds from (seed, epoch), so a run resumed at an
+            # epoch boundary draws the same augmentations as an uninterrupted one.
+            generator=loader_generator, persistent_workers=False,
+        )
+
+    start_epoch, history, train_seconds = 0, [], 0.0
+    checkpoint_file = checkpoint_path(config)
+    if checkpoint and checkpoint_file.is_file():
+        state = torch.load(checkpoint_file, map_location=device, weights_only=False)
+        # The thread count changes speed, not results, so a job may resume with another.
+        if {**state["config"], "threads": config.threads} != config.to_dict():
+            raise ValueError(f"checkpoint {checkpoint_file} was written by a different configuration; delete it")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        augment_generator.set_state(state["augment_rng"])
+        if recipe.generator is not None:
+            recipe.generator.set_state(state["mix_rng"])
+        start_epoch, history, train_seconds = state["epoch"], state["history"], state["train_seconds"]
+
+    bar = _progress(protocol.epochs * steps_per_epoch, start_epoch * steps_per_epoch,
+                    f"{config.method} seed {config.seed}", progress)
+    model.train()
+    for epoch in range(start_epoch, protocol.epochs):
+        epoch_start = time.perf_counter()
+        sampler.set_epoch(epoch)
+        mixing = epoch in recipe.active_epochs
+        if loader is None:
+            batches = device_batches(sampler, train_images, train_labels, padding, augment_generator)
+        else:
+            loader_generator.manual_seed(config.seed * 1_000_003 + epoch)
+            batches = ((images.to(device, non_blocking=True), labels.to(device, non_blocking=True))
+                       for images, labels in loader)
+        loss_sum = torch.zeros((), device=device)
+        for step, (images, labels) in enumerate(batches):
+            for group in optimizer.param_groups:
+                group["lr"] = protocol.lr * lr_factor(protocol, epoch, step, steps_per_epoch)
+            if loader is None:
+                images = normalize(images, mean, std)
+            loss = train_step(forward, optimizer, recipe, images, labels, epoch,
+                              channels_last=config.channels_last, amp=config.amp)
+            loss_sum += loss.detach()
+            bar.update()
+        seconds = time.perf_counter() - epoch_start
+        train_seconds += seconds
+        record = {"epoch": epoch + 1, "loss": loss_sum.item() / steps_per_epoch, "mixing": mixing,
+                  "lr_end": optimizer.param_groups[0]["lr"], "seconds": seconds}
+        if protocol.eval_every and (epoch + 1) % protocol.eval_every == 0 and epoch + 1 < protocol.epochs:
+            record["test_top1"] = evaluate(model, dataset.test_images.to(device), dataset.test_labels.to(device),
+                                           mean, std, num_classes=num_classes,
+                                           batch_size=protocol.eval_batch_size,
+                                           channels_last=config.channels_last, amp=config.amp)[0]
+        history.append(record)
+        bar.set_postfix(epoch=epoch + 1, loss=f"{record['loss']:.3f}")
+        if log_epochs:
+            print(f"epoch {epoch + 1}/{protocol.epochs} loss {record['loss']:.4f} {seconds:.1f} s"
+                  + (f" test top-1 {record['test_top1']:.2f}" if "test_top1" in record else ""), flush=True)
+        if checkpoint:
+            _save_checkpoint(checkpoint_file, {
+                "config": config.to_dict(), "epoch": epoch + 1, "history": history, "train_seconds": train_seconds,
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "torch_rng": torch.get_rng_state(), "augment_rng": augment_generator.get_state(),
+                "mix_rng": recipe.generator.get_state() if recipe.generator is not None else None,
+            })
+    bar.close()
+
+    eval_start = time.perf_counter()
+    top1, per_class = evaluate(model, dataset.test_images.to(device), dataset.test_labels.to(device), mean, std,
+                               num_classes=num_classes, batch_size=protocol.eval_batch_size,
+                               channels_last=config.channels_last, amp=config.amp)
+    eval_seconds = time.perf_counter() - eval_start
+    result = build_result(
+        config, dataset, method, protocol, device, top1=top1, per_class=per_class, history=history,
+        train_seconds=train_seconds, eval_seconds=eval_seconds, steps_per_epoch=steps_per_epoch,
+        resumed=start_epoch > 0,
+    )
+    write_json(result_path(config), result)
+    if checkpoint and checkpoint_file.is_file():
+        checkpoint_file.unlink()
+    return result
