@@ -51,6 +51,14 @@ TARGETS = [
     ("mmt_cutmix", "lerp", "224px", 1 / 1.5, "MMTMix cutmix within 1.5x of torch.lerp"),
     ("mmt_mixup_per_sample", "lerp", "224px", 1 / 1.5, "per-sample mixup within 1.5x of torch.lerp"),
     ("mmt_cutmix_per_sample", "lerp", "224px", 1 / 1.5, "per-sample cutmix within 1.5x of torch.lerp"),
+    ("mmt_cutmix", "kornia_cutmix", "32px", 5.0, "MMTMix cutmix vs kornia RandomCutMixV2"),
+    ("mmt_mixup", "kornia_mixup", "32px", 5.0, "MMTMix mixup vs kornia RandomMixUpV2"),
+    ("mmt_cutmix", "kornia_cutmix", "224px", 2.0, "MMTMix cutmix vs kornia RandomCutMixV2"),
+    ("mmt_mixup", "kornia_mixup", "224px", 2.0, "MMTMix mixup vs kornia RandomMixUpV2"),
+    # Bandwidth (3N / t_mix) / (2N / t_clone) >= 0.8 is clone time / mix time >= 0.8 / 1.5.
+    ("mmt_mixup", "clone", "224px", 0.8 / 1.5, "MixUp bandwidth >= 0.8 of a clone's (t_clone / t_mix >= 0.53)"),
+    ("mmt_cutmix_per_sample", "timm_elem_cutmix", "224px", None, "per-sample cutmix vs timm elem cutmix"),
+    ("mmt_mixup_per_sample", "timm_elem_mixup", "224px", None, "per-sample mixup vs timm elem mixup"),
     ("mmt_resizemix_per_sample", "mmt_cutmix_per_sample", "32px", None, "per-sample resizemix vs per-sample cutmix"),
     ("mmt_resizemix_per_sample", "mmt_cutmix_per_sample", "224px", None, "per-sample resizemix vs per-sample cutmix"),
 ]
@@ -132,7 +140,8 @@ def measure(candidates: dict[str, Callable[[], object]], rounds: int, warmup: in
         if isinstance(candidates[name], _InPlace):
             candidates[name].reset()
 
-    samples = interleaved(candidates, rounds=rounds, warmup=warmup, repeat=calls_per_round, sync=sync, before=refill)
+    samples = interleaved(candidates, rounds=rounds, warmup=warmup, repeat=calls_per_round, sync=sync, before=refill,
+                          cuda_events=device.type == "cuda")
     return {name: {**summary(values), "samples_ms": [1e3 * value for value in values]}
             for name, values in samples.items()}
 
@@ -155,8 +164,12 @@ def verdict(ratio: dict) -> str:
     return "noisy"
 
 
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
 def run(*, quick: bool = False, out_path: str | Path | None = None, device: str = "auto",
-        sizes: list[str] | None = None, num_classes: int = 100, seed: int = 0) -> dict:
+        sizes: list[str] | None = None, num_classes: int = 100, seed: int = 0,
+        dtypes: tuple[str, ...] = ("float32",), rounds: int | None = None) -> dict:
     """Measure every candidate at each size and write the JSON results file.
 
     Args:
@@ -167,6 +180,9 @@ def run(*, quick: bool = False, out_path: str | Path | None = None, device: str 
         sizes: keys of :data:`SIZES` to run; default all.
         num_classes: label space for the one-hot targets.
         seed: seed of the shared tensors.
+        dtypes: image dtypes to run (keys of :data:`DTYPES`); results of a dtype other than
+            float32 are keyed ``<size>-<dtype>``.
+        rounds: timed rounds per size (default: by size and ``quick``).
 
     Returns:
         The results dict that was written.
@@ -175,29 +191,33 @@ def run(*, quick: bool = False, out_path: str | Path | None = None, device: str 
     generator = torch.Generator().manual_seed(seed)
     results: dict = {"benchmark": "throughput", "quick": quick, "num_classes": num_classes, "p": 1.0,
                      "machine": machine_info(torch_device), "sizes": {}, "ratios": []}
-    for size_name in sizes or list(SIZES):
-        shape = SIZES[size_name]
-        head = torch.rand(shape, generator=generator).to(torch_device)
-        tail = torch.rand(shape, generator=generator).to(torch_device)
-        labels = torch.randint(num_classes, (shape[0],), generator=generator).to(torch_device)
-        tail_labels = torch.randint(num_classes, (shape[0],), generator=generator).to(torch_device)
-        small = shape[-1] <= 64
-        rounds = (30 if quick else 200) if small else (5 if quick else 25)
-        calls = 5 if small else 1
-        candidates = _candidates(head, tail, labels, tail_labels, num_classes)
-        results["sizes"][size_name] = {"shape": list(shape), "dtype": "float32", "rounds": rounds,
-                                       "calls_per_round": calls,
-                                       "timings": measure(candidates, rounds, warmup=2, device=torch_device,
-                                                          calls_per_round=calls)}
-        del head, tail, candidates
-    for numerator, denominator, size_name, minimum, description in TARGETS:
-        timings = results["sizes"].get(size_name, {}).get("timings", {})
-        if numerator not in timings or denominator not in timings:
-            continue
-        ratio = {"what": description, "size": size_name, "candidate": numerator, "baseline": denominator,
-                 **speedup(timings, numerator, denominator), "target": minimum}
-        ratio["met"] = verdict(ratio)
-        results["ratios"].append(ratio)
+    for dtype_name in dtypes:
+        for size_name in sizes or list(SIZES):
+            shape = SIZES[size_name]
+            head = torch.rand(shape, generator=generator).to(torch_device, DTYPES[dtype_name])
+            tail = torch.rand(shape, generator=generator).to(torch_device, DTYPES[dtype_name])
+            labels = torch.randint(num_classes, (shape[0],), generator=generator).to(torch_device)
+            tail_labels = torch.randint(num_classes, (shape[0],), generator=generator).to(torch_device)
+            small = shape[-1] <= 64
+            size_rounds = rounds or ((30 if quick else 200) if small else (5 if quick else 25))
+            calls = 5 if small else 1
+            candidates = _candidates(head, tail, labels, tail_labels, num_classes)
+            key = size_name if dtype_name == "float32" else f"{size_name}-{dtype_name}"
+            results["sizes"][key] = {"shape": list(shape), "dtype": dtype_name, "rounds": size_rounds,
+                                     "calls_per_round": calls,
+                                     "timings": measure(candidates, size_rounds, warmup=2, device=torch_device,
+                                                        calls_per_round=calls)}
+            del head, tail, candidates
+    for key, entry in results["sizes"].items():
+        size_name = key.split("-")[0]
+        for numerator, denominator, target_size, minimum, description in TARGETS:
+            timings = entry["timings"]
+            if target_size != size_name or numerator not in timings or denominator not in timings:
+                continue
+            ratio = {"what": description, "size": key, "candidate": numerator, "baseline": denominator,
+                     **speedup(timings, numerator, denominator), "target": minimum}
+            ratio["met"] = verdict(ratio)
+            results["ratios"].append(ratio)
     if out_path is None:
         suffix = "-quick" if quick else ""
         out_path = LOCAL_RESULTS_DIR / f"throughput-{torch_device.type}{suffix}.json"
@@ -212,12 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), help="sizes to run (default: all)")
     parser.add_argument("--num-classes", type=int, default=100)
+    parser.add_argument("--dtypes", nargs="+", choices=list(DTYPES), default=["float32"])
     parser.add_argument("--out", help="JSON path (default: benchmarks/results/local/throughput-<device>.json)")
     args = parser.parse_args(argv)
     from benchmarks.render import format_table  # the command line prints the table
 
     results = run(quick=args.quick, out_path=args.out, device=args.device, sizes=args.sizes,
-                  num_classes=args.num_classes)
+                  num_classes=args.num_classes, dtypes=tuple(args.dtypes))
     print(format_table(results))
     print(f"\nwrote {results['path']}")
     return 0

@@ -23,6 +23,7 @@ def interleaved(
     rotate: bool = False,
     sync: Callable[[], None] = lambda: None,
     before: Callable[[str], None] | None = None,
+    cuda_events: bool = False,
 ) -> dict[str, list[float]]:
     """Seconds per call of each candidate, one entry per round after ``warmup`` rounds.
 
@@ -35,6 +36,8 @@ def interleaved(
         sync: called before and after the timed calls (``torch.cuda.synchronize`` on a GPU).
         before: called with the candidate's name before each call, untimed (e.g. to refill
             the buffer of an in-place candidate).
+        cuda_events: time with CUDA events (GPU time between two recorded events) instead of
+            the host clock.
     """
     names = list(candidates)
     samples: dict[str, list[float]] = {name: [] for name in names}
@@ -46,6 +49,16 @@ def interleaved(
                 if before is not None:
                     before(name)
                 sync()
+                if cuda_events:
+                    import torch
+
+                    begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                    begin.record()
+                    candidates[name]()
+                    end.record()
+                    end.synchronize()
+                    elapsed += begin.elapsed_time(end) / 1e3
+                    continue
                 start = time.perf_counter()
                 candidates[name]()
                 sync()

@@ -1,4 +1,4 @@
-"""torch.compile(fullgraph=True) compiles MMTMix (CPU here; the GPU check is in benchmarks/gpu_checks.py)."""
+"""torch.compile(fullgraph=True) compiles MMTMix (CPU here; the GPU check is `python -m benchmarks.gpu checks`)."""
 
 import pytest
 import torch
