@@ -22,10 +22,10 @@ from pathlib import Path
 import torch
 
 from benchmarks.data import DATASETS, load_dataset, long_tailed, setting_key
+from benchmarks.loop import train
 from benchmarks.methods import check_methods
 from benchmarks.protocols import PROTOCOLS
 from benchmarks.results_io import LOCAL_RESULTS_DIR
-from benchmarks.loop import train
 from benchmarks.run_config import RunConfig, result_path
 
 

@@ -330,10 +330,10 @@ def _check_random_mmt(device: torch.device) -> dict[str, Any]:
 
 def _step_timing(device: torch.device, dataset: ImageDataset, smoke: bool) -> dict[str, Any]:
     """Milliseconds per step of the paper training step (bf16 on CUDA), eager, for ce and mmt."""
+    from benchmarks.augment import normalize
     from benchmarks.loop import device_batches, train_step
     from benchmarks.methods import parse_method
     from benchmarks.models import cifar_resnet
-    from benchmarks.augment import normalize
 
     protocol = _paper_protocol(smoke)
     steps = 5 if smoke else 50

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.methods import BASELINES
-from benchmarks.summary import METRICS, load_runs, update_summary
 from benchmarks.results_io import RESULTS_DIR
+from benchmarks.summary import METRICS, load_runs, update_summary
 
 __all__ = [
     "README_END",

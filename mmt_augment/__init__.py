@@ -23,7 +23,14 @@ __version__ = "0.1.0"
 def __getattr__(name: str) -> object:
     # RandomMMT subclasses a kornia class: import kornia only when it is first used.
     if name == "RandomMMT":
-        from mmt_augment.kornia_augmentation import RandomMMT
+        try:
+            from mmt_augment.kornia_augmentation import RandomMMT
+        except ModuleNotFoundError as error:
+            if error.name is None or not error.name.startswith("kornia"):
+                raise
+            raise ImportError(
+                "RandomMMT needs kornia, which is not installed: pip install 'mmt-augment[kornia]' (or kornia)"
+            ) from error
 
         globals()["RandomMMT"] = RandomMMT
         return RandomMMT

@@ -16,7 +16,6 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-
 #: Smallest accepted Beta concentration: below it nearly every draw is 0 or 1 to float32
 #: precision, so the mix would almost never happen.
 MIN_ALPHA = 1e-3
@@ -63,7 +62,7 @@ def check_mode_probs(mode_probs: object, mode: Union[str, tuple[str, ...]]) -> O
     for value in mode_probs:
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"mode_probs must hold real numbers, got {type(value).__name__} {value!r}")
-        if not (math.isfinite(value) and value >= 0):
+        if not (math.isfinite(value) and float(value) >= 0):
             raise ValueError(f"mode_probs must be finite and >= 0, got {mode_probs!r}")
     total = float(sum(mode_probs))
     if total <= 0:
@@ -74,7 +73,7 @@ def check_mode_probs(mode_probs: object, mode: Union[str, tuple[str, ...]]) -> O
 def check_alpha(alpha: object) -> float:
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
         raise TypeError(f"alpha must be a positive real number, got {type(alpha).__name__} {alpha!r}")
-    if not (math.isfinite(alpha) and alpha >= MIN_ALPHA):
+    if not (math.isfinite(alpha) and float(alpha) >= MIN_ALPHA):
         raise ValueError(f"alpha must be a finite number >= {MIN_ALPHA}, got {alpha!r}")
     return float(alpha)
 
@@ -95,7 +94,7 @@ def check_resize_scale(scale: object) -> tuple[float, float]:
 def check_probability(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number in [0, 1], got {type(value).__name__} {value!r}")
-    if not 0.0 <= value <= 1.0:
+    if not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {value!r}")
     return float(value)
 

@@ -88,7 +88,9 @@ class RandomMMT(MixAugmentationBaseV2):
     ) -> None:
         probability = _checks.check_probability("p", p)
         same_on_batch = _checks.check_flag("same_on_batch", same_on_batch)
-        keys = self._check_keys(data_keys) if data_keys is not None else None
+        keys: Optional[List[Union[str, int, DataKey]]] = (
+            list(self._check_keys(data_keys)) if data_keys is not None else None
+        )
         super().__init__(p=probability, p_batch=1.0, same_on_batch=same_on_batch, keepdim=False, data_keys=keys)
         self._explicit_keys = keys is not None
         self.mode = _checks.check_mode(mode)

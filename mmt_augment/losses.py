@@ -51,7 +51,7 @@ class MixedLabels(NamedTuple):
     lam: torch.Tensor
 
     @classmethod
-    def from_kornia(cls, labels: torch.Tensor) -> "MixedLabels":
+    def from_kornia(cls, labels: torch.Tensor) -> MixedLabels:
         """Read kornia's ``(B, 3)`` mix labels ``(head, tail, tail weight w)`` (as
         :class:`mmt_augment.RandomMMT` and kornia's ``RandomMixUpV2`` return them): ``lam = 1 - w``.
 
@@ -147,11 +147,12 @@ def _as_class_vector(name: str, values: object) -> torch.Tensor:
 def _check_real(name: str, value: object, *, low: float, high: float, low_open: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    inside = (value > low if low_open else value >= low) and value <= high
-    if not (math.isfinite(value) and inside):
+    number = float(value)
+    inside = (number > low if low_open else number >= low) and number <= high
+    if not (math.isfinite(number) and inside):
         bracket = "(" if low_open else "["
         raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value!r}")
-    return float(value)
+    return number
 
 
 def logit_adjusted_cross_entropy(
@@ -245,6 +246,7 @@ def class_balanced_weights(class_counts: object, beta: float = 0.9999) -> torch.
         raise ValueError(f"class_counts must be >= 0 and not all zero, got {counts.tolist()[:8]}")
     if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
         raise TypeError(f"beta must be a real number in [0, 1), got {type(beta).__name__} {beta!r}")
+    beta = float(beta)
     if not 0.0 <= beta < 1.0:
         raise ValueError(f"beta must be in [0, 1), got {beta!r}")
     present = counts > 0

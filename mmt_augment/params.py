@@ -263,6 +263,7 @@ def sample_mix_params(
             rows = apply & (mode_index == index)
             mode_lam, mode_boxes = entry.draw(target_lam, draws, height, width, resize_scale=resize_scale)
             if mode_boxes is not None:
+                assert boxes is not None  # allocated above when any mode has boxes
                 boxes = torch.where(rows.unsqueeze(1), mode_boxes, boxes)
             lam = torch.where(rows, mode_lam, lam)
     if not per_sample:

@@ -420,6 +420,9 @@ class DifferentialBatchSampler(_EpochBatchSampler):
         self._natural_probabilities = counts / len(label_array)
         self._target_probabilities = _class_probabilities(counts, self.weighting)
         self._mix = math.nan
+        self._probabilities: np.ndarray = self._target_probabilities
+        self._thresholds: np.ndarray
+        self._alias: np.ndarray
         self._epoch_changed()
 
     def _epoch_changed(self) -> None:
@@ -452,7 +455,7 @@ class DifferentialBatchSampler(_EpochBatchSampler):
         return torch.from_numpy(self._by_label_id(self._counts, np.int64))
 
     def _by_label_id(self, values: np.ndarray, dtype: type) -> np.ndarray:
-        dense = np.zeros(self._num_label_ids, dtype=dtype)
+        dense: np.ndarray = np.zeros(self._num_label_ids, dtype=dtype)
         dense[self._classes] = values
         return dense
 

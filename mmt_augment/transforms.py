@@ -62,6 +62,7 @@ def apply_mix_params(head_images: torch.Tensor, tail_images: torch.Tensor, param
         rows = params.apply & (params.mode == index) if several else params.apply
         boxes = params.boxes
         if mode.box and several:
+            assert boxes is not None  # box modes always draw boxes
             boxes = boxes * rows.unsqueeze(1)  # empty boxes for the rows of other modes
         every_row = params.mixes_all and not several
         out = mode.apply(out, head_images, tail_images, params.lam, boxes, None if every_row else rows)
@@ -246,6 +247,7 @@ class MMTMix(torch.nn.Module):
     def forward(self, *inputs: Any) -> Any:
         head_images, head_labels, tail_images, tail_labels, like, rebuild = self._unpack(inputs)
         num_classes = self._check_inputs(head_images, head_labels, tail_images, tail_labels, require_num_classes=True)
+        assert num_classes is not None  # required above: index labels need it, soft labels carry it
         images, lam = self._mix_images(head_images, tail_images, like)
         targets = self._mix_targets(_plain(head_labels), _plain(tail_labels), lam, num_classes, images.dtype)
         return rebuild(images, targets)
@@ -296,7 +298,9 @@ class MMTMix(torch.nn.Module):
     ) -> tuple[torch.Tensor, Union[torch.Tensor, float]]:
         """The mixed images and the head share ``lam`` (one float for host-side parameters)."""
         head, tail = _plain(head_images), _plain(tail_images)
+        lam: Union[torch.Tensor, float]
         if self._on_host(head, tail):
+            assert isinstance(self.mode, str)  # _on_host holds for a single mode only
             # Per-batch parameters on the CPU: the same draws as make_params, read as Python numbers
             # (sample_batch_params_on_host equals sample_mix_params bit for bit), and the kernels
             # that take Python numbers; a dozen one-element tensor ops would cost more than the mix.
@@ -344,8 +348,9 @@ class MMTMix(torch.nn.Module):
     def _unpack(self, inputs: tuple[Any, ...]):
         """Split the call into (head, head labels, tail, tail labels), the image input whose type
         the output takes, and a function rebuilding the output."""
-        if self.labels_getter != "default":
-            return self._unpack_structure(inputs[0] if len(inputs) == 1 else inputs, self.labels_getter)
+        getter = self.labels_getter
+        if not isinstance(getter, str):
+            return self._unpack_structure(inputs[0] if len(inputs) == 1 else inputs, getter)
         if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)) and len(inputs[0]) in (2, 4):
             container = type(inputs[0])
             *parts, rebuild = self._unpack(tuple(inputs[0]))

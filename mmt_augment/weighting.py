@@ -93,7 +93,7 @@ def _probabilities(counts: np.ndarray, weighting: Weighting) -> np.ndarray:
     else:
         # In log space, shifted so the largest weight is 1: no overflow or underflow to all-zero
         # however large |gamma| is.
-        log_weights = -weighting * np.log(counts[nonempty].astype(np.float64))
+        log_weights = -float(weighting) * np.log(counts[nonempty].astype(np.float64))
         weights = np.zeros(len(counts), dtype=np.float64)
         weights[nonempty] = np.exp(log_weights - log_weights.max())
     return weights / weights.sum()

@@ -57,7 +57,7 @@ def digits_runs(digits_lt, tmp_path_factory) -> tuple[str, list[dict]]:
 
 def test_every_method_trains_one_epoch_and_writes_its_result(digits_runs):
     results_dir, runs = digits_runs
-    for method, run in zip(EVERY_METHOD, runs):
+    for method, _ in zip(EVERY_METHOD, runs):
         config = RunConfig(dataset="digits", imbalance_ratio=10, method=method, protocol=SMOKE,
                            results_dir=results_dir)
         written = json.loads(result_path(config).read_text())

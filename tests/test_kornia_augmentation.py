@@ -1,8 +1,8 @@
 """RandomMMT: the kornia mix augmentation built on the same kernels as MMTMix."""
 
+import kornia.augmentation as K
 import pytest
 import torch
-import kornia.augmentation as K
 from kornia.augmentation import MixAugmentationBaseV2
 
 from mmt_augment import MixedLabels, MMTMix, RandomMMT, mixed_cross_entropy

@@ -23,9 +23,9 @@ def reference_long_tailed(targets, num_classes, imb_factor, imb_type="exp", seed
         for cls_idx in range(num_classes):
             img_num_per_cls.append(int(img_max * (imb_factor ** (cls_idx / (num_classes - 1.0)))))
     else:
-        for cls_idx in range(num_classes // 2):
+        for _ in range(num_classes // 2):
             img_num_per_cls.append(int(img_max))
-        for cls_idx in range(num_classes // 2):
+        for _ in range(num_classes // 2):
             img_num_per_cls.append(int(img_max * imb_factor))
     targets_np = np.array(targets, dtype=np.int64)
     selected = []
