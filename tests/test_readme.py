@@ -25,11 +25,12 @@ def example(name: str) -> str:
 
 
 class SmallCIFAR10(torch.utils.data.Dataset):
-    """CIFAR-10's interface (``data`` HWC uint8, ``targets`` list, PIL images) on 40 images a class."""
+    """CIFAR-10's interface (``data`` HWC uint8, ``targets`` list, PIL images) on 100 images a class
+    (the fewest a class keeps at imbalance ratio 100 is then 1, as every class must keep some)."""
 
     def __init__(self, root, train=True, download=False, transform=None):
         rng = np.random.default_rng(0)
-        self.targets = [c for c in range(10) for _ in range(40)]
+        self.targets = [c for c in range(10) for _ in range(100)]
         self.data = rng.integers(0, 256, size=(len(self.targets), 32, 32, 3), dtype=np.uint8)
         self.transform = transform
 
