@@ -209,18 +209,21 @@ class _RemixMixer:
 def _make_loss(kind: str, prior: np.ndarray, num_samples: int, epochs: int,
                device: torch.device) -> Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]:
     """``loss(logits, targets, epoch)`` for ``kind`` in :data:`LOSSES`."""
-    from mmt_augment import class_balanced_weights, logit_adjusted_cross_entropy
+    from mmt_augment import class_balanced_weights, class_weighted_cross_entropy, logit_adjustment
 
     if kind == "la":
-        prior_tensor = torch.as_tensor(prior, dtype=torch.float64)
-        return lambda logits, targets, epoch: logit_adjusted_cross_entropy(logits, targets, prior_tensor,
-                                                                           tau=LA_TAU)
+        # Computed once on the device: no validation or host copy per step.
+        adjustment = logit_adjustment(prior, tau=LA_TAU).to(device)
+        return lambda logits, targets, epoch: F.cross_entropy(logits + adjustment.to(logits.dtype), targets)
     if kind == "drw":
         weights = class_balanced_weights(prior * num_samples, beta=DRW_BETA).to(device)
         start = epochs - int(round(DRW_FRACTION * epochs))
 
         def deferred(logits: torch.Tensor, targets: torch.Tensor, epoch: int) -> torch.Tensor:
-            return F.cross_entropy(logits, targets, weight=weights if epoch >= start else None)
+            if epoch < start:
+                return F.cross_entropy(logits, targets)
+            # Soft (mixed) targets are normalised by their total weight, as index targets are.
+            return class_weighted_cross_entropy(logits, targets, weights)
 
         return deferred
     return lambda logits, targets, epoch: F.cross_entropy(logits, targets)

@@ -6,7 +6,9 @@
   CE(logits, tail)`` equals cross-entropy against ``lam * one_hot(head) + (1 - lam) * one_hot(tail)``.
 * :func:`logit_adjusted_cross_entropy`: cross-entropy on ``logits + tau * log(prior)`` (logit
   adjustment; Balanced Softmax for ``tau = 1``), for index or soft targets.
-* :func:`class_balanced_weights`: effective-number class weights for deferred re-weighting.
+* :func:`logit_adjustment`: the same adjustment computed once, for a GPU training loop.
+* :func:`class_balanced_weights`: effective-number class weights for deferred re-weighting, and
+  :func:`class_weighted_cross_entropy`, which weighs index and soft targets alike.
 * :func:`remix_labels`: the Remix label rule, which hands a mixed row's label wholly to the
   rarer class when the classes are far apart in frequency.
 
@@ -29,7 +31,9 @@ from mmt_augment import kernels
 __all__ = [
     "MixedLabels",
     "class_balanced_weights",
+    "class_weighted_cross_entropy",
     "logit_adjusted_cross_entropy",
+    "logit_adjustment",
     "mixed_cross_entropy",
     "remix_labels",
 ]
@@ -155,6 +159,39 @@ def _check_real(name: str, value: object, *, low: float, high: float, low_open: 
     return number
 
 
+def logit_adjustment(class_prior: object, *, tau: float = 1.0) -> torch.Tensor:
+    """The logit adjustment ``tau * log(prior)`` (prior normalised to sum to 1), validated once.
+
+    Add it to the logits in training, ``F.cross_entropy(logits + adjustment, targets)``, and
+    predict with the plain logits: this is :func:`logit_adjusted_cross_entropy` with the
+    adjustment computed once, the form for a GPU training loop (move it to the device once;
+    validating a prior every step would read values back from the GPU).
+
+    Args:
+        class_prior: ``(C,)`` positive class frequencies of the targets the model trains on.
+        tau: adjustment strength, >= 0.
+
+    Returns:
+        ``(C,)`` float32 tensor on the CPU.
+
+    Raises:
+        TypeError, ValueError: for a prior that is not ``(C,)``, finite and positive, or a
+            negative or non-real ``tau``.
+
+    Example:
+        >>> logit_adjustment([3, 1])
+        tensor([-0.2877, -1.3863])
+    """
+    tau = _check_real("tau", tau, low=0.0, high=math.inf)
+    prior = _as_class_vector("class_prior", class_prior)
+    if not (prior > 0).all():
+        raise ValueError(
+            "class_prior must be positive for every class (a class with prior 0 would get a logit "
+            f"of -inf), got {prior.tolist()[:8]}"
+        )
+    return (tau * torch.log(prior / prior.sum())).to(torch.float32)
+
+
 def logit_adjusted_cross_entropy(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -169,7 +206,8 @@ def logit_adjusted_cross_entropy(
     The logit adjustment loss of Menon et al. (2021); with ``tau = 1`` it equals Balanced
     Softmax (Ren et al., 2020). Training against the prior-shifted logits and predicting with
     the plain ``logits`` removes the label prior from the learned scores, so rare classes are
-    no longer out-voted. Use it only in training; evaluate on ``logits``.
+    no longer out-voted. Use it only in training; evaluate on ``logits``. It validates and moves
+    the prior on every call; in a GPU loop compute :func:`logit_adjustment` once instead.
 
     Args:
         logits: ``(B, C)`` unnormalised scores.
@@ -202,16 +240,12 @@ def logit_adjusted_cross_entropy(
         )
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    tau = _check_real("tau", tau, low=0.0, high=math.inf)
-    prior = _as_class_vector("class_prior", class_prior)
-    if prior.numel() != logits.shape[1]:
-        raise ValueError(f"class_prior must have one entry per logits column ({logits.shape[1]}), got {prior.numel()}")
-    if not (prior > 0).all():
+    adjustment = logit_adjustment(class_prior, tau=tau)
+    if adjustment.numel() != logits.shape[1]:
         raise ValueError(
-            "class_prior must be positive for every class (a class with prior 0 would get a logit "
-            f"of -inf), got {prior.tolist()[:8]}"
+            f"class_prior must have one entry per logits column ({logits.shape[1]}), got {adjustment.numel()}"
         )
-    adjustment = (tau * torch.log(prior / prior.sum())).to(device=logits.device, dtype=logits.dtype)
+    adjustment = adjustment.to(device=logits.device, dtype=logits.dtype)
     return F.cross_entropy(logits + adjustment, targets, weight=weight, reduction=reduction)
 
 
@@ -255,6 +289,43 @@ def class_balanced_weights(class_counts: object, beta: float = 0.9999) -> torch.
     weights = torch.zeros_like(counts)
     weights[present] = (1.0 - beta) / effective if beta > 0 else effective
     return (weights * len(counts) / weights.sum()).to(torch.float32)
+
+
+def class_weighted_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor, *, reduction: str = "mean"
+) -> torch.Tensor:
+    """Cross-entropy with per-class weights, the same for index and soft targets.
+
+    ``loss_b = -sum_c t_bc w_c log p_bc``; the mean divides by the total weight of the targets,
+    ``sum_b sum_c t_bc w_c``, as :func:`torch.nn.functional.cross_entropy` does for class
+    indices. (torch divides soft targets by the batch size instead, so the same one-hot batch
+    would give another loss as indices and as probabilities; here both give the same.) Use it
+    with :func:`class_balanced_weights` for deferred re-weighting on mixed targets.
+
+    Args:
+        logits: ``(B, C)`` scores.
+        targets: ``(B,)`` class indices or ``(B, C)`` soft targets.
+        weight: ``(C,)`` class weights on the logits' device.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+        The reduced loss, or ``(B,)`` losses for ``reduction="none"``.
+
+    Raises:
+        ValueError: for an unknown ``reduction`` or a ``weight`` that is not ``(C,)``.
+    """
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if not isinstance(weight, torch.Tensor) or weight.shape != (logits.shape[-1],):
+        got = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
+        raise ValueError(f"weight must be a ({logits.shape[-1]},) tensor of class weights, got {got}")
+    if targets.ndim == 1:
+        return F.cross_entropy(logits, targets, weight=weight, reduction=reduction)
+    weighted = targets * weight.to(targets.dtype)
+    losses = -(weighted * F.log_softmax(logits, dim=-1)).sum(-1)
+    if reduction == "mean":
+        return losses.sum() / weighted.sum()
+    return losses.sum() if reduction == "sum" else losses
 
 
 def remix_labels(
