@@ -260,18 +260,18 @@ def _check_cuda_graph(device: torch.device) -> dict[str, Any]:
 def _check_compile(device: torch.device) -> dict[str, Any]:
     from mmt_augment import MMTMix
 
-    for mode in ("mixup", "cutmix"):
-        for per_sample in (False, True):
-            torch._dynamo.reset()
-            mmt = MMTMix(num_classes=10, mode=mode, per_sample=per_sample, p=0.7)
-            compiled = torch.compile(mmt, fullgraph=True)
-            head, labels, tail, tail_labels = _batch(device, torch.float32)
-            torch.manual_seed(3)
-            eager = mmt(head, labels, tail, tail_labels)
-            torch.manual_seed(3)
-            got = compiled(head, labels, tail, tail_labels)
-            if not torch.equal(eager[1], got[1]):
-                raise AssertionError(f"{mode} per_sample={per_sample}: compiled draws differ from eager ones")
+    # Two cold compiles (each costs tens of seconds on a fresh machine): per-row MixUp, per-batch CutMix.
+    for mode, per_sample in (("mixup", True), ("cutmix", False)):
+        torch._dynamo.reset()
+        mmt = MMTMix(num_classes=10, mode=mode, per_sample=per_sample, p=0.7)
+        compiled = torch.compile(mmt, fullgraph=True)
+        head, labels, tail, tail_labels = _batch(device, torch.float32)
+        torch.manual_seed(3)
+        eager = mmt(head, labels, tail, tail_labels)
+        torch.manual_seed(3)
+        got = compiled(head, labels, tail, tail_labels)
+        if not torch.equal(eager[1], got[1]):
+            raise AssertionError(f"{mode} per_sample={per_sample}: compiled draws differ from eager ones")
     return {"same_draws_as_eager": True}
 
 
@@ -387,21 +387,27 @@ def checks(args: argparse.Namespace) -> int:
     _record(table, "random_mmt_no_host_sync", lambda: _check_random_mmt(device), True, device)
     write_json(out / "gpu-checks.json", results)
 
-    from benchmarks import throughput
-
-    sizes = ["32px"] if args.smoke else None
-    try:
-        throughput.run(quick=args.smoke, out_path=out / f"throughput-{device.type}.json", device=device.type,
-                       sizes=sizes, dtypes=("float32",) if args.smoke else ("float32", "bfloat16"),
-                       rounds=3 if args.smoke else None)
-    except Exception:  # keep the checks and the timing even if the throughput run breaks
-        (out / "throughput-error.txt").write_text(traceback.format_exc())
+    # Step timing next (it sizes call 2), then throughput one dtype at a time, each written when
+    # done, so a command stopped at its limit still returns what finished.
     dataset = load_payload(Path(args.payload) / "data.xz")
     try:
         write_json(out / "step-timing.json", {"machine": machine_info(device), "smoke": args.smoke,
                                               **_step_timing(device, dataset, args.smoke)})
     except Exception:
         (out / "step-timing-error.txt").write_text(traceback.format_exc())
+    from benchmarks import throughput
+
+    for dtype in ("float32",) if args.smoke else ("float32", "bfloat16"):
+        if time.perf_counter() - started > CHECKS_LIMIT_S * 0.6:
+            print(f"throughput {dtype}: skipped, {time.perf_counter() - started:.0f} s used", flush=True)
+            continue
+        suffix = "" if dtype == "float32" else f"-{dtype}"
+        try:
+            throughput.run(out_path=out / f"throughput-{device.type}{suffix}.json", device=device.type,
+                           sizes=["32px"] if args.smoke else None, dtypes=(dtype,),
+                           rounds=3 if args.smoke else {"32px": 60, "224px": 12})
+        except Exception:  # keep the checks and the timing even if a throughput run breaks
+            (out / f"throughput-error{suffix}.txt").write_text(traceback.format_exc())
     print(f"checks done in {time.perf_counter() - started:.0f} s -> {out}")
     return 0 if all(check["ok"] is not False for check in table.values()) else 1
 
@@ -521,14 +527,15 @@ def import_results(args: argparse.Namespace) -> int:
     """Copy the runs, checks and throughput that came back into ``benchmarks/results`` and render."""
     source, results = Path(args.source), Path(args.into)
     imported = []
-    for name in ("gpu-checks.json", "throughput-cuda.json", "step-timing.json"):
+    names = ["gpu-checks.json", "step-timing.json"] + sorted(path.name for path in source.glob("throughput-*.json"))
+    for name in names:
         path = source / name
         if path.is_file():
             data = json.loads(path.read_text())
-            if data.get("smoke") or data.get("machine", {}).get("device") != "cuda":
+            if data.get("smoke") or data.get("quick") or data.get("machine", {}).get("device") != "cuda":
                 print(f"skip {name}: not a CUDA run", file=sys.stderr)
                 continue
-            target = results / ("gpu" if name != "throughput-cuda.json" else "") / name
+            target = (results / name) if name.startswith("throughput-") else (results / "gpu" / name)
             write_json(target, data)
             imported.append(str(target))
     report = source / "paper-runs.json"

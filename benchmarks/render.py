@@ -109,6 +109,11 @@ def _is_mmt(method: str) -> bool:
     return method == "mmt" or method.startswith(("mmt-", "mmt+"))
 
 
+def _method_order_key(method: str) -> tuple[int, str]:
+    order = (*BASELINES, *ALTERNATIVES)
+    return (order.index(method), "") if method in order else (len(order) + ("+" not in method), method)
+
+
 def _method_order(methods) -> list[str]:
     """Baselines, the alternatives, MMT compositions (``mmt+...``), then the MMT variants."""
     first = [m for m in (*BASELINES, *ALTERNATIVES) if m in methods]
@@ -170,19 +175,32 @@ def markdown_table(methods: dict[str, dict[str, list]], *, recommended: str | No
 
 def describe_config(config: dict[str, Any]) -> str:
     """A method config (:meth:`benchmarks.methods.Method.to_dict`) in words."""
+    weighting = config.get("weighting")
+    weighting = weighting if isinstance(weighting, str) or weighting is None else f"n_c^-{weighting:g}"
     if config["mixer"] == "none":
-        return "no mixing"
-    if config["mixer"] != "mmt":
-        return f"torchvision {config['mixer']}, in-batch, alpha {config['alpha']:g}"
-    weighting = config["weighting"]
-    weighting = weighting if isinstance(weighting, str) else f"n_c^-{weighting:g}"
-    return (f"{config['mode']}, alpha {config['alpha']:g}, p {config['p']:g}, "
-            f"{'per-sample' if config['per_sample'] else 'per-batch'}, tail weighting {weighting}")
+        words = "no mixing"
+    elif config["mixer"] == "remix":
+        words = f"in-batch mixup (a permuted copy as the tail), alpha {config['alpha']:g}, Remix labels"
+    elif config["mixer"] != "mmt":
+        words = f"torchvision {config['mixer']}, in-batch, alpha {config['alpha']:g}"
+    else:
+        words = (f"{config['mode']}, alpha {config['alpha']:g}, p {config['p']:g}, "
+                 f"{'per-sample' if config['per_sample'] else 'per-batch'}, tail weighting {weighting}")
+    if config.get("sampler") == "resample":
+        words += f"; batches re-sampled with class weighting {weighting}"
+    loss = config.get("loss", "ce")
+    if loss != "ce":
+        prior = "the training set's" if config.get("prior") == "train" else "the trained targets'"
+        words += f"; {'logit-adjusted CE' if loss == 'la' else 'deferred re-weighting'} with {prior} class prior"
+    if config.get("mix_epochs"):
+        words += f"; mixing epochs {config['mix_epochs']}"
+    return words
 
 
-def _named_configs(runs: list[dict[str, Any]], names: tuple[str, ...] = ("cmo", "mmt")) -> str:
-    """What ``cmo`` and ``mmt`` meant in these runs (``mmt`` follows the library defaults)."""
+def _named_configs(runs: list[dict[str, Any]]) -> str:
+    """What each named method (not an explicit ``mmt-<options>`` variant) meant in these runs."""
     lines = []
+    names = sorted({run["method"] for run in runs if not run["method"].startswith("mmt-")}, key=_method_order_key)
     for name in names:
         configs = {json.dumps(run["method_config"], sort_keys=True) for run in runs if run["method"] == name}
         for config in sorted(configs):

@@ -18,7 +18,15 @@ from benchmarks.environment import resolve_device
 from benchmarks.protocols import Protocol
 from benchmarks.results_io import LOCAL_RESULTS_DIR
 
-__all__ = ["RunConfig", "checkpoint_path", "data_source", "portable_config", "result_path", "run_identity"]
+__all__ = [
+    "RunConfig",
+    "checkpoint_path",
+    "data_source",
+    "portable_config",
+    "recorded_identity",
+    "result_path",
+    "run_identity",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,12 +92,15 @@ def data_source(config: RunConfig | dict[str, Any]) -> str:
     return f"npz:{Path(record['npz'] or DEFAULT_NPZ).name}"
 
 
-def run_identity(config: RunConfig | dict[str, Any]) -> dict[str, Any]:
+def run_identity(config: RunConfig | dict[str, Any], *, method_config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every setting that changes a run's result (not threads, progress or where it is written).
 
     Accepts a :class:`RunConfig` or the ``config`` dict of a result file (also files written
-    before the identity was recorded).
+    before the identity was recorded). The method's meaning is part of it (``mmt`` follows the
+    library's defaults): ``method_config`` as recorded, else what the name means today.
     """
+    from benchmarks.methods import parse_method
+
     record = config.to_dict() if isinstance(config, RunConfig) else dict(config)
     device = record.get("device_type") or resolve_device(record["device"]).type
     identity = {key: record[key] for key in ("dataset", "imbalance_ratio", "profile", "method", "seed", "path",
@@ -102,6 +113,14 @@ def run_identity(config: RunConfig | dict[str, Any]) -> dict[str, Any]:
     identity["device_type"] = device
     if record["path"] == "loader":
         identity["workers"] = record["workers"]  # which worker draws which batch's augmentation
+    identity["method_config"] = method_config if method_config is not None else parse_method(record["method"]).to_dict()
+    return identity
+
+
+def recorded_identity(result: dict[str, Any]) -> dict[str, Any]:
+    """The identity of an existing result file, also of files written before it was recorded."""
+    identity = dict(result.get("identity") or run_identity(result["config"], method_config=result["method_config"]))
+    identity.setdefault("method_config", result["method_config"])
     return identity
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from benchmarks.methods import check_methods
 from benchmarks.results_io import LOCAL_RESULTS_DIR
-from benchmarks.run_config import run_identity
+from benchmarks.run_config import recorded_identity, run_identity
 from benchmarks.train import build_parser, check_data, config_from_args, result_path
 
 __all__ = ["Job", "main", "plan_jobs", "run_jobs"]
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         check_methods(args.methods)  # an unknown name fails here, before any job starts
     except ValueError as error:
         parser.error(str(error))
-    if "--threads" not in train_args:
+    if not any(arg == "--threads" or arg.startswith("--threads=") for arg in train_args):
         train_args = [*train_args, "--threads", str(args.threads)]
     jobs = plan_jobs(args.methods, args.seeds, train_args, args.log_dir)
     problem = check_data(jobs[0].config) if jobs else None
@@ -149,8 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     for job in jobs:  # a finished run made with other settings is never skipped silently
         if job.result.is_file():
             existing = json.loads(job.result.read_text())
-            recorded = existing.get("identity") or run_identity(existing["config"])
-            if recorded != run_identity(job.config):
+            if recorded_identity(existing) != run_identity(job.config):
                 parser.error(f"{job.result} exists but was made with other settings; "
                              "move it or pass --results-dir to write elsewhere")
     if args.dry_run:

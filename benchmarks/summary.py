@@ -27,7 +27,7 @@ from typing import Any
 
 from benchmarks.results_io import RESULTS_DIR, write_json
 
-__all__ = ["METRICS", "load_runs", "summarize", "update_summary"]
+__all__ = ["METRICS", "load_runs", "summarize", "update_summary", "variant"]
 
 METRICS = ("top1", "many", "medium", "few")
 
@@ -43,11 +43,34 @@ def load_runs(results_dir: str | Path = RESULTS_DIR, *, include_loader: bool = F
     return sorted(runs, key=lambda run: (run["setting"], run["method"], run["seed"]))
 
 
+def variant(run: dict[str, Any]) -> str:
+    """The run's non-default settings (``"bf16, cuda"``), ``""`` for the default CPU run.
+
+    Runs of one method that differ in these are different entries of the summary
+    (``"mmt [bf16, cuda]"``), never seeds of the same one.
+    """
+    config = run.get("config", {})
+    parts = []
+    if config.get("path", "device") != "device":
+        parts.append(config["path"])
+    if config.get("amp", "none") != "none":
+        parts.append(config["amp"])
+    if config.get("compile"):
+        parts.append("compile")
+    if config.get("channels_last", True) is False:
+        parts.append("nchw")
+    device = run.get("machine", {}).get("device", "cpu")
+    if device != "cpu":
+        parts.append(device)
+    return ", ".join(parts)
+
+
 def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, list]]]:
     """Group runs into the summary schema (see the module docstring)."""
     summary: dict[str, dict[str, dict[str, list]]] = defaultdict(dict)
     for run in runs:  # already sorted by seed within each (setting, method)
-        entry = summary[run["setting"]].setdefault(run["method"], {key: [] for key in (*METRICS, "seconds")})
+        name = run["method"] + (f" [{variant(run)}]" if variant(run) else "")
+        entry = summary[run["setting"]].setdefault(name, {key: [] for key in (*METRICS, "seconds")})
         for metric in METRICS:
             entry[metric].append(run["metrics"][metric])
         entry["seconds"].append(run["timing"]["wall_seconds"])

@@ -169,7 +169,7 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 def run(*, quick: bool = False, out_path: str | Path | None = None, device: str = "auto",
         sizes: list[str] | None = None, num_classes: int = 100, seed: int = 0,
-        dtypes: tuple[str, ...] = ("float32",), rounds: int | None = None) -> dict:
+        dtypes: tuple[str, ...] = ("float32",), rounds: int | dict[str, int] | None = None) -> dict:
     """Measure every candidate at each size and write the JSON results file.
 
     Args:
@@ -182,7 +182,7 @@ def run(*, quick: bool = False, out_path: str | Path | None = None, device: str 
         seed: seed of the shared tensors.
         dtypes: image dtypes to run (keys of :data:`DTYPES`); results of a dtype other than
             float32 are keyed ``<size>-<dtype>``.
-        rounds: timed rounds per size (default: by size and ``quick``).
+        rounds: timed rounds, for every size or per size name (default: by size and ``quick``).
 
     Returns:
         The results dict that was written.
@@ -199,7 +199,8 @@ def run(*, quick: bool = False, out_path: str | Path | None = None, device: str 
             labels = torch.randint(num_classes, (shape[0],), generator=generator).to(torch_device)
             tail_labels = torch.randint(num_classes, (shape[0],), generator=generator).to(torch_device)
             small = shape[-1] <= 64
-            size_rounds = rounds or ((30 if quick else 200) if small else (5 if quick else 25))
+            chosen = rounds.get(size_name) if isinstance(rounds, dict) else rounds
+            size_rounds = chosen or ((30 if quick else 200) if small else (5 if quick else 25))
             calls = 5 if small else 1
             candidates = _candidates(head, tail, labels, tail_labels, num_classes)
             key = size_name if dtype_name == "float32" else f"{size_name}-{dtype_name}"

@@ -40,7 +40,7 @@ from benchmarks.loop import device_batches, evaluate, train, train_step
 from benchmarks.methods import parse_method
 from benchmarks.protocols import add_protocol_arguments, protocol_from_args
 from benchmarks.results_io import LOCAL_RESULTS_DIR, RESULTS_DIR, relative_to_repo
-from benchmarks.run_config import RunConfig, data_source, result_path, run_identity
+from benchmarks.run_config import RunConfig, data_source, recorded_identity, result_path, run_identity
 
 __all__ = [
     "RunConfig",
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     path = result_path(config)
     if path.is_file() and not args.force:
         existing = json.loads(path.read_text())
-        differences = _differences(existing.get("identity") or run_identity(existing["config"]), run_identity(config))
+        differences = _differences(recorded_identity(existing), run_identity(config))
         if differences:
             parser.error(f"{path} exists but was made with other settings ({', '.join(differences)}); "
                          "use --force to replace it or --results-dir to write elsewhere")

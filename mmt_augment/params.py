@@ -288,11 +288,16 @@ def sample_batch_params_on_host(
     arithmetic in float32 on the host: the result equals the tensor path's bit for bit (a test
     checks this over many seeds), at a fraction of the cost of a dozen one-element tensor ops.
     For ``"mixup"`` and ``"cutmix"`` (the modes with a faster per-batch CPU kernel).
+
+    Raises:
+        ValueError: for any other mode.
     """
+    if mode not in ("mixup", "cutmix"):
+        raise ValueError(f"mode must be 'mixup' or 'cutmix' for host-side parameters, got {mode!r}")
     entry = MODES[mode]
     uniforms, target_lam = draw_uniforms(1, 1 + entry.columns, alpha, generator=generator)
     apply_draw, *draws = uniforms[0].tolist()
-    lam = float(target_lam[0]) if alpha != 1.0 else float(target_lam.item())
+    lam = float(target_lam[0])
     # A float32 tensor compared with a Python float compares in float32.
     if not apply_draw < float(np.float32(p)):
         return HostBatchParams(lam=1.0, apply=False, mode=mode, box=(0, 0, 0, 0) if entry.box else None)

@@ -239,6 +239,8 @@ class MMTMix(torch.nn.Module):
             ``(images, MixedLabels(head_labels, tail_labels, lam))`` with ``lam`` float32 ``(B,)``.
         """
         self._check_inputs(head_images, head_labels, tail_images, tail_labels, require_num_classes=False)
+        if head_labels.ndim == 1:  # class indices as int64, what the losses and scatters take
+            head_labels, tail_labels = _plain(head_labels).long(), _plain(tail_labels).long()
         images, lam = self._mix_images(head_images, tail_images, head_images)
         if isinstance(lam, float):
             lam = torch.full((images.shape[0],), lam, device=images.device)

@@ -281,3 +281,13 @@ def test_an_existing_result_with_other_settings_is_not_skipped_silently(digits_l
     with pytest.raises(SystemExit) as stop:
         main(common)
     assert stop.value.code == 2 and "made with other settings (lt_seed)" in capsys.readouterr().err
+
+
+def test_identity_includes_what_the_method_name_means(tmp_path):
+    from benchmarks.run_config import recorded_identity, run_identity
+
+    config = RunConfig(method="mmt", results_dir=str(tmp_path), device="cpu")
+    identity = run_identity(config)
+    assert identity["method_config"] == parse_method("mmt").to_dict()
+    stale = {"config": {**config.to_dict()}, "method_config": {**identity["method_config"], "p": 0.5}}
+    assert recorded_identity(stale) != identity  # made when `mmt` meant p=0.5: not the same run

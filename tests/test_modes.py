@@ -307,3 +307,16 @@ def test_functional_mixup_takes_an_int_lam(lam):
 def test_odd_batch_error_says_the_call_halves_the_batch():
     with pytest.raises(ValueError, match="returns half"):
         MMTMix(num_classes=2)(torch.rand(5, 3, 4, 4), torch.zeros(5, dtype=torch.long))
+
+
+def test_host_batch_params_refuse_modes_without_a_host_form():
+    with pytest.raises(ValueError, match="'mixup' or 'cutmix'"):
+        MF.sample_batch_params_on_host(8, 8, mode="resizemix")
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int32])
+def test_mix_returns_int64_class_indices_for_any_integer_labels(dtype):
+    head, head_labels, tail, tail_labels = batch(4)
+    _, mixed = MMTMix(num_classes=2).mix(head, head_labels.to(dtype), tail, tail_labels.to(dtype))
+    assert mixed.head_labels.dtype == torch.int64 and mixed.tail_labels.dtype == torch.int64
+    assert mixed.to_dense(2).shape == (4, 2)
