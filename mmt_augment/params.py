@@ -103,7 +103,12 @@ def _draw(num: int, columns: int, alpha: float, generator: Optional[torch.Genera
     return block[:, 2:], lam
 
 
-@torch.library.custom_op("mmt_augment::draw_uniforms", mutates_args=())
+# The schema is spelled out: with postponed annotations, torch < 2.5 cannot infer it.
+@torch.library.custom_op(
+    "mmt_augment::draw_uniforms",
+    mutates_args=(),
+    schema="(int num, int columns, float alpha, Device device) -> (Tensor, Tensor)",
+)
 def _draw_op(num: int, columns: int, alpha: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     uniforms, lam = _draw(num, columns, alpha, None, device)
     return uniforms.clone(), lam.clone()
