@@ -189,10 +189,9 @@ def check_label_range(name: str, labels: torch.Tensor, num_classes: int) -> None
     """Raise if an index label lies outside ``[0, num_classes)``; reads values (a host sync)."""
     if labels.ndim != 1 or labels.numel() == 0:
         return
-    low, high = torch.aminmax(labels)
-    if int(low) < 0 or int(high) >= num_classes:
-        bad = int(low) if int(low) < 0 else int(high)
-        raise ValueError(f"{name} must lie in [0, num_classes={num_classes}), got {bad}")
+    low, high = torch.stack(torch.aminmax(labels)).tolist()  # one read-back for both bounds
+    if low < 0 or high >= num_classes:
+        raise ValueError(f"{name} must lie in [0, num_classes={num_classes}), got {low if low < 0 else high}")
 
 
 def check_even_rows(name: str, num_rows: int) -> int:

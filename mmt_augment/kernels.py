@@ -103,7 +103,9 @@ def box_masks(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
     Returns:
         ``(B, 1, H, W)`` bool tensor on the device of ``boxes``.
     """
-    return _box_indicator(boxes, height, width, torch.uint8).bool()
+    indicator = _box_indicator(boxes, height, width, torch.uint8)
+    # 0/1 bytes are valid bools: reinterpret them without a copy (inductor compiles the cast only).
+    return indicator.bool() if torch.compiler.is_compiling() else indicator.view(torch.bool)
 
 
 def cutmix(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:

@@ -54,7 +54,11 @@ def apply_mix_params(head_images: torch.Tensor, tail_images: torch.Tensor, param
     modes first, then box modes paste into the result), and every other row is the head row
     bit for bit. The inputs are never modified.
     """
-    several = len(params.modes) > 1
+    if len(params.modes) == 1:  # one mode: its kernel on every row it mixes
+        rows = None if params.mixes_all else params.apply
+        out = MODES[params.modes[0]].apply(head_images, head_images, tail_images, params.lam, params.boxes, rows)
+        return out.clone() if out is head_images else out
+    several = True
     order = sorted(range(len(params.modes)), key=lambda index: MODES[params.modes[index]].box)
     out = head_images
     for index in order:
