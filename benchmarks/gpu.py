@@ -135,8 +135,8 @@ def _download_wheels(target: Path) -> list[str]:
 def commands(payload: Path) -> dict[str, Any]:
     """The two device commands, the path to carry and each command's time limit."""
     carry = relative_to_repo(payload)
-    install = (f"python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site {carry}/wheels/*.whl"
-               " && export PYTHONPATH=/tmp/site:$PYTHONPATH; export PYTHONUNBUFFERED=1; ")
+    install = (f"python3 -m pip install -q --no-index --no-deps --no-compile --target .gpu_site {carry}/wheels/*.whl"
+               " && export PYTHONPATH=$PWD/.gpu_site:$PYTHONPATH; export PYTHONUNBUFFERED=1; ")
     return {
         "carry": [carry],
         "call_1": {"timeout_s": CHECKS_LIMIT_S,
