@@ -234,6 +234,17 @@ def _describe_setting(runs: list[dict[str, Any]]) -> str:
             f"weight decay {protocol['weight_decay']:g}, mixing epochs: {protocol['mix_epochs']}.")
 
 
+def _save(figure, path: Path) -> Path:
+    """Lay out, write (PNG, 110 dpi) and close a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
 def plot_per_class(runs: list[dict[str, Any]], path: Path) -> Path:
     """Per-class accuracy against training count, one line per method: the mean over seeds with
     error bars of one standard deviation (none for a single seed)."""
@@ -266,11 +277,7 @@ def plot_per_class(runs: list[dict[str, Any]], path: Path) -> Path:
     axes.set_title(runs[0]["setting"], fontsize=10)
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def sampler_distribution(train_counts: list[int], weighting: str | float, *, batch_size: int = 128,
@@ -328,11 +335,7 @@ def plot_top1_vs_ratio(summary: dict, path: Path, *, methods: tuple[str, ...], f
     axes.set_title(family.replace("{ir}", "*"), fontsize=10)
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=7)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def plot_sampler(train_counts: list[int], path: Path, *, title: str = "",
@@ -373,11 +376,7 @@ def plot_sampler(train_counts: list[int], path: Path, *, title: str = "",
     axes.set_title(title or "MMTBatchSampler class distribution", fontsize=9)
     axes.grid(True, axis="y", alpha=0.3)
     axes.legend(fontsize=7)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def markdown_report(summary: dict, runs: list[dict[str, Any]], *, settings: list[str] | None = None,
