@@ -5,15 +5,14 @@ Each entry of :data:`MODES` is a :class:`MixMode`. :class:`mmt_augment.MMTMix`,
 argument checks all read this table, so a new mode is one kernel in
 :mod:`mmt_augment.kernels` plus one entry here.
 
-======================  ===============================================================  ==========================
-mode                    output row                                                       ``lam`` (head's true share)
-======================  ===============================================================  ==========================
-``"mixup"``             ``lam * head + (1 - lam) * tail``, ``lam ~ Beta(alpha, alpha)``   ``lam``
-``"cutmix"``            head with a box of the tail pasted in; sides ``sqrt(1 - lam)`` of  ``1 - box area / H W``
-                        the image's, centred on a uniform pixel, clipped to the image      (after clipping)
-``"resizemix"``         head with the **whole** tail image, shrunk by ``s ~ U(0.1, 0.8)``  ``1 - box area / H W``
-                        per side (antialiased bilinear), pasted at a uniform position
-======================  ===============================================================  ==========================
+* ``"mixup"``: ``lam * head + (1 - lam) * tail`` with ``lam ~ Beta(alpha, alpha)``; ``lam`` is
+  the head's share.
+* ``"cutmix"``: the head with a box of the tail pasted in, sides ``sqrt(1 - lam)`` of the
+  image's, centred on a uniform pixel and clipped to the image; the head's true share is
+  ``1 - box area / (H W)`` after clipping.
+* ``"resizemix"``: the head with the **whole** tail image shrunk by ``s ~ U(0.1, 0.8)`` per side
+  (antialiased bilinear) and pasted at a uniform position; the head's share is
+  ``1 - pasted area / (H W)``.
 """
 
 from __future__ import annotations
