@@ -76,8 +76,8 @@ def apply_mix_params(head_images: torch.Tensor, tail_images: torch.Tensor, param
 class MMTMix(torch.nn.Module):
     """Blend each head image with a tail image and mix their labels by the head's share.
 
-    **A two-argument call ``mmt(images, labels)`` reads its ``2B`` rows as ``B`` head rows then
-    ``B`` tail rows and returns ``B`` rows**: it is meant for the paired batches of
+    A two-argument call ``mmt(images, labels)`` reads its ``2B`` rows as ``B`` head rows then
+    ``B`` tail rows and **returns half as many rows**: it is meant for the paired batches of
     :class:`mmt_augment.MMTBatchSampler`. An ordinary batch passed this way is silently halved
     and mixed with itself; unlike torchvision's ``v2.CutMix``/``v2.MixUp`` (which mix a batch
     with a shifted copy of itself and keep ``B`` rows), MMT mixes two *different* streams, so
