@@ -58,18 +58,16 @@ def apply_mix_params(head_images: torch.Tensor, tail_images: torch.Tensor, param
         rows = None if params.mixes_all else params.apply
         out = MODES[params.modes[0]].apply(head_images, head_images, tail_images, params.lam, params.boxes, rows)
         return out.clone() if out is head_images else out
-    several = True
     order = sorted(range(len(params.modes)), key=lambda index: MODES[params.modes[index]].box)
     out = head_images
     for index in order:
         mode = MODES[params.modes[index]]
-        rows = params.apply & (params.mode == index) if several else params.apply
+        rows = params.apply & (params.mode == index)
         boxes = params.boxes
-        if mode.box and several:
+        if mode.box:
             assert boxes is not None  # box modes always draw boxes
             boxes = boxes * rows.unsqueeze(1)  # empty boxes for the rows of other modes
-        every_row = params.mixes_all and not several
-        out = mode.apply(out, head_images, tail_images, params.lam, boxes, None if every_row else rows)
+        out = mode.apply(out, head_images, tail_images, params.lam, boxes, rows)
     return out.clone() if out is head_images else out
 
 
