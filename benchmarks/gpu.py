@@ -15,11 +15,15 @@ from the network, only the working tree and carried paths travel, 8 files come b
     for every mode x dtype x per-sample; CUDA-graph capture and replay with fresh parameters per
     replay; ``torch.compile(fullgraph=True)``; generators on another device than the images;
     ``RandomMMT`` likewise. ``throughput-cuda.json``: CUDA-event medians against torchvision,
-    kornia and timm in fp32 and bf16. ``step-timing.json``: 50 steps of the paper training step.
+    kornia and timm in fp32 and bf16. ``step-timing.json``: 50 steps of the paper training step,
+    eager and as a CUDA graph (:mod:`benchmarks.graphed`), and 20 steps of each beside the
+    other from the same weights on the same batches (the largest loss difference).
 ``paper`` (call 2, ``--budget-s``)
     The ``paper`` protocol (CIFAR ResNet-32, 200 epochs) on CIFAR-10-LT ratio 100 in bf16:
     ``ce``, ``cmo``, ``mmt`` seed 0 first, concurrently, then ``la`` and the recommended recipe,
-    then seeds 1 and 2, then ``mmt-mixup-p1-per-batch-inverse``, as the budget allows. Runs go to
+    then seeds 1 and 2, then ``mmt-mixup-p1-per-batch-inverse``, as the budget allows. Each run
+    first checks the CUDA-graph step against the eager one on its own method and seed (20 steps)
+    and uses it only if they agree; the check is recorded in the run. Runs go to
     ``paper-runs.json``, rewritten atomically whenever one finishes, so a time-out keeps them.
 ``import`` (here)
     Merges what came back into ``benchmarks/results/`` and renders the README.
@@ -32,6 +36,7 @@ CPU file never passes for GPU evidence.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import lzma
 import os
@@ -58,6 +63,7 @@ PAYLOAD_DIR = REPO_ROOT / "benchmarks" / "gpu_payload"
 TRANSFER_LIMIT = 64 * 2**20
 CHECKS_LIMIT_S, PAPER_LIMIT_S = 180, 560
 PAPER_BUDGET_S = 500
+AGREEMENT_STEPS = 20  # a fast path runs this many steps beside the eager one before it is used
 PAPER_SETTING = "cifar10-lt-ir100-exp-paper"
 KORNIA_WHEELS = ("kornia==0.9.0", "kornia_rs==0.2.0")
 _PIP_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
@@ -328,46 +334,98 @@ def _check_random_mmt(device: torch.device) -> dict[str, Any]:
     return {"modes": [str(mode) for mode in MODES]}
 
 
-def _step_timing(device: torch.device, dataset: ImageDataset, smoke: bool) -> dict[str, Any]:
-    """Milliseconds per step of the paper training step (bf16 on CUDA), eager, for ce and mmt."""
+def _paper_setup(device: torch.device, dataset: ImageDataset, method: str, smoke: bool, seed: int = 0):
+    """The paper run's model, recipe, normalised batches and learning rates for ``method``."""
     from benchmarks.augment import normalize
-    from benchmarks.loop import device_batches, train_step
+    from benchmarks.loop import device_batches
     from benchmarks.methods import parse_method
     from benchmarks.models import cifar_resnet
 
     protocol = _paper_protocol(smoke)
+    recipe = parse_method(method).build(dataset.train_labels.numpy(), dataset.num_classes, protocol, seed, device,
+                                        image_size=(dataset.image_size, dataset.image_size))
+    torch.manual_seed(seed)
+    model = cifar_resnet(protocol.architecture, dataset.num_classes, in_channels=dataset.in_channels,
+                         width=protocol.width, shortcut=protocol.shortcut).to(device)
+    model = model.to(memory_format=torch.channels_last)
+    images, labels = dataset.train_images.to(device), dataset.train_labels.to(device)
+    mean = torch.tensor(dataset.mean, device=device)
+    std = torch.tensor(dataset.std, device=device)
+    generator = torch.Generator(device).manual_seed(seed + 10_000)
+
+    def batches():  # endless: the smoke data has fewer batches per epoch than the timing takes
+        for epoch in itertools.count():
+            recipe.sampler.set_epoch(epoch)
+            for batch, batch_labels in device_batches(recipe.sampler, images, labels, dataset.image_size // 8,
+                                                      generator):
+                yield normalize(batch, mean, std), batch_labels
+
+    return protocol, model, recipe, batches()
+
+
+def fast_path_agreement(device: torch.device, dataset: ImageDataset, method: str, smoke: bool,
+                        steps: int = AGREEMENT_STEPS, seed: int = 0) -> dict[str, Any]:
+    """``steps`` paper training steps of ``method``, eager beside the CUDA-graph step (captured on
+    CUDA; on the CPU the same step logic runs eagerly), from the same weights on the same batches."""
+    from benchmarks.graphed import agreement
+    from benchmarks.protocols import lr_factor
+
+    steps = min(steps, 6) if smoke else steps
+    protocol, model, recipe, batches = _paper_setup(device, dataset, method, smoke, seed)
+    data = [next(batches) for _ in range(steps)]
+    lrs = [protocol.lr * lr_factor(protocol, 0, step, len(recipe.sampler)) for step in range(steps)]
+    report = agreement(model, recipe, data, lrs, protocol=protocol, amp=_amp(device),
+                       capture=device.type == "cuda")
+    return {"method": method, "amp": _amp(device), "captured": device.type == "cuda", **report}
+
+
+def _amp(device: torch.device) -> str:
+    return "bf16" if device.type == "cuda" else "none"
+
+
+def _step_timing(device: torch.device, dataset: ImageDataset, smoke: bool) -> dict[str, Any]:
+    """Milliseconds per step of the paper training step (bf16 on CUDA) for ce and mmt: the shared
+    eager step and, on CUDA, the CUDA-graph step; and the graph step's agreement with the eager one."""
+    from benchmarks.graphed import WARMUP_STEPS, GraphedStep, fused_sgd
+    from benchmarks.loop import train_step
+
     steps = 5 if smoke else 50
-    amp = "bf16" if device.type == "cuda" else "none"
-    timings = {}
-    for name in ("ce", "mmt"):
-        recipe = parse_method(name).build(dataset.train_labels.numpy(), dataset.num_classes, protocol, 0, device,
-                                          image_size=(dataset.image_size, dataset.image_size))
-        torch.manual_seed(0)
-        model = cifar_resnet(protocol.architecture, dataset.num_classes, in_channels=dataset.in_channels,
-                             width=protocol.width, shortcut=protocol.shortcut).to(device)
-        model = model.to(memory_format=torch.channels_last)
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=protocol.weight_decay)
-        images, labels = dataset.train_images.to(device), dataset.train_labels.to(device)
-        mean = torch.tensor(dataset.mean, device=device)
-        std = torch.tensor(dataset.std, device=device)
-        generator = torch.Generator(device).manual_seed(0)
-        batches = device_batches(recipe.sampler, images, labels, dataset.image_size // 8, generator)
+    amp = _amp(device)
+    timings: dict[str, Any] = {}
+
+    def timed(step: Callable[[], Any], count: int) -> float:
         elapsed = []
-        for step in range(steps + 3):
-            batch_images, batch_labels = next(batches)
+        for index in range(count + WARMUP_STEPS + 1):  # the first ones warm up (and capture)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
-            train_step(model, optimizer, recipe, normalize(batch_images, mean, std), batch_labels, 0, amp=amp)
+            step()
             if device.type == "cuda":
                 torch.cuda.synchronize()
-            if step >= 3:
+            if index > WARMUP_STEPS:
                 elapsed.append(time.perf_counter() - start)
-        timings[name] = {"ms_per_step_median": 1e3 * float(np.median(elapsed)), "steps": steps, "amp": amp,
-                         "path": "eager"}
-    steps_per_run = protocol.epochs * len(recipe.sampler)
+        return 1e3 * float(np.median(elapsed))
+
+    def method_timing(name: str) -> tuple[dict[str, Any], int]:
+        protocol, model, recipe, batches = _paper_setup(device, dataset, name, smoke)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=protocol.weight_decay)
+        eager = timed(lambda: train_step(model, optimizer, recipe, *next(batches), 0, amp=amp), steps)
+        timing = {"eager_ms_per_step": eager, "steps": steps, "amp": amp}
+        if device.type == "cuda":
+            graphed = GraphedStep(model, fused_sgd(model, 0.01, momentum=0.9, weight_decay=protocol.weight_decay,
+                                                   nesterov=False), recipe, amp=amp)
+            fast = timed(lambda: graphed(*recipe.rows(*next(batches), 0), 0, 0.01), steps)
+            timing.update(graph_ms_per_step=fast, graph_speedup=eager / fast)
+        return timing, protocol.epochs * len(recipe.sampler)
+
+    for name in ("ce", "mmt"):
+        timings[name], steps_per_run = method_timing(name)
     timings["steps_per_run"] = steps_per_run
-    timings["eager_minutes_per_run"] = timings["mmt"]["ms_per_step_median"] * steps_per_run / 6e4
+    for path in ("eager", "graph"):
+        if f"{path}_ms_per_step" in timings["mmt"]:
+            timings[f"{path}_minutes_per_run"] = timings["mmt"][f"{path}_ms_per_step"] * timings["steps_per_run"] / 6e4
+    timings["fast_path_agreement"] = {name: fast_path_agreement(device, dataset, name, smoke)
+                                      for name in ("ce", "mmt")}
     return timings
 
 
@@ -391,10 +449,20 @@ def checks(args: argparse.Namespace) -> int:
     # done, so a command stopped at its limit still returns what finished.
     dataset = load_payload(Path(args.payload) / "data.xz")
     try:
-        write_json(out / "step-timing.json", {"machine": machine_info(device), "smoke": args.smoke,
-                                              **_step_timing(device, dataset, args.smoke)})
+        timing = _step_timing(device, dataset, args.smoke)
+        write_json(out / "step-timing.json", {"machine": machine_info(device), "smoke": args.smoke, **timing})
+        if device.type == "cuda":
+            agreement = timing["fast_path_agreement"]
+            table["cuda_graph_training_step_agrees"] = {
+                "ok": all(report["agrees"] for report in agreement.values()),
+                **{name: {key: report[key] for key in ("max_abs_diff", "tolerance", "captured_graphs")}
+                   for name, report in agreement.items()}}
+        else:
+            table["cuda_graph_training_step_agrees"] = {"ok": None, "skipped": "no CUDA"}
     except Exception:
         (out / "step-timing-error.txt").write_text(traceback.format_exc())
+        table["cuda_graph_training_step_agrees"] = {"ok": False, "error": "see step-timing-error.txt"}
+    write_json(out / "gpu-checks.json", results)
     from benchmarks import throughput
 
     for dtype in ("float32",) if args.smoke else ("float32", "bfloat16"):
@@ -439,16 +507,21 @@ def paper_plan(recommended: str | None) -> list[tuple[str, int]]:
 def _run_one(args: argparse.Namespace) -> int:
     """One paper run in its own process (``paper --one METHOD SEED``); writes the result JSON."""
     from benchmarks.loop import train
-    from benchmarks.run_config import RunConfig
+    from benchmarks.run_config import RunConfig, result_path
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dataset = load_payload(Path(args.payload) / "data.xz")
     method, seed = args.one[0], int(args.one[1])
+    # The CUDA-graph step is used only when it agrees with the shared eager step on this run's
+    # method and seed (on the CPU the check runs the step logic uncaptured, and runs are eager).
+    check = fast_path_agreement(device, dataset, method, args.smoke, seed=seed)
     config = RunConfig(dataset="cifar10", imbalance_ratio=100, method=method, seed=seed,
-                       protocol=_paper_protocol(args.smoke), device=device,
-                       amp="bf16" if device == "cuda" else "none", results_dir=args.work_dir,
-                       threads=2 if device == "cuda" else 1)
+                       protocol=_paper_protocol(args.smoke), device=device.type, amp=_amp(device),
+                       cuda_graph=device.type == "cuda" and check["agrees"], results_dir=args.work_dir,
+                       threads=2 if device.type == "cuda" else 1)
     result = train(config, dataset, progress=False, checkpoint=False, log_epochs=False)
+    result["fast_path_check"] = {key: value for key, value in check.items() if not key.endswith("_losses")}
+    write_json(result_path(config), result)
     print(f"{method} seed {seed}: top-1 {result['metrics']['top1']:.2f} in {result['timing']['wall_seconds']:.0f} s",
           flush=True)
     return 0
@@ -545,7 +618,8 @@ def import_results(args: argparse.Namespace) -> int:
             print("skip paper-runs.json: not a CUDA run", file=sys.stderr)
         else:
             for run in data["runs"]:
-                target = results / "runs" / run["setting"] / f"{run['method']}-seed{run['seed']}-bf16-cuda.json"
+                variant = "-graph" if run["config"].get("cuda_graph") else ""
+                target = results / "runs" / run["setting"] / f"{run['method']}-seed{run['seed']}-bf16{variant}-cuda.json"
                 write_json(target, run)
                 imported.append(str(target))
     print("\n".join(imported) or "nothing imported")

@@ -22,6 +22,7 @@ import torch
 from benchmarks.augment import crop_flip, normalize, sample_crop_flip_params
 from benchmarks.data import ImageDataset, TensorImageDataset, cifar_train_transform, load_dataset, long_tailed
 from benchmarks.environment import resolve_device
+from benchmarks.graphed import GraphedStep, fused_sgd
 from benchmarks.methods import Recipe, parse_method
 from benchmarks.models import cifar_resnet
 from benchmarks.protocols import lr_factor
@@ -29,7 +30,7 @@ from benchmarks.results_io import write_json
 from benchmarks.run_config import RunConfig, checkpoint_path, result_path
 from benchmarks.run_result import build_result
 
-__all__ = ["device_batches", "evaluate", "train", "train_step"]
+__all__ = ["device_batches", "evaluate", "optimize_step", "train", "train_step"]
 
 
 @torch.no_grad()
@@ -89,10 +90,19 @@ def train_step(forward, optimizer: torch.optim.Optimizer, recipe: Recipe, images
 
     The one training step of the suite: the accuracy runs and the cost measurement
     (:mod:`benchmarks.cost`) both call it. The method's batch rule turns the sampled rows into
-    training rows and targets, the model runs (under bf16 autocast for ``amp="bf16"``), and the
-    method's loss is taken in float32.
+    training rows and targets (:meth:`Recipe.rows`), then :func:`optimize_step` runs.
     """
     rows, targets = recipe.rows(images, labels, epoch)
+    return optimize_step(forward, optimizer, recipe, rows, targets, epoch, channels_last=channels_last, amp=amp)
+
+
+def optimize_step(forward, optimizer: torch.optim.Optimizer, recipe: Recipe, rows: torch.Tensor,
+                  targets: torch.Tensor, epoch: int, *, channels_last: bool = True, amp: str = "none") -> torch.Tensor:
+    """The model's part of a step on training rows and targets: the model runs (under bf16
+    autocast for ``amp="bf16"``), the method's loss is taken in float32, SGD steps.
+
+    :class:`benchmarks.graphed.GraphedStep` is the same step as a CUDA graph.
+    """
     if channels_last:
         rows = rows.contiguous(memory_format=torch.channels_last)
     with _autocast(rows.device, amp):
@@ -170,8 +180,15 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
                          width=protocol.width, shortcut=protocol.shortcut).to(device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=protocol.lr, momentum=protocol.momentum,
-                                weight_decay=protocol.weight_decay, nesterov=protocol.nesterov)
+    if config.cuda_graph:
+        if device.type != "cuda" or config.compile or config.path != "device":
+            raise ValueError("cuda_graph needs device='cuda', the device data path and no compile; got "
+                             f"device {device.type!r}, path {config.path!r}, compile={config.compile}")
+        optimizer = fused_sgd(model, protocol.lr, momentum=protocol.momentum, weight_decay=protocol.weight_decay,
+                              nesterov=protocol.nesterov)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=protocol.lr, momentum=protocol.momentum,
+                                    weight_decay=protocol.weight_decay, nesterov=protocol.nesterov)
     forward = torch.compile(model) if config.compile else model
 
     mean = torch.tensor(dataset.mean, device=device)
@@ -213,6 +230,9 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
             recipe.generator.set_state(state["mix_rng"])
         start_epoch, history, train_seconds = state["epoch"], state["history"], state["train_seconds"]
 
+    # Built after a resume: loading the optimiser's state replaces its lr tensor.
+    graphed = (GraphedStep(model, optimizer, recipe, channels_last=config.channels_last, amp=config.amp)
+               if config.cuda_graph else None)
     bar = _progress(protocol.epochs * steps_per_epoch, start_epoch * steps_per_epoch,
                     f"{config.method} seed {config.seed}", progress)
     model.train()
@@ -228,18 +248,22 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
                        for images, labels in loader)
         loss_sum = torch.zeros((), device=device)
         for step, (images, labels) in enumerate(batches):
-            for group in optimizer.param_groups:
-                group["lr"] = protocol.lr * lr_factor(protocol, epoch, step, steps_per_epoch)
+            lr = protocol.lr * lr_factor(protocol, epoch, step, steps_per_epoch)
             if loader is None:
                 images = normalize(images, mean, std)
-            loss = train_step(forward, optimizer, recipe, images, labels, epoch,
-                              channels_last=config.channels_last, amp=config.amp)
+            if graphed is not None:
+                loss = graphed(*recipe.rows(images, labels, epoch), epoch, lr)
+            else:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                loss = train_step(forward, optimizer, recipe, images, labels, epoch,
+                                  channels_last=config.channels_last, amp=config.amp)
             loss_sum += loss.detach()
             bar.update()
         seconds = time.perf_counter() - epoch_start
         train_seconds += seconds
         record = {"epoch": epoch + 1, "loss": loss_sum.item() / steps_per_epoch, "mixing": mixing,
-                  "lr_end": optimizer.param_groups[0]["lr"], "seconds": seconds}
+                  "lr_end": float(optimizer.param_groups[0]["lr"]), "seconds": seconds}
         if protocol.eval_every and (epoch + 1) % protocol.eval_every == 0 and epoch + 1 < protocol.epochs:
             record["test_top1"] = evaluate(model, dataset.test_images.to(device), dataset.test_labels.to(device),
                                            mean, std, num_classes=num_classes,

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -54,7 +54,7 @@ import torch.nn.functional as F
 
 from benchmarks.protocols import Protocol, mixing_epochs
 
-__all__ = ["BASELINES", "METHODS", "Method", "Recipe", "check_methods", "library_defaults", "parse_method"]
+__all__ = ["BASELINES", "METHODS", "Loss", "Method", "Recipe", "check_methods", "library_defaults", "parse_method"]
 
 BASELINES = ("ce", "mixup", "cutmix", "cmo", "mmt")
 
@@ -206,27 +206,48 @@ class _RemixMixer:
         return mixed_images, mixed.to_dense(self.mix.num_classes)
 
 
-def _make_loss(kind: str, prior: np.ndarray, num_samples: int, epochs: int,
-               device: torch.device) -> Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]:
-    """``loss(logits, targets, epoch)`` for ``kind`` in :data:`LOSSES`."""
-    from mmt_augment import class_balanced_weights, class_weighted_cross_entropy, logit_adjustment
+@dataclasses.dataclass(frozen=True)
+class Loss:
+    """``loss(logits, targets, epoch)``; :meth:`phase` tells the epochs whose loss differs apart.
+
+    Attributes:
+        kind: ``"ce"``, ``"la"`` or ``"drw"``.
+        adjustment: the logit adjustment (``la``), on the training device.
+        weights: the class weights (``drw``), on the training device.
+        start: the first re-weighted epoch (``drw``).
+    """
+
+    kind: str
+    adjustment: torch.Tensor | None = None
+    weights: torch.Tensor | None = None
+    start: int = 0
+
+    def __call__(self, logits: torch.Tensor, targets: torch.Tensor, epoch: int) -> torch.Tensor:
+        from mmt_augment import class_weighted_cross_entropy
+
+        if self.adjustment is not None:
+            return F.cross_entropy(logits + self.adjustment.to(logits.dtype), targets)
+        if self.weights is not None and epoch >= self.start:
+            # Soft (mixed) targets are normalised by their total weight, as index targets are.
+            return class_weighted_cross_entropy(logits, targets, self.weights)
+        return F.cross_entropy(logits, targets)
+
+    def phase(self, epoch: int) -> int:
+        """0, or 1 in the epochs where the loss is another function (DRW's re-weighted epochs)."""
+        return int(self.weights is not None and epoch >= self.start)
+
+
+def _make_loss(kind: str, prior: np.ndarray, num_samples: int, epochs: int, device: torch.device) -> Loss:
+    """The :class:`Loss` of ``kind`` in :data:`LOSSES`."""
+    from mmt_augment import class_balanced_weights, logit_adjustment
 
     if kind == "la":
         # Computed once on the device: no validation or host copy per step.
-        adjustment = logit_adjustment(prior, tau=LA_TAU).to(device)
-        return lambda logits, targets, epoch: F.cross_entropy(logits + adjustment.to(logits.dtype), targets)
+        return Loss(kind, adjustment=logit_adjustment(prior, tau=LA_TAU).to(device))
     if kind == "drw":
-        weights = class_balanced_weights(prior * num_samples, beta=DRW_BETA).to(device)
-        start = epochs - int(round(DRW_FRACTION * epochs))
-
-        def deferred(logits: torch.Tensor, targets: torch.Tensor, epoch: int) -> torch.Tensor:
-            if epoch < start:
-                return F.cross_entropy(logits, targets)
-            # Soft (mixed) targets are normalised by their total weight, as index targets are.
-            return class_weighted_cross_entropy(logits, targets, weights)
-
-        return deferred
-    return lambda logits, targets, epoch: F.cross_entropy(logits, targets)
+        return Loss(kind, weights=class_balanced_weights(prior * num_samples, beta=DRW_BETA).to(device),
+                    start=epochs - int(round(DRW_FRACTION * epochs)))
+    return Loss(kind)
 
 
 @dataclasses.dataclass
@@ -245,7 +266,11 @@ class Recipe:
     sampler: Any
     mixer: Any
     active_epochs: set[int]
-    loss: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
+    loss: Loss
+
+    def phase(self, epoch: int) -> tuple[bool, int]:
+        """What makes ``epoch``'s step a different function: mixing on or off, and the loss phase."""
+        return epoch in self.active_epochs, self.loss.phase(epoch)
 
     @property
     def generator(self) -> torch.Generator | None:

@@ -47,6 +47,8 @@ class RunConfig:
         amp: ``"none"`` or ``"bf16"`` autocast.
         channels_last: run the model in channels_last (1.5x faster on CPU here).
         compile: wrap the model in ``torch.compile``.
+        cuda_graph: replay each training step from a CUDA graph (:mod:`benchmarks.graphed`;
+            CUDA only, fused SGD).
         results_dir: where ``runs/`` and ``checkpoints/`` live.
         lt_seed: seed of the long-tailed subset (0 for every run, so all methods see the same data).
     """
@@ -66,6 +68,7 @@ class RunConfig:
     amp: str = "none"
     channels_last: bool = True
     compile: bool = False
+    cuda_graph: bool = False
     results_dir: str = str(LOCAL_RESULTS_DIR)
     lt_seed: int = 0
 
@@ -106,6 +109,8 @@ def run_identity(config: RunConfig | dict[str, Any], *, method_config: dict[str,
     identity = {key: record[key] for key in ("dataset", "imbalance_ratio", "profile", "method", "seed", "path",
                                               "amp", "channels_last", "compile", "lt_seed")}
     identity["imbalance_ratio"] = float(identity["imbalance_ratio"])
+    if record.get("cuda_graph"):  # recorded only when set, so earlier files keep their identity
+        identity["cuda_graph"] = True
     identity["protocol"] = dict(record["protocol"])
     identity["protocol"]["milestones"] = list(identity["protocol"]["milestones"])
     identity["protocol"]["decay"] = list(identity["protocol"]["decay"])
@@ -129,7 +134,7 @@ def result_path(config: RunConfig) -> Path:
 
     Settings other than the defaults (device data path, no autocast, no compile, channels_last,
     CPU, the default CIFAR-10 ``.npz``) add a part: ``-loader``, ``-bf16``, ``-compile``,
-    ``-nchw``, ``-cuda``, ``-torchvision``, ``-npz-<name>``, ``-imagefolder-<name>``.
+    ``-graph``, ``-nchw``, ``-cuda``, ``-torchvision``, ``-npz-<name>``, ``-imagefolder-<name>``.
     """
     identity = run_identity(config)
     parts = [f"{config.method}-seed{config.seed}"]
@@ -139,6 +144,8 @@ def result_path(config: RunConfig) -> Path:
         parts.append(config.amp)
     if config.compile:
         parts.append("compile")
+    if config.cuda_graph:
+        parts.append("graph")
     if not config.channels_last:
         parts.append("nchw")
     if identity["device_type"] != "cpu":

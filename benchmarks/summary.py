@@ -57,6 +57,8 @@ def variant(run: dict[str, Any]) -> str:
         parts.append(config["amp"])
     if config.get("compile"):
         parts.append("compile")
+    if config.get("cuda_graph"):
+        parts.append("graph")
     if config.get("channels_last", True) is False:
         parts.append("nchw")
     device = run.get("machine", {}).get("device", "cpu")

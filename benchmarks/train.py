@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-channels-last", dest="channels_last", action="store_false",
                         help="keep the model in contiguous (NCHW) format")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--cuda-graph", action="store_true",
+                        help="replay each training step from a CUDA graph (CUDA only; benchmarks.graphed)")
     parser.add_argument("--results-dir", default=str(LOCAL_RESULTS_DIR),
                         help="where runs/ and checkpoints/ go; the default is git-ignored, and the committed "
                              f"results live in {RESULTS_DIR.relative_to(RESULTS_DIR.parents[1])}")
@@ -97,7 +99,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         dataset=args.dataset, imbalance_ratio=args.imbalance_ratio, profile=args.profile, method=args.method,
         seed=args.seed, protocol=protocol_from_args(args), npz=args.npz, root=args.root, path=args.path,
         workers=args.workers, device=args.device, threads=args.threads, amp=args.amp,
-        channels_last=args.channels_last, compile=args.compile, results_dir=args.results_dir,
+        channels_last=args.channels_last, compile=args.compile, cuda_graph=args.cuda_graph,
+        results_dir=args.results_dir,
     )
 
 

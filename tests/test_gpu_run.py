@@ -43,7 +43,10 @@ def test_smoke_checks_and_paper_run_on_the_cpu_and_say_so(payload, tmp_path):
     for name, check in checks["checks"].items():
         assert check["ok"] is True or (check["ok"] is None and check["skipped"] == "no CUDA"), name
     assert json.loads((out / "throughput-cpu.json").read_text())["machine"]["device"] == "cpu"
-    assert json.loads((out / "step-timing.json").read_text())["mmt"]["ms_per_step_median"] > 0
+    timing = json.loads((out / "step-timing.json").read_text())
+    assert timing["mmt"]["eager_ms_per_step"] > 0 and "graph_ms_per_step" not in timing["mmt"]
+    for report in timing["fast_path_agreement"].values():  # the step logic, uncaptured on the CPU
+        assert report["captured"] is False and report["agrees"] and report["max_abs_diff"] < 1e-4
 
     assert gpu.main(["paper", "--smoke", "--payload", str(payload), "--results-dir", str(out), "--budget-s", "150"]) == 0
     report = json.loads((out / "paper-runs.json").read_text())
@@ -51,6 +54,7 @@ def test_smoke_checks_and_paper_run_on_the_cpu_and_say_so(payload, tmp_path):
     recommended = json.loads((gpu.RESULTS_DIR / "recommendation.json").read_text())["recommended"]
     assert finished == sorted(gpu.paper_plan(recommended)[:4])
     assert all(run["protocol"]["architecture"] == "resnet8" for run in report["runs"])
+    assert all(run["fast_path_check"]["agrees"] and not run["config"]["cuda_graph"] for run in report["runs"])
 
     into = tmp_path / "results"
     assert gpu.main(["import", str(out), "--into", str(into), "--no-render"]) == 0

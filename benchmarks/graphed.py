@@ -1,0 +1,178 @@
+"""The training step as a CUDA graph: the ``paper`` protocol's fast path on a GPU.
+
+Eager PyTorch at batch 128 is launch-bound on a GPU: a CIFAR ResNet-32 step is about a thousand
+small kernels (forward, backward, optimiser), each costing more to launch than to run.
+:class:`GraphedStep` captures everything after the batch is mixed (memory format, forward under
+autocast, loss, backward and the SGD update) into one CUDA graph and replays it, so a step costs
+one launch plus the sampling and mixing, which stay eager (they draw fresh random numbers every
+step from their own generators).
+
+What the graph needs, and how it is met:
+
+* static inputs: rows and targets are copied into buffers the graph reads;
+* a learning rate that changes without re-capture: a one-element device tensor, written by
+  ``fill_`` every step, read by fused SGD (``torch.optim.SGD(fused=True)`` accepts a tensor
+  ``lr``; the foreach path would read it on the host);
+* one graph per shape and loss phase: the last, smaller batch of an epoch, the epochs without
+  mixing and deferred re-weighting each get their own graph (at most a handful per run);
+* warm-up: the first :data:`WARMUP_STEPS` steps of each graph are real training steps run
+  eagerly on a side stream, as the CUDA-graph documentation asks; the graph is captured at the
+  next one, which it then replays. No step is run twice or skipped.
+
+On a CPU (``capture=False``) the same object runs every step eagerly, with the same fused
+optimiser and tensor learning rate: that is how the step logic is tested without a GPU.
+:func:`agreement` runs a fast path beside the shared eager step (:func:`benchmarks.loop.train_step`)
+on the same batches and returns the largest loss difference; a run uses the fast path only
+when it agrees (:data:`TOLERANCE`).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Hashable
+from typing import Any
+
+import torch
+
+from benchmarks.methods import Recipe
+
+__all__ = ["TOLERANCE", "WARMUP_STEPS", "GraphedStep", "agreement", "fused_sgd"]
+
+WARMUP_STEPS = 3
+#: Largest loss difference over the agreement steps for a fast path to be used. bf16 autocast
+#: and fused-vs-foreach SGD round differently, so two correct paths differ by about 1e-3 here.
+TOLERANCE = 2e-2
+
+
+def fused_sgd(model: torch.nn.Module, lr: float, *, momentum: float, weight_decay: float,
+              nesterov: bool) -> torch.optim.SGD:
+    """SGD with a one-element tensor learning rate on the model's device, fused (graph-safe)."""
+    device = next(model.parameters()).device
+    return torch.optim.SGD(model.parameters(), lr=torch.tensor(float(lr), device=device), momentum=momentum,
+                           weight_decay=weight_decay, nesterov=nesterov, fused=True)
+
+
+@dataclasses.dataclass
+class _Graph:
+    seen: int = 0
+    graph: Any = None
+    rows: torch.Tensor | None = None
+    targets: torch.Tensor | None = None
+    loss: torch.Tensor | None = None
+
+
+class GraphedStep:
+    """``step(rows, targets, epoch, lr)``: one optimisation step, replayed from a CUDA graph.
+
+    Args:
+        model: the model (on the device), in training mode.
+        optimizer: from :func:`fused_sgd` (its ``lr`` is the tensor this object writes).
+        recipe: the method's recipe (its loss, and :meth:`Recipe.phase`).
+        channels_last, amp: as in :func:`benchmarks.loop.train_step`.
+        capture: capture CUDA graphs (needs a CUDA model); ``False`` runs every step eagerly.
+    """
+
+    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.SGD, recipe: Recipe, *,
+                 channels_last: bool = True, amp: str = "none", capture: bool = True) -> None:
+        lr = optimizer.param_groups[0]["lr"]
+        if not isinstance(lr, torch.Tensor) or not optimizer.defaults.get("fused"):
+            raise TypeError("optimizer must be fused SGD with a tensor lr (benchmarks.graphed.fused_sgd)")
+        device = next(model.parameters()).device
+        if capture and device.type != "cuda":
+            raise ValueError(f"capture=True needs a CUDA model, got one on {device}")
+        self.model, self.optimizer, self.recipe = model, optimizer, recipe
+        self.channels_last, self.amp, self.capture = channels_last, amp, capture
+        self.lr: torch.Tensor = lr
+        self.graphs: dict[Hashable, _Graph] = {}
+
+    @property
+    def captured(self) -> int:
+        """How many graphs have been captured."""
+        return sum(entry.graph is not None for entry in self.graphs.values())
+
+    def _loss(self, rows: torch.Tensor, targets: torch.Tensor, epoch: int) -> torch.Tensor:
+        if self.channels_last:
+            rows = rows.contiguous(memory_format=torch.channels_last)
+        if self.amp == "bf16":  # the autocast weight cache must be off inside a graph
+            with torch.autocast(device_type=rows.device.type, dtype=torch.bfloat16, cache_enabled=False):
+                logits = self.model(rows)
+        else:
+            logits = self.model(rows)
+        return self.recipe.loss(logits.float(), targets, epoch)
+
+    def _eager(self, rows: torch.Tensor, targets: torch.Tensor, epoch: int) -> torch.Tensor:
+        loss = self._loss(rows, targets, epoch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
+    def __call__(self, rows: torch.Tensor, targets: torch.Tensor, epoch: int, lr: float) -> torch.Tensor:
+        """One step on ``rows``/``targets`` (already mixed) at learning rate ``lr``; returns the loss.
+
+        The returned tensor of a replayed step is the graph's output buffer: read or copy it
+        before the next step.
+        """
+        self.lr.fill_(lr)
+        if not self.capture:
+            return self._eager(rows, targets, epoch)
+        key = (tuple(rows.shape), rows.dtype, tuple(targets.shape), targets.dtype, self.recipe.phase(epoch))
+        entry = self.graphs.setdefault(key, _Graph())
+        if entry.graph is None and entry.seen < WARMUP_STEPS:
+            entry.seen += 1
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                loss = self._eager(rows, targets, epoch)
+            torch.cuda.current_stream().wait_stream(stream)
+            return loss
+        if entry.graph is None:
+            entry.rows, entry.targets = rows.clone(), targets.clone()
+            # Gradients must be allocated inside the graph's memory pool, so none may exist now.
+            self.optimizer.zero_grad(set_to_none=True)
+            entry.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(entry.graph):
+                entry.loss = self._loss(entry.rows, entry.targets, epoch)
+                entry.loss.backward()
+                self.optimizer.step()
+        else:
+            assert entry.rows is not None and entry.targets is not None
+            entry.rows.copy_(rows)
+            entry.targets.copy_(targets)
+        entry.graph.replay()
+        assert entry.loss is not None
+        return entry.loss.detach()
+
+
+def agreement(model: torch.nn.Module, recipe: Recipe, batches: list[tuple[torch.Tensor, torch.Tensor]],
+              lrs: list[float], *, protocol: Any, epoch: int = 0, amp: str = "none", capture: bool = True,
+              channels_last: bool = True) -> dict[str, Any]:
+    """Run the shared eager step and :class:`GraphedStep` side by side on the same batches.
+
+    Both start from copies of ``model`` (and fresh optimisers); each batch is mixed once by
+    ``recipe.rows`` and the same rows and targets go to both paths. Returns the losses of both
+    and ``max_abs_diff``; ``model`` is left as it was.
+    """
+    from benchmarks.loop import optimize_step
+
+    eager_model, fast_model = copy.deepcopy(model), copy.deepcopy(model)
+    eager_optimizer = torch.optim.SGD(eager_model.parameters(), lr=lrs[0], momentum=protocol.momentum,
+                                      weight_decay=protocol.weight_decay, nesterov=protocol.nesterov)
+    fast = GraphedStep(fast_model, fused_sgd(fast_model, lrs[0], momentum=protocol.momentum,
+                                             weight_decay=protocol.weight_decay, nesterov=protocol.nesterov),
+                       recipe, channels_last=channels_last, amp=amp, capture=capture)
+    eager_losses, fast_losses = [], []
+    for (images, labels), lr in zip(batches, lrs, strict=True):
+        rows, targets = recipe.rows(images, labels, epoch)
+        for group in eager_optimizer.param_groups:
+            group["lr"] = lr
+        eager_losses.append(optimize_step(eager_model, eager_optimizer, recipe, rows, targets, epoch,
+                                          channels_last=channels_last, amp=amp).detach())
+        fast_losses.append(fast(rows, targets, epoch, lr).clone())
+    eager = torch.stack(eager_losses).double().cpu()
+    graphed = torch.stack(fast_losses).double().cpu()
+    diff = float((eager - graphed).abs().max())
+    return {"steps": len(batches), "captured_graphs": fast.captured, "max_abs_diff": diff,
+            "tolerance": TOLERANCE, "agrees": diff <= TOLERANCE,
+            "eager_losses": eager.tolist(), "fast_losses": graphed.tolist()}

@@ -1,0 +1,95 @@
+"""The CUDA-graph training step (benchmarks.graphed): its step logic, tested eagerly on the CPU.
+
+Capture itself needs a GPU (``python -m benchmarks.gpu`` checks it there, beside the eager step);
+here ``capture=False`` runs the same fused optimiser, tensor learning rate and loss phases.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from benchmarks.data import load_digits, long_tailed
+from benchmarks.graphed import TOLERANCE, GraphedStep, agreement, fused_sgd
+from benchmarks.loop import device_batches, train
+from benchmarks.methods import parse_method
+from benchmarks.models import cifar_resnet
+from benchmarks.protocols import PROTOCOLS, lr_factor, with_overrides
+from benchmarks.run_config import RunConfig, result_path, run_identity
+
+PROTOCOL = with_overrides(PROTOCOLS["quick"], {"epochs": 10, "batch_size": 32, "architecture": "resnet8"})
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return long_tailed(load_digits(), 10)
+
+
+def _setup(digits, method: str, steps: int):
+    torch.manual_seed(0)
+    recipe = parse_method(method).build(digits.train_labels.numpy(), digits.num_classes, PROTOCOL, 0,
+                                        torch.device("cpu"), image_size=(digits.image_size, digits.image_size))
+    model = cifar_resnet("resnet8", digits.num_classes, in_channels=digits.in_channels, width=8).train()
+    model = model.to(memory_format=torch.channels_last)
+    batches = device_batches(recipe.sampler, digits.train_images, digits.train_labels, 1,
+                             torch.Generator().manual_seed(0))
+    mean, std = torch.tensor(digits.mean), torch.tensor(digits.std)
+    data = [((images.float() / 255 - mean[:, None, None]) / std[:, None, None], labels)
+            for (images, labels), _ in zip(batches, range(steps))]
+    steps_per_epoch = len(recipe.sampler)
+    lrs = [PROTOCOL.lr * lr_factor(PROTOCOL, 0, step, steps_per_epoch) for step in range(len(data))]
+    return model, recipe, data, lrs
+
+
+@pytest.mark.parametrize("method", ["ce", "mmt", "mmt+la", "drw"])
+def test_the_fast_step_follows_the_shared_eager_step(digits, method):
+    model, recipe, data, lrs = _setup(digits, method, steps=8)
+    before = [p.detach().clone() for p in model.parameters()]
+    epoch = PROTOCOL.epochs - 1  # DRW re-weights in the last epochs
+    report = agreement(model, recipe, data, lrs, protocol=PROTOCOL, epoch=epoch, capture=False)
+    assert report["steps"] == len(data) and report["captured_graphs"] == 0
+    # fp32 on the CPU: fused and foreach SGD differ only by rounding.
+    assert report["max_abs_diff"] < 1e-4 < TOLERANCE and report["agrees"]
+    assert report["eager_losses"][0] != report["eager_losses"][-1]  # the model did train
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # the model is left as it was
+
+
+def test_the_learning_rate_is_read_from_the_tensor_every_step(digits):
+    model, recipe, data, _ = _setup(digits, "ce", steps=3)
+    optimizer = fused_sgd(model, 0.1, momentum=0.9, weight_decay=0.0, nesterov=False)
+    step = GraphedStep(model, optimizer, recipe, capture=False)
+    step(*data[0], 0, 0.1)
+    frozen = [p.detach().clone() for p in model.parameters()]
+    # lr 0: no update however large the momentum buffer, so a stale lr would show.
+    step(*data[1], 0, 0.0)
+    assert all(torch.equal(a, b) for a, b in zip(frozen, model.parameters()))
+    assert float(optimizer.param_groups[0]["lr"]) == 0.0
+    step(*data[2], 0, 0.1)
+    assert not all(torch.equal(a, b) for a, b in zip(frozen, model.parameters()))
+
+
+def test_bad_optimisers_and_devices_are_refused(digits):
+    model, recipe, _, _ = _setup(digits, "ce", steps=1)
+    with pytest.raises(TypeError, match="fused SGD with a tensor lr"):
+        GraphedStep(model, torch.optim.SGD(model.parameters(), lr=0.1), recipe, capture=False)
+    with pytest.raises(ValueError, match="needs a CUDA model"):
+        GraphedStep(model, fused_sgd(model, 0.1, momentum=0.9, weight_decay=0.0, nesterov=False), recipe)
+
+
+def test_a_graph_is_keyed_by_mixing_and_the_loss_phase():
+    drw = parse_method("mmt+drw").build([0] * 50 + [1] * 5, 2, PROTOCOL, 0, torch.device("cpu"))
+    assert drw.phase(0) == (True, 0) and drw.phase(PROTOCOL.epochs - 1) == (True, 1)
+    window = parse_method("cmo-window").build([0] * 50 + [1] * 5, 2, PROTOCOL, 0, torch.device("cpu"))
+    assert window.phase(0) == (False, 0) and window.phase(5) == (True, 0)
+
+
+def test_cuda_graph_runs_are_their_own_result_and_need_cuda(digits, tmp_path):
+    config = RunConfig(dataset="digits", imbalance_ratio=10, method="ce", protocol=PROTOCOL,
+                       results_dir=str(tmp_path), device="cpu")
+    graphed = dataclasses.replace(config, cuda_graph=True)
+    assert result_path(graphed).name == "ce-seed0-graph.json"
+    assert run_identity(graphed)["cuda_graph"] is True and "cuda_graph" not in run_identity(config)
+    with pytest.raises(ValueError, match="cuda_graph needs device='cuda'"):
+        train(graphed, digits, progress=False, checkpoint=False)
