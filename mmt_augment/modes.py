@@ -86,7 +86,8 @@ def cutmix_box_on_host(lam: float, centre_x: float, centre_y: float, height: int
                        width: int) -> tuple[tuple[int, int, int, int], float]:
     """:func:`cutmix_boxes` for one row of Python numbers, in float32 arithmetic like the tensors.
 
-    Every step rounds like the float32 tensor ops (IEEE float32 through NumPy scalars), so the
+    Every step rounds like the float32 tensor ops (IEEE float32 through NumPy scalars; the square
+    root through torch's own kernel, whose rounding depends on the CPU), so the
     box and the head share equal the tensor rule's bit for bit (a test checks this); the CPU
     per-batch fast path of :class:`mmt_augment.MMTMix` uses it to skip a dozen tiny tensor ops.
 
@@ -94,7 +95,9 @@ def cutmix_box_on_host(lam: float, centre_x: float, centre_y: float, height: int
         ``((x1, y1, x2, y2), lam)``: the box and the head's true share (a float32 value).
     """
     f32 = np.float32
-    side = np.sqrt(max(f32(1.0) - f32(lam), f32(0.0)))
+    # torch's float32 sqrt is not correctly rounded on every CPU (AVX512 builds round
+    # sqrt(1 - 2**-24) up to 1.0, NumPy down), so the side comes from the same torch op.
+    side = f32(torch.tensor([max(f32(1.0) - f32(lam), f32(0.0))], dtype=torch.float32).sqrt_().item())
     cut_w, cut_h = int(side * f32(width)), int(side * f32(height))
     x_low = int(f32(centre_x) * f32(width)) - cut_w // 2
     y_low = int(f32(centre_y) * f32(height)) - cut_h // 2
