@@ -92,6 +92,30 @@ def _box_indicator(boxes: torch.Tensor, height: int, width: int, dtype: torch.dt
     return (inside[:, 1, :height].unsqueeze(2) * inside[:, 0, :width].unsqueeze(1)).unsqueeze(1)
 
 
+_BITS_OF_SIZE = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def _select_in_boxes(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.Tensor) -> torch.Tensor:
+    """``where(box_masks(boxes), inside, outside)``: pixels copied, never computed.
+
+    On the CPU (outside autograd and ``torch.compile``), ``torch.where`` with a mask broadcast
+    over the channels does not vectorise; selecting on the images' bits does and gives the same
+    bits: ``outside ^ ((outside ^ inside) & mask)`` with ``mask`` all ones inside the box. About
+    twice as fast at 32 px (measured in the throughput benchmark). Elsewhere it is ``torch.where``.
+    """
+    height, width = outside.shape[-2:]
+    bits = _BITS_OF_SIZE.get(outside.element_size())
+    needs_grad = torch.is_grad_enabled() and (inside.requires_grad or outside.requires_grad)
+    if (outside.device.type != "cpu" or bits is None or needs_grad or torch.compiler.is_compiling()
+            or outside.is_complex() or outside.dtype == torch.bool):
+        return torch.where(box_masks(boxes, height, width), inside, outside)
+    mask = _box_indicator(boxes, height, width, bits).neg_()  # 0 or all ones
+    outside_bits, inside_bits = outside.view(bits), inside.view(bits)
+    selected = torch.bitwise_xor(outside_bits, inside_bits)
+    selected.bitwise_and_(mask).bitwise_xor_(outside_bits)
+    return selected.view(outside.dtype)
+
+
 def box_masks(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Rasterise boxes into boolean masks: ``mask[b, 0, y, x] = x1 <= x < x2 and y1 <= y < y2``.
 
@@ -114,7 +138,8 @@ def cutmix(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Te
     ``out = where(mask(box), tail, head)``: pixels are copied, never blended, so a pixel
     outside the box is the head's pixel bit for bit (also when the tail holds NaN there).
     Rows may carry different boxes; an empty box (``x1 == x2``) leaves the head row unchanged.
-    One ``torch.where`` pass with a ``(B, 1, H, W)`` mask broadcast over the channels.
+    One ``torch.where`` pass with a ``(B, 1, H, W)`` mask broadcast over the channels (on the
+    CPU, the same selection done on the pixels' bits, which vectorises).
 
     Args:
         head_images: ``(B, C, H, W)`` head batch.
@@ -124,9 +149,7 @@ def cutmix(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Te
     Returns:
         ``(B, C, H, W)`` tensor with the dtype of ``head_images``.
     """
-    boxes = boxes.to(head_images.device)
-    height, width = head_images.shape[-2:]
-    return torch.where(box_masks(boxes, height, width), tail_images, head_images)
+    return _select_in_boxes(boxes.to(head_images.device), tail_images, head_images)
 
 
 def paste_box(head_images: torch.Tensor, tail_images: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:
@@ -198,7 +221,7 @@ def resize_paste(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: to
         resized = resized.to(head_images.dtype)
     else:
         resized = resized.round_().clamp_(0, 255).to(head_images.dtype)
-    return torch.where(box_masks(boxes, height, width), resized, head_images)
+    return _select_in_boxes(boxes, resized, head_images)
 
 
 def box_area_lam(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:

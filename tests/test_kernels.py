@@ -241,3 +241,18 @@ def test_cutmix_never_leaks_non_finite_tail_pixels_outside_the_box(requires_grad
     outside = ~MF.box_masks(torch.tensor([[0, 0, 2, 2], [2, 2, 4, 4]]), 4, 4)
     assert torch.equal(out[outside], head.detach()[outside])
     assert bool(out[0, 0, :2, :2].isnan().all()) and bool(out[1, 0, 2:, 2:].isinf().all())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.uint8])
+def test_cutmix_on_the_cpu_selects_bits_like_where_for_mixed_layouts_and_non_finite_values(dtype):
+    # The CPU kernel selects on the pixels' bits; it must agree with torch.where bit for bit.
+    generator = torch.Generator().manual_seed(1)
+    head = (torch.rand(5, 3, 8, 6, generator=generator) * 200).to(dtype).contiguous(memory_format=torch.channels_last)
+    tail = (torch.rand(5, 3, 8, 6, generator=generator) * 200).to(dtype)
+    if dtype.is_floating_point:
+        tail[0, 1, 0, 0], tail[2] = float("nan"), float("-inf")
+    boxes = MF.sample_boxes(torch.rand(5, generator=generator), 8, 6, generator=generator)
+    expected = torch.where(MF.box_masks(boxes, 8, 6), tail, head)
+    out = MF.cutmix(head, tail, boxes)
+    bits = {1: torch.uint8, 2: torch.int16, 4: torch.int32}[out.element_size()]
+    assert out.dtype == dtype and torch.equal(out.view(bits), expected.view(bits))
