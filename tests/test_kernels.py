@@ -244,15 +244,18 @@ def test_cutmix_never_leaks_non_finite_tail_pixels_outside_the_box(requires_grad
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.uint8])
-def test_cutmix_on_the_cpu_selects_bits_like_where_for_mixed_layouts_and_non_finite_values(dtype):
+@pytest.mark.parametrize("size", [(5, 8, 6), (3, 1000, 1000)])  # below and above the bitwise path's 8 MiB
+def test_cutmix_on_the_cpu_selects_bits_like_where_for_mixed_layouts_and_non_finite_values(dtype, size):
     # The CPU kernel selects on the pixels' bits; it must agree with torch.where bit for bit.
+    batch, height, width = size
     generator = torch.Generator().manual_seed(1)
-    head = (torch.rand(5, 3, 8, 6, generator=generator) * 200).to(dtype).contiguous(memory_format=torch.channels_last)
-    tail = (torch.rand(5, 3, 8, 6, generator=generator) * 200).to(dtype)
+    head = (torch.rand(batch, 3, height, width, generator=generator) * 200).to(dtype)
+    head = head.contiguous(memory_format=torch.channels_last)
+    tail = (torch.rand(batch, 3, height, width, generator=generator) * 200).to(dtype)
     if dtype.is_floating_point:
         tail[0, 1, 0, 0], tail[2] = float("nan"), float("-inf")
-    boxes = MF.sample_boxes(torch.rand(5, generator=generator), 8, 6, generator=generator)
-    expected = torch.where(MF.box_masks(boxes, 8, 6), tail, head)
+    boxes = MF.sample_boxes(torch.rand(batch, generator=generator), height, width, generator=generator)
+    expected = torch.where(MF.box_masks(boxes, height, width), tail, head)
     out = MF.cutmix(head, tail, boxes)
     bits = {1: torch.uint8, 2: torch.int16, 4: torch.int32}[out.element_size()]
     assert out.dtype == dtype and torch.equal(out.view(bits), expected.view(bits))
