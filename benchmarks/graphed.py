@@ -37,12 +37,15 @@ import torch
 
 from benchmarks.methods import Recipe
 
-__all__ = ["TOLERANCE", "WARMUP_STEPS", "GraphedStep", "agreement", "fused_sgd"]
+__all__ = ["TOLERANCE", "UPDATE_TOLERANCE", "WARMUP_STEPS", "GraphedStep", "agreement", "fused_sgd"]
 
 WARMUP_STEPS = 3
 #: Largest loss difference over the agreement steps for a fast path to be used. bf16 autocast
 #: and fused-vs-foreach SGD round differently, so two correct paths differ by about 1e-3 here.
 TOLERANCE = 2e-2
+#: Largest relative difference between the two paths' weight (and BatchNorm statistics) updates.
+#: A graph replaying a stale learning rate or skipping an update differs by order 1.
+UPDATE_TOLERANCE = 5e-2
 
 
 def fused_sgd(model: torch.nn.Module, lr: float, *, momentum: float, weight_decay: float,
@@ -81,6 +84,12 @@ class GraphedStep:
         device = next(model.parameters()).device
         if capture and device.type != "cuda":
             raise ValueError(f"capture=True needs a CUDA model, got one on {device}")
+        # A host or float64 lr would be read once at capture (fused SGD calls .item() on a CPU
+        # lr, legally during capture) and frozen into the graph.
+        if lr.device != device or lr.dtype != torch.float32 or lr.numel() != 1:
+            raise ValueError(f"the optimizer's lr must be one float32 element on {device}, got "
+                             f"{lr.dtype} {tuple(lr.shape)} on {lr.device}")
+        self.side_stream = torch.cuda.Stream(device) if capture else None
         self.model, self.optimizer, self.recipe = model, optimizer, recipe
         self.channels_last, self.amp, self.capture = channels_last, amp, capture
         self.lr: torch.Tensor = lr
@@ -114,6 +123,8 @@ class GraphedStep:
         The returned tensor of a replayed step is the graph's output buffer: read or copy it
         before the next step.
         """
+        if self.optimizer.param_groups[0]["lr"] is not self.lr:
+            raise RuntimeError("the optimizer's lr tensor was replaced (load_state_dict?); build a new GraphedStep")
         self.lr.fill_(lr)
         if not self.capture:
             return self._eager(rows, targets, epoch)
@@ -121,7 +132,8 @@ class GraphedStep:
         entry = self.graphs.setdefault(key, _Graph())
         if entry.graph is None and entry.seen < WARMUP_STEPS:
             entry.seen += 1
-            stream = torch.cuda.Stream()
+            stream = self.side_stream
+            assert stream is not None
             stream.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(stream):
                 loss = self._eager(rows, targets, epoch)
@@ -145,25 +157,39 @@ class GraphedStep:
         return entry.loss.detach()
 
 
-def agreement(model: torch.nn.Module, recipe: Recipe, batches: list[tuple[torch.Tensor, torch.Tensor]],
-              lrs: list[float], *, protocol: Any, epoch: int = 0, amp: str = "none", capture: bool = True,
+def agreement(model: torch.nn.Module, recipe: Recipe, steps: list[tuple[torch.Tensor, torch.Tensor, int, float]],
+              *, protocol: Any, amp: str = "none", capture: bool = True,
               channels_last: bool = True) -> dict[str, Any]:
     """Run the shared eager step and :class:`GraphedStep` side by side on the same batches.
 
-    Both start from copies of ``model`` (and fresh optimisers); each batch is mixed once by
-    ``recipe.rows`` and the same rows and targets go to both paths. Returns the losses of both
-    and ``max_abs_diff``; ``model`` is left as it was.
+    Args:
+        model: the starting weights; both paths train copies of it (``model`` is left as it was).
+        recipe: the method (each batch is mixed once by ``recipe.rows``; the same rows and
+            targets go to both paths).
+        steps: ``(images, labels, epoch, lr)`` per step. Give it more than
+            :data:`WARMUP_STEPS` + 1 steps of each shape and phase you want replayed, and learning
+            rates that differ widely, so a graph that kept a stale one would show.
+        protocol: the SGD settings (momentum, weight decay, Nesterov).
+        amp, channels_last, capture: as in :class:`GraphedStep`.
+
+    Returns:
+        The losses of both paths, ``max_abs_diff`` (losses), ``max_update_rel_diff`` (the largest
+        ``|fast update - eager update| / |eager update|`` over parameters and float buffers,
+        BatchNorm's running statistics included), whether integer buffers (BatchNorm's step
+        counts) match, and ``agrees``: all three within :data:`TOLERANCE` /
+        :data:`UPDATE_TOLERANCE`.
     """
     from benchmarks.loop import optimize_step
 
+    first_lr = steps[0][3]
     eager_model, fast_model = copy.deepcopy(model), copy.deepcopy(model)
-    eager_optimizer = torch.optim.SGD(eager_model.parameters(), lr=lrs[0], momentum=protocol.momentum,
+    eager_optimizer = torch.optim.SGD(eager_model.parameters(), lr=first_lr, momentum=protocol.momentum,
                                       weight_decay=protocol.weight_decay, nesterov=protocol.nesterov)
-    fast = GraphedStep(fast_model, fused_sgd(fast_model, lrs[0], momentum=protocol.momentum,
+    fast = GraphedStep(fast_model, fused_sgd(fast_model, first_lr, momentum=protocol.momentum,
                                              weight_decay=protocol.weight_decay, nesterov=protocol.nesterov),
                        recipe, channels_last=channels_last, amp=amp, capture=capture)
     eager_losses, fast_losses = [], []
-    for (images, labels), lr in zip(batches, lrs, strict=True):
+    for images, labels, epoch, lr in steps:
         rows, targets = recipe.rows(images, labels, epoch)
         for group in eager_optimizer.param_groups:
             group["lr"] = lr
@@ -173,6 +199,22 @@ def agreement(model: torch.nn.Module, recipe: Recipe, batches: list[tuple[torch.
     eager = torch.stack(eager_losses).double().cpu()
     graphed = torch.stack(fast_losses).double().cpu()
     diff = float((eager - graphed).abs().max())
-    return {"steps": len(batches), "captured_graphs": fast.captured, "max_abs_diff": diff,
-            "tolerance": TOLERANCE, "agrees": diff <= TOLERANCE,
+
+    start, eager_state, fast_state = model.state_dict(), eager_model.state_dict(), fast_model.state_dict()
+    update_diff, counts_match = 0.0, True
+    for name, initial in start.items():
+        if not initial.is_floating_point():
+            counts_match = counts_match and torch.equal(eager_state[name], fast_state[name])
+            continue
+        eager_update = eager_state[name].double() - initial.double()
+        fast_update = fast_state[name].double() - initial.double()
+        scale = float(eager_update.norm())
+        if scale > 0.0:
+            update_diff = max(update_diff, float((fast_update - eager_update).norm()) / scale)
+        elif float(fast_update.norm()) > 0.0:
+            update_diff = float("inf")
+    return {"steps": len(steps), "captured_graphs": fast.captured, "max_abs_diff": diff, "tolerance": TOLERANCE,
+            "max_update_rel_diff": update_diff, "update_tolerance": UPDATE_TOLERANCE,
+            "integer_buffers_match": counts_match,
+            "agrees": diff <= TOLERANCE and update_diff <= UPDATE_TOLERANCE and counts_match,
             "eager_losses": eager.tolist(), "fast_losses": graphed.tolist()}

@@ -47,8 +47,10 @@ def test_smoke_checks_and_paper_run_on_the_cpu_and_say_so(payload, tmp_path):
     assert timing["mmt"]["eager_ms_per_step"] > 0 and "graph_ms_per_step" not in timing["mmt"]
     for report in timing["fast_path_agreement"].values():  # the step logic, uncaptured on the CPU
         assert report["captured"] is False and report["agrees"] and report["max_abs_diff"] < 1e-4
+        assert report["max_update_rel_diff"] < 1e-4 and report["integer_buffers_match"]
 
-    assert gpu.main(["paper", "--smoke", "--payload", str(payload), "--results-dir", str(out), "--budget-s", "150"]) == 0
+    # The budget only decides which runs start; a loaded two-core machine needs a wide one.
+    assert gpu.main(["paper", "--smoke", "--payload", str(payload), "--results-dir", str(out), "--budget-s", "400"]) == 0
     report = json.loads((out / "paper-runs.json").read_text())
     finished = sorted((run["method"], run["seed"]) for run in report["runs"])
     recommended = json.loads((gpu.RESULTS_DIR / "recommendation.json").read_text())["recommended"]

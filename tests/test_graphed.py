@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from benchmarks.data import load_digits, long_tailed
-from benchmarks.graphed import TOLERANCE, GraphedStep, agreement, fused_sgd
+from benchmarks.graphed import TOLERANCE, UPDATE_TOLERANCE, GraphedStep, agreement, fused_sgd
 from benchmarks.loop import device_batches, train
 from benchmarks.methods import parse_method
 from benchmarks.models import cifar_resnet
@@ -46,14 +46,25 @@ def _setup(digits, method: str, steps: int):
 @pytest.mark.parametrize("method", ["ce", "mmt", "mmt+la", "drw"])
 def test_the_fast_step_follows_the_shared_eager_step(digits, method):
     model, recipe, data, lrs = _setup(digits, method, steps=8)
-    before = [p.detach().clone() for p in model.parameters()]
-    epoch = PROTOCOL.epochs - 1  # DRW re-weights in the last epochs
-    report = agreement(model, recipe, data, lrs, protocol=PROTOCOL, epoch=epoch, capture=False)
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    last = PROTOCOL.epochs - 1  # DRW re-weights in the last epochs
+    steps = [(images, labels, 0 if index < 4 else last, 0.05 * (index + 1)) for index, (images, labels) in enumerate(data)]
+    report = agreement(model, recipe, steps, protocol=PROTOCOL, capture=False)
     assert report["steps"] == len(data) and report["captured_graphs"] == 0
     # fp32 on the CPU: fused and foreach SGD differ only by rounding.
     assert report["max_abs_diff"] < 1e-4 < TOLERANCE and report["agrees"]
+    assert report["max_update_rel_diff"] < 1e-3 < UPDATE_TOLERANCE and report["integer_buffers_match"]
     assert report["eager_losses"][0] != report["eager_losses"][-1]  # the model did train
-    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # the model is left as it was
+    assert all(torch.equal(before[name], value) for name, value in model.state_dict().items())  # left as it was
+
+
+def test_agreement_catches_a_step_that_ignores_the_learning_rate(digits, monkeypatch):
+    model, recipe, data, _ = _setup(digits, "ce", steps=6)
+    steps = [(images, labels, 0, 0.02 * (index + 1)) for index, (images, labels) in enumerate(data)]
+    monkeypatch.setattr(GraphedStep, "__call__",  # a stale learning rate: the first one forever
+                        lambda self, rows, targets, epoch, lr: self._eager(rows, targets, epoch))
+    report = agreement(model, recipe, steps, protocol=PROTOCOL, capture=False)
+    assert not report["agrees"] and report["max_update_rel_diff"] > UPDATE_TOLERANCE
 
 
 def test_the_learning_rate_is_read_from_the_tensor_every_step(digits):
@@ -71,11 +82,19 @@ def test_the_learning_rate_is_read_from_the_tensor_every_step(digits):
 
 
 def test_bad_optimisers_and_devices_are_refused(digits):
-    model, recipe, _, _ = _setup(digits, "ce", steps=1)
+    model, recipe, data, _ = _setup(digits, "ce", steps=1)
     with pytest.raises(TypeError, match="fused SGD with a tensor lr"):
         GraphedStep(model, torch.optim.SGD(model.parameters(), lr=0.1), recipe, capture=False)
     with pytest.raises(ValueError, match="needs a CUDA model"):
         GraphedStep(model, fused_sgd(model, 0.1, momentum=0.9, weight_decay=0.0, nesterov=False), recipe)
+    float64_lr = torch.optim.SGD(model.parameters(), lr=torch.tensor(0.1, dtype=torch.float64), fused=True)
+    with pytest.raises(ValueError, match="one float32 element"):
+        GraphedStep(model, float64_lr, recipe, capture=False)
+    optimizer = fused_sgd(model, 0.1, momentum=0.9, weight_decay=0.0, nesterov=False)
+    step = GraphedStep(model, optimizer, recipe, capture=False)
+    optimizer.load_state_dict(optimizer.state_dict())  # swaps the lr tensor the step writes
+    with pytest.raises(RuntimeError, match="lr tensor was replaced"):
+        step(*data[0], 0, 0.1)
 
 
 def test_a_graph_is_keyed_by_mixing_and_the_loss_phase():
