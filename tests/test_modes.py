@@ -37,6 +37,7 @@ def seeded(seed=0, **kwargs):
 
 
 def test_every_mode_in_the_table_is_accepted_everywhere():
+    pytest.importorskip("kornia", reason="RandomMMT needs kornia (the [kornia] extra)")
     from mmt_augment import RandomMMT
 
     head, head_labels, tail, tail_labels = batch()
