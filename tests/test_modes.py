@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,7 +12,7 @@ from torchvision import tv_tensors
 
 from mmt_augment import MMTMix
 from mmt_augment import functional as MF
-from mmt_augment.modes import MODES
+from mmt_augment.modes import MODES, cutmix_boxes
 from mmt_augment.transforms import apply_mix_params
 
 ALL_MODES = list(MODES) + [("cutmix", "mixup"), ("mixup", "resizemix", "cutmix")]
@@ -321,3 +322,21 @@ def test_mix_returns_int64_class_indices_for_any_integer_labels(dtype):
     _, mixed = MMTMix(num_classes=2).mix(head, head_labels.to(dtype), tail, tail_labels.to(dtype))
     assert mixed.head_labels.dtype == torch.int64 and mixed.tail_labels.dtype == torch.int64
     assert mixed.to_dense(2).shape == (4, 2)
+
+
+def test_cutmix_boxes_equal_a_correctly_rounded_numpy_reference_on_any_cpu():
+    # torch's float32 sqrt is not correctly rounded on every CPU (AVX512 builds differ in about
+    # 20% of draws), which would move box edges between machines for one seed.
+    generator = torch.Generator().manual_seed(3)
+    lam = torch.cat([torch.rand(20_000, generator=generator), 1e-6 * torch.rand(20_000, generator=generator)])
+    centres = torch.rand(len(lam), 2, generator=generator)
+    height, width = 37, 29
+    boxes = cutmix_boxes(lam, centres, height, width).numpy()
+    f32 = np.float32
+    side = np.sqrt(np.maximum(f32(1.0) - lam.numpy(), f32(0.0)))  # NumPy's float32 sqrt is correctly rounded
+    size = np.array([width, height], dtype=f32)
+    cut = (side[:, None] * size).astype(np.int64)
+    low = (centres.numpy() * size).astype(np.int64) - cut // 2
+    limit = size.astype(np.int64)
+    expected = np.concatenate([np.clip(low, 0, limit), np.clip(low + cut, 0, limit)], axis=1)
+    np.testing.assert_array_equal(boxes, expected)
