@@ -23,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -34,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.methods import BASELINES
+from benchmarks.methods import BASELINES, Method
 from benchmarks.results_io import RESULTS_DIR
 from benchmarks.summary import METRICS, load_runs, update_summary
 
@@ -207,12 +208,18 @@ def describe_config(config: dict[str, Any]) -> str:
     return words
 
 
+_METHOD_DEFAULTS = {field.name: field.default for field in dataclasses.fields(Method) if field.name != "name"}
+
+
 def _named_configs(runs: list[dict[str, Any]]) -> str:
     """What each named method (not an explicit ``mmt-<options>`` variant) meant in these runs."""
     lines = []
     names = sorted({run["method"] for run in runs if not run["method"].startswith("mmt-")}, key=_method_order_key)
     for name in names:
-        configs = {json.dumps(run["method_config"], sort_keys=True) for run in runs if run["method"] == name}
+        # Files written before a Method field existed lack it: fill today's default, so one
+        # meaning is not listed twice.
+        configs = {json.dumps({**_METHOD_DEFAULTS, **run["method_config"]}, sort_keys=True)
+                   for run in runs if run["method"] == name}
         for config in sorted(configs):
             lines.append(f"`{name}`: {describe_config(json.loads(config))}.")
     return " ".join(lines)

@@ -291,3 +291,10 @@ def test_identity_includes_what_the_method_name_means(tmp_path):
     assert identity["method_config"] == parse_method("mmt").to_dict()
     stale = {"config": {**config.to_dict()}, "method_config": {**identity["method_config"], "p": 0.5}}
     assert recorded_identity(stale) != identity  # made when `mmt` meant p=0.5: not the same run
+
+
+def test_a_method_recorded_before_a_field_existed_is_described_once():
+    today = parse_method("ce").to_dict()
+    older = {key: value for key, value in today.items() if key not in ("loss", "prior", "mix_epochs")}
+    runs = [{"method": "ce", "method_config": older}, {"method": "ce", "method_config": today}]
+    assert render._named_configs(runs) == "`ce`: no mixing."
