@@ -19,7 +19,7 @@ from mmt_augment.samplers import DifferentialBatchSampler, MMTBatchSampler, Unif
 from mmt_augment.transforms import MMTMix
 from mmt_augment.weighting import class_probabilities, mixed_class_prior
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def __getattr__(name: str) -> object:
