@@ -22,8 +22,10 @@ What the graph needs, and how it is met:
 On a CPU (``capture=False``) the same object runs every step eagerly, with the same fused
 optimiser and tensor learning rate: that is how the step logic is tested without a GPU.
 :func:`agreement` runs a fast path beside the shared eager step (:func:`benchmarks.loop.train_step`)
-on the same batches and returns the largest loss difference; a run uses the fast path only
-when it agrees (:data:`TOLERANCE`).
+on the same batches and compares losses and updates; ``python -m benchmarks.gpu paper`` runs it
+before every run and uses the fast path only when it agrees (a run whose check fails trains
+eagerly and is reported as its own variant, never mixed with graph runs). ``python -m
+benchmarks.train --cuda-graph`` runs no check.
 """
 
 from __future__ import annotations

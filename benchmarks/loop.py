@@ -220,7 +220,8 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
     if checkpoint and checkpoint_file.is_file():
         state = torch.load(checkpoint_file, map_location=device, weights_only=False)
         # The thread count changes speed, not results, so a job may resume with another.
-        if {**state["config"], "threads": config.threads} != config.to_dict():
+        # Checkpoints from before a setting existed lack it: they were made with its default.
+        if {"cuda_graph": False, **state["config"], "threads": config.threads} != config.to_dict():
             raise ValueError(f"checkpoint {checkpoint_file} was written by a different configuration; delete it")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])

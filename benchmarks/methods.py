@@ -206,7 +206,7 @@ class _RemixMixer:
         return mixed_images, mixed.to_dense(self.mix.num_classes)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Loss:
     """``loss(logits, targets, epoch)``; :meth:`phase` tells the epochs whose loss differs apart.
 

@@ -65,11 +65,11 @@ def _sqrt_rounded(values: torch.Tensor) -> torch.Tensor:
     from the correctly rounded root in 20% of 2e7 uniform draws (measured), which moves CutMix box
     edges between machines. The root of a float32 computed in float64 and rounded to float32 is
     the correctly rounded one (53 >= 2 * 24 + 2 bits, so the double rounding is innocuous); MPS
-    has no float64 and keeps float32.
+    has no float64 and keeps its own. float64 (and wider) values keep their dtype.
     """
-    if values.device.type == "mps":
+    if values.dtype == torch.float64 or values.device.type == "mps":
         return values.sqrt()
-    return values.double().sqrt_().float()
+    return values.double().sqrt_().to(values.dtype)
 
 
 def cutmix_boxes(lam: torch.Tensor, centres: torch.Tensor, height: int, width: int) -> torch.Tensor:

@@ -259,3 +259,18 @@ def test_cutmix_on_the_cpu_selects_bits_like_where_for_mixed_layouts_and_non_fin
     out = MF.cutmix(head, tail, boxes)
     bits = {1: torch.uint8, 2: torch.int16, 4: torch.int32}[out.element_size()]
     assert out.dtype == dtype and torch.equal(out.view(bits), expected.view(bits))
+
+
+def test_cutmix_keeps_torch_where_semantics_where_bits_cannot():
+    # Mixed dtypes promote, a single image broadcasts over the boxes and forward-mode AD carries a
+    # tangent, exactly as torch.where does; the bitwise CPU select must step aside for these.
+    generator = torch.Generator().manual_seed(2)
+    head, tail = torch.rand(2, 3, 6, 6, generator=generator), torch.rand(2, 3, 6, 6, generator=generator)
+    boxes = torch.tensor([[0, 0, 3, 3], [1, 1, 6, 6]])
+    mask = MF.box_masks(boxes, 6, 6)
+    mixed = MF.cutmix(head.half(), tail.bfloat16(), boxes)
+    assert mixed.dtype == torch.float32 and torch.equal(mixed, torch.where(mask, tail.bfloat16(), head.half()))
+    assert torch.equal(MF.cutmix(head[:1], tail[:1], boxes), torch.where(mask, tail[:1], head[:1]))
+    ones = torch.ones_like(head)
+    _, tangent = torch.func.jvp(lambda a, b: MF.cutmix(a, b, boxes), (head, tail), (ones, 2 * ones))
+    assert torch.equal(tangent, torch.where(mask, 2 * ones, ones))

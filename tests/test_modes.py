@@ -340,3 +340,9 @@ def test_cutmix_boxes_equal_a_correctly_rounded_numpy_reference_on_any_cpu():
     limit = size.astype(np.int64)
     expected = np.concatenate([np.clip(low, 0, limit), np.clip(low + cut, 0, limit)], axis=1)
     np.testing.assert_array_equal(boxes, expected)
+
+
+def test_cutmix_boxes_keep_float64_shares_exact():
+    lam = torch.tensor([0.3, 1e-12], dtype=torch.float64)  # 1 - 1e-12 is not a float32
+    boxes = cutmix_boxes(lam, torch.full((2, 2), 0.5, dtype=torch.float64), 1_000_000, 1_000_000)
+    assert boxes[1].tolist() == [1, 1, 1_000_000, 1_000_000]  # side 999_999; a float32 root (1.0) gives 0, 0
