@@ -142,12 +142,7 @@ def _select_in_boxes(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.T
     if not _bitwise_applies(boxes, inside, outside):
         return torch.where(box_masks(boxes, height, width), inside, outside)
     bits = _BITS_OF_SIZE[outside.element_size()]
-    # All ones inside the box, 0 outside: the row and column indicators are made all-ones while
-    # still small, so the (B, 1, H, W) mask costs one pass.
-    coords = torch.arange(max(height, width), device=boxes.device)
-    low, high = boxes[:, :2].unsqueeze(-1), boxes[:, 2:].unsqueeze(-1)  # (B, 2, 1): (x, y)
-    within = ((coords >= low) & (coords < high)).to(bits).neg_()  # (B, 2, L)
-    mask = (within[:, 1, :height].unsqueeze(2) & within[:, 0, :width].unsqueeze(1)).unsqueeze(1)
+    mask = _box_indicator(boxes, height, width, bits).neg_()  # all ones inside the box, 0 outside
     outside_bits, inside_bits = outside.view(bits), inside.view(bits)
     selected = torch.bitwise_xor(outside_bits, inside_bits)
     selected.bitwise_and_(mask).bitwise_xor_(outside_bits)
