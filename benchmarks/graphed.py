@@ -37,6 +37,7 @@ from typing import Any
 
 import torch
 
+from benchmarks.loop import optimize_step, step_loss
 from benchmarks.methods import Recipe
 
 __all__ = ["TOLERANCE", "UPDATE_TOLERANCE", "WARMUP_STEPS", "GraphedStep", "agreement", "fused_sgd"]
@@ -102,22 +103,9 @@ class GraphedStep:
         """How many graphs have been captured."""
         return sum(entry.graph is not None for entry in self.graphs.values())
 
-    def _loss(self, rows: torch.Tensor, targets: torch.Tensor, epoch: int) -> torch.Tensor:
-        if self.channels_last:
-            rows = rows.contiguous(memory_format=torch.channels_last)
-        if self.amp == "bf16":  # the autocast weight cache must be off inside a graph
-            with torch.autocast(device_type=rows.device.type, dtype=torch.bfloat16, cache_enabled=False):
-                logits = self.model(rows)
-        else:
-            logits = self.model(rows)
-        return self.recipe.loss(logits.float(), targets, epoch)
-
     def _eager(self, rows: torch.Tensor, targets: torch.Tensor, epoch: int) -> torch.Tensor:
-        loss = self._loss(rows, targets, epoch)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return loss.detach()
+        return optimize_step(self.model, self.optimizer, self.recipe, rows, targets, epoch,
+                             channels_last=self.channels_last, amp=self.amp).detach()
 
     def __call__(self, rows: torch.Tensor, targets: torch.Tensor, epoch: int, lr: float) -> torch.Tensor:
         """One step on ``rows``/``targets`` (already mixed) at learning rate ``lr``; returns the loss.
@@ -147,7 +135,9 @@ class GraphedStep:
             self.optimizer.zero_grad(set_to_none=True)
             entry.graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(entry.graph):
-                entry.loss = self._loss(entry.rows, entry.targets, epoch)
+                # The autocast weight cache must be off inside a graph.
+                entry.loss = step_loss(self.model, self.recipe, entry.rows, entry.targets, epoch,
+                                       channels_last=self.channels_last, amp=self.amp, autocast_cache=False)
                 entry.loss.backward()
                 self.optimizer.step()
         else:
@@ -181,8 +171,6 @@ def agreement(model: torch.nn.Module, recipe: Recipe, steps: list[tuple[torch.Te
         counts) match, and ``agrees``: all three within :data:`TOLERANCE` /
         :data:`UPDATE_TOLERANCE`.
     """
-    from benchmarks.loop import optimize_step
-
     first_lr = steps[0][3]
     eager_model, fast_model = copy.deepcopy(model), copy.deepcopy(model)
     eager_optimizer = torch.optim.SGD(eager_model.parameters(), lr=first_lr, momentum=protocol.momentum,

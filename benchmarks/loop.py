@@ -22,7 +22,6 @@ import torch
 from benchmarks.augment import crop_flip, normalize, sample_crop_flip_params
 from benchmarks.data import ImageDataset, TensorImageDataset, cifar_train_transform, load_dataset, long_tailed
 from benchmarks.environment import resolve_device
-from benchmarks.graphed import GraphedStep, fused_sgd
 from benchmarks.methods import Recipe, parse_method
 from benchmarks.models import cifar_resnet
 from benchmarks.protocols import lr_factor
@@ -30,7 +29,7 @@ from benchmarks.results_io import write_json
 from benchmarks.run_config import RunConfig, checkpoint_path, result_path
 from benchmarks.run_result import build_result
 
-__all__ = ["device_batches", "evaluate", "optimize_step", "train", "train_step"]
+__all__ = ["device_batches", "evaluate", "optimize_step", "step_loss", "train", "train_step"]
 
 
 @torch.no_grad()
@@ -68,9 +67,9 @@ def evaluate(
     return top1, per_class
 
 
-def _autocast(device: torch.device, amp: str):
+def _autocast(device: torch.device, amp: str, *, cache_enabled: bool = True):
     if amp == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, cache_enabled=cache_enabled)
     return contextlib.nullcontext()
 
 
@@ -103,15 +102,22 @@ def optimize_step(forward, optimizer: torch.optim.Optimizer, recipe: Recipe, row
 
     :class:`benchmarks.graphed.GraphedStep` is the same step as a CUDA graph.
     """
-    if channels_last:
-        rows = rows.contiguous(memory_format=torch.channels_last)
-    with _autocast(rows.device, amp):
-        logits = forward(rows)
-    loss = recipe.loss(logits.float(), targets, epoch)
+    loss = step_loss(forward, recipe, rows, targets, epoch, channels_last=channels_last, amp=amp)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     return loss
+
+
+def step_loss(forward, recipe: Recipe, rows: torch.Tensor, targets: torch.Tensor, epoch: int, *,
+              channels_last: bool = True, amp: str = "none", autocast_cache: bool = True) -> torch.Tensor:
+    """The forward half of a step: the model on ``rows`` (channels_last, bf16 autocast for
+    ``amp="bf16"``) and the method's loss in float32. ``autocast_cache=False`` inside a CUDA graph."""
+    if channels_last:
+        rows = rows.contiguous(memory_format=torch.channels_last)
+    with _autocast(rows.device, amp, cache_enabled=autocast_cache):
+        logits = forward(rows)
+    return recipe.loss(logits.float(), targets, epoch)
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -181,6 +187,8 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if config.cuda_graph:
+        from benchmarks.graphed import GraphedStep, fused_sgd
+
         if device.type != "cuda" or config.compile or config.path != "device":
             raise ValueError("cuda_graph needs device='cuda', the device data path and no compile; got "
                              f"device {device.type!r}, path {config.path!r}, compile={config.compile}")
