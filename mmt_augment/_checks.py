@@ -185,13 +185,19 @@ def check_labels(
     return labels.shape[1]
 
 
-def check_label_range(name: str, labels: torch.Tensor, num_classes: int) -> None:
-    """Raise if an index label lies outside ``[0, num_classes)``; reads values (a host sync)."""
-    if labels.ndim != 1 or labels.numel() == 0:
+def check_label_range(num_classes: int, **labels: torch.Tensor) -> None:
+    """Raise if an index label of any named tensor lies outside ``[0, num_classes)``.
+
+    Reads values back (a host sync), once for all the tensors.
+    """
+    named = [(name, tensor) for name, tensor in labels.items() if tensor.ndim == 1 and tensor.numel()]
+    if not named:
         return
-    low, high = torch.stack(torch.aminmax(labels)).tolist()  # one read-back for both bounds
-    if low < 0 or high >= num_classes:
-        raise ValueError(f"{name} must lie in [0, num_classes={num_classes}), got {low if low < 0 else high}")
+    bounds = torch.stack([bound for _, tensor in named for bound in torch.aminmax(tensor)]).tolist()
+    for index, (name, _) in enumerate(named):
+        low, high = bounds[2 * index], bounds[2 * index + 1]
+        if low < 0 or high >= num_classes:
+            raise ValueError(f"{name} must lie in [0, num_classes={num_classes}), got {low if low < 0 else high}")
 
 
 def check_even_rows(name: str, num_rows: int) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -83,12 +84,17 @@ def keep_rows(blended: torch.Tensor, head_images: torch.Tensor, rows: torch.Tens
     return torch.where(rows.view(-1, 1, 1, 1), blended, head_images)
 
 
+def _box_edges(boxes: torch.Tensor, length: int, dtype: torch.dtype) -> torch.Tensor:
+    # (B, 2, L) tensor of 0/1 in ``dtype``: [b, 0, x] = x1 <= x < x2, [b, 1, y] = y1 <= y < y2.
+    coords = torch.arange(length, device=boxes.device)
+    low, high = boxes[:, :2].unsqueeze(-1), boxes[:, 2:].unsqueeze(-1)  # (B, 2, 1): (x, y)
+    return ((coords >= low) & (coords < high)).to(dtype)
+
+
 def _box_indicator(boxes: torch.Tensor, height: int, width: int, dtype: torch.dtype) -> torch.Tensor:
     # (B, 1, H, W) tensor of 0/1 in ``dtype``. The outer product of the row and column
     # indicators is a multiplication, which vectorises on CPU where boolean ``&`` does not.
-    coords = torch.arange(max(height, width), device=boxes.device)
-    low, high = boxes[:, :2].unsqueeze(-1), boxes[:, 2:].unsqueeze(-1)  # (B, 2, 1): (x, y)
-    inside = ((coords >= low) & (coords < high)).to(dtype)  # (B, 2, L)
+    inside = _box_edges(boxes, max(height, width), dtype)
     return (inside[:, 1, :height].unsqueeze(2) * inside[:, 0, :width].unsqueeze(1)).unsqueeze(1)
 
 
@@ -101,8 +107,19 @@ _BITWISE_MAX_BYTES = 8 * 2**20
 def _carries_tangent(tensor: torch.Tensor) -> bool:
     # Forward-mode AD (dual tensors, torch.func.jvp) and other functorch transforms see through
     # torch.where but not through a reinterpreting view.
+    # Dual tensors exist only inside a dual level (-1: none open), so the unpacking is skipped.
+    forward_ad = torch.autograd.forward_ad
     return (torch._C._functorch.is_functorch_wrapped_tensor(tensor)
-            or torch.autograd.forward_ad.unpack_dual(tensor).tangent is not None)
+            or (getattr(forward_ad, "_current_level", 0) >= 0 and forward_ad.unpack_dual(tensor).tangent is not None))
+
+
+def host_readable(*tensors: torch.Tensor) -> bool:
+    """Whether every tensor can be read as a NumPy array, for the package's host-side fast paths:
+    on the CPU, outside autograd, ``torch.compile`` and ``torch.func`` transforms."""
+    return not torch.compiler.is_compiling() and all(
+        tensor.device.type == "cpu" and not tensor.requires_grad and not _carries_tangent(tensor)
+        for tensor in tensors
+    )
 
 
 def _bitwise_applies(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.Tensor) -> bool:
@@ -142,11 +159,14 @@ def _select_in_boxes(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.T
     if not _bitwise_applies(boxes, inside, outside):
         return torch.where(box_masks(boxes, height, width), inside, outside)
     bits = _BITS_OF_SIZE[outside.element_size()]
-    mask = _box_indicator(boxes, height, width, bits).neg_()  # all ones inside the box, 0 outside
     outside_bits, inside_bits = outside.view(bits), inside.view(bits)
     selected = torch.bitwise_xor(outside_bits, inside_bits)
-    selected.bitwise_and_(mask).bitwise_xor_(outside_bits)
-    return selected.view(outside.dtype)
+    # The box's rows and columns as all-ones / 0 integers, applied one after the other: no
+    # (B, 1, H, W) mask is allocated, which measured faster in a benchmark round than building one.
+    edges = _box_edges(boxes, max(height, width), bits).neg_()
+    selected.bitwise_and_(edges[:, 1, :height].view(-1, 1, height, 1))
+    selected.bitwise_and_(edges[:, 0, :width].view(-1, 1, 1, width))
+    return selected.bitwise_xor_(outside_bits).view(outside.dtype)
 
 
 def box_masks(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -269,6 +289,11 @@ def box_area_lam(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
     Returns:
         ``(B,)`` float32 tensor in ``[0, 1]``.
     """
+    if boxes.dtype == torch.int64 and host_readable(boxes):
+        # The same float32 arithmetic in NumPy: a quarter of the time for a batch of boxes.
+        edges = boxes.numpy()
+        pasted = ((edges[:, 2] - edges[:, 0]) * (edges[:, 3] - edges[:, 1])).astype(np.float32)
+        return torch.from_numpy(np.float32(1.0) - pasted / np.float32(height * width))
     pasted = (boxes[:, 2:] - boxes[:, :2]).prod(1).to(torch.float32)
     return 1.0 - pasted / float(height * width)
 

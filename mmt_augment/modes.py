@@ -18,6 +18,7 @@ argument checks all read this table, so a new mode is one kernel in
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from typing import Optional
@@ -86,6 +87,8 @@ def cutmix_boxes(lam: torch.Tensor, centres: torch.Tensor, height: int, width: i
         ``(B, 4)`` int64 boxes ``(x1, y1, x2, y2)``; their area can be below ``(1 - lam) H W``
         after clipping, so the head's true share is :func:`mmt_augment.kernels.box_area_lam`.
     """
+    if lam.dtype == centres.dtype == torch.float32 and kernels.host_readable(lam, centres):
+        return torch.from_numpy(_cutmix_boxes_on_host(lam.numpy(), centres.numpy(), height, width))
     # (x, y) pairs at once, against an image-size tensor filled on the device from Python
     # numbers: a torch.tensor([W, H], device=cuda) would be a blocking host-to-device copy.
     size = torch.full((2,), float(width), device=lam.device)
@@ -95,6 +98,27 @@ def cutmix_boxes(lam: torch.Tensor, centres: torch.Tensor, height: int, width: i
     low = (centres * size).long() - cut // 2
     limit = size.long()
     return torch.cat([low.clamp(min=0).minimum(limit), (low + cut).clamp(min=0).minimum(limit)], dim=1)
+
+
+def _cutmix_boxes_on_host(lam: np.ndarray, centres: np.ndarray, height: int, width: int) -> np.ndarray:
+    # cutmix_boxes in NumPy float32, op for op: a dozen NumPy ops on (B,) arrays take a third
+    # of the time of the same tensor ops. NumPy's float32 sqrt is the correctly rounded one.
+    f32 = np.float32
+    size, limits = _host_sizes(height, width)
+    side = np.sqrt(np.maximum(f32(1.0) - lam, f32(0.0)))
+    cut = (side[:, None] * size).astype(np.int64)  # (B, 2): box width, height
+    low = (centres * size).astype(np.int64) - (cut >> 1)  # cut >= 0: cut // 2
+    boxes = np.concatenate([low, low + cut], axis=1)
+    np.maximum(boxes, 0, out=boxes)  # np.clip costs more than both of these on small arrays
+    return np.minimum(boxes, limits, out=boxes)
+
+
+@functools.lru_cache(maxsize=16)
+def _host_sizes(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    # (W, H) as float32 and (W, H, W, H) as int64, read-only: shared by every call.
+    size, limits = np.array([width, height], dtype=np.float32), np.array([width, height, width, height])
+    size.flags.writeable = limits.flags.writeable = False
+    return size, limits
 
 
 def cutmix_box_on_host(lam: float, centre_x: float, centre_y: float, height: int,

@@ -300,9 +300,12 @@ def sample_batch_params_on_host(
     if mode not in ("mixup", "cutmix"):
         raise ValueError(f"mode must be 'mixup' or 'cutmix' for host-side parameters, got {mode!r}")
     entry = MODES[mode]
-    uniforms, target_lam = draw_uniforms(1, 1 + entry.columns, alpha, generator=generator)
-    apply_draw, *draws = uniforms[0].tolist()
-    lam = float(target_lam[0])
+    if alpha == 1.0:
+        # _draw's block for Beta(1, 1), read whole: lam is its first column.
+        lam, apply_draw, *draws = torch.rand(1, 2 + entry.columns, generator=generator).tolist()[0]
+    else:
+        uniforms, target_lam = draw_uniforms(1, 1 + entry.columns, alpha, generator=generator)
+        (apply_draw, *draws), lam = uniforms[0].tolist(), float(target_lam[0])
     # A float32 tensor compared with a Python float compares in float32.
     if not apply_draw < float(np.float32(p)):
         return HostBatchParams(lam=1.0, apply=False, mode=mode, box=(0, 0, 0, 0) if entry.box else None)

@@ -293,8 +293,7 @@ class MMTMix(torch.nn.Module):
                 f"(B, C), got shapes {tuple(head_labels.shape)} and {tuple(tail_labels.shape)}"
             )
         if head_labels.ndim == 1 and num_classes is not None and self._should_validate(head_labels):
-            _checks.check_label_range("head_labels", head_labels, num_classes)
-            _checks.check_label_range("tail_labels", tail_labels, num_classes)
+            _checks.check_label_range(num_classes, head_labels=head_labels, tail_labels=tail_labels)
         return num_classes
 
     def _mix_images(

@@ -243,7 +243,7 @@ def test_cutmix_never_leaks_non_finite_tail_pixels_outside_the_box(requires_grad
     assert bool(out[0, 0, :2, :2].isnan().all()) and bool(out[1, 0, 2:, 2:].isinf().all())
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.uint8])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16, torch.uint8])
 @pytest.mark.parametrize("size", [(5, 8, 6), (3, 1000, 1000)])  # below and above the bitwise path's 8 MiB
 def test_cutmix_on_the_cpu_selects_bits_like_where_for_mixed_layouts_and_non_finite_values(dtype, size):
     # The CPU kernel selects on the pixels' bits; it must agree with torch.where bit for bit.
@@ -257,7 +257,7 @@ def test_cutmix_on_the_cpu_selects_bits_like_where_for_mixed_layouts_and_non_fin
     boxes = MF.sample_boxes(torch.rand(batch, generator=generator), height, width, generator=generator)
     expected = torch.where(MF.box_masks(boxes, height, width), tail, head)
     out = MF.cutmix(head, tail, boxes)
-    bits = {1: torch.uint8, 2: torch.int16, 4: torch.int32}[out.element_size()]
+    bits = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[out.element_size()]
     assert out.dtype == dtype and torch.equal(out.view(bits), expected.view(bits))
 
 
@@ -274,3 +274,12 @@ def test_cutmix_keeps_torch_where_semantics_where_bits_cannot():
     ones = torch.ones_like(head)
     _, tangent = torch.func.jvp(lambda a, b: MF.cutmix(a, b, boxes), (head, tail), (ones, 2 * ones))
     assert torch.equal(tangent, torch.where(mask, 2 * ones, ones))
+
+
+def test_cutmix_on_the_cpu_reads_boxes_beyond_the_image_as_clipped():
+    generator = torch.Generator().manual_seed(3)
+    head, tail = torch.rand(3, 2, 5, 7, generator=generator), torch.rand(3, 2, 5, 7, generator=generator)
+    boxes = torch.tensor([[-3, -1, 4, 9], [2, 3, 20, 5], [6, -4, 2, 3]])  # the last is empty (x2 < x1)
+    expected = torch.where(MF.box_masks(boxes, 5, 7), tail, head)
+    assert torch.equal(MF.cutmix(head, tail, boxes), expected)
+    assert torch.equal(MF.cutmix(head, tail, boxes.clamp(min=0).minimum(torch.tensor([7, 5, 7, 5]))), expected)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torchvision import tv_tensors
 
-from mmt_augment import MMTMix
+from mmt_augment import MMTMix, kernels
 from mmt_augment import functional as MF
 from mmt_augment.modes import MODES, cutmix_boxes
 from mmt_augment.transforms import apply_mix_params
@@ -324,7 +324,16 @@ def test_mix_returns_int64_class_indices_for_any_integer_labels(dtype):
     assert mixed.to_dense(2).shape == (4, 2)
 
 
-def test_cutmix_boxes_equal_a_correctly_rounded_numpy_reference_on_any_cpu():
+@pytest.fixture(params=["host arithmetic", "tensor ops"])
+def box_arithmetic(request, monkeypatch):
+    """Run a test on both forms of the box arithmetic: NumPy on the CPU (the default there) and
+    the tensor ops (what accelerators and torch.compile use)."""
+    if request.param == "tensor ops":
+        monkeypatch.setattr(kernels, "host_readable", lambda *tensors: False)
+    return request.param
+
+
+def test_cutmix_boxes_equal_a_correctly_rounded_numpy_reference_on_any_cpu(box_arithmetic):
     # torch's float32 sqrt is not correctly rounded on every CPU (AVX512 builds differ in about
     # 20% of draws), which would move box edges between machines for one seed.
     generator = torch.Generator().manual_seed(3)
@@ -346,3 +355,56 @@ def test_cutmix_boxes_keep_float64_shares_exact():
     lam = torch.tensor([0.3, 1e-12], dtype=torch.float64)  # 1 - 1e-12 is not a float32
     boxes = cutmix_boxes(lam, torch.full((2, 2), 0.5, dtype=torch.float64), 1_000_000, 1_000_000)
     assert boxes[1].tolist() == [1, 1, 1_000_000, 1_000_000]  # side 999_999; a float32 root (1.0) gives 0, 0
+
+
+@pytest.mark.parametrize("mode", ["cutmix", "resizemix", ("cutmix", "mixup")])
+@pytest.mark.parametrize("alpha", [1.0, 0.3])
+@pytest.mark.parametrize("p", [1.0, 0.6])
+def test_the_cpu_host_arithmetic_draws_exactly_like_the_tensor_ops(monkeypatch, mode, alpha, p):
+    # On the CPU the box and share arithmetic runs in NumPy, which is faster on small arrays; a
+    # seed must give the same parameters as the tensor ops, bit for bit.
+    for seed in range(40):
+        size = (1 + seed % 37, 2 + seed % 41)
+        host = MF.sample_mix_params(64, *size, mode=mode, alpha=alpha, p=p,
+                                    generator=torch.Generator().manual_seed(seed))
+        with monkeypatch.context() as patch:
+            patch.setattr(kernels, "host_readable", lambda *tensors: False)
+            tensor = MF.sample_mix_params(64, *size, mode=mode, alpha=alpha, p=p,
+                                          generator=torch.Generator().manual_seed(seed))
+        assert torch.equal(host.lam, tensor.lam) and host.lam.dtype == torch.float32
+        assert torch.equal(host.boxes, tensor.boxes) and host.boxes.dtype == torch.int64
+
+
+def test_cutmix_boxes_on_the_host_equal_the_tensor_ops_at_the_edges(monkeypatch):
+    lam = torch.tensor([0.0, 1.0, 1e-7, 1.0 - 2**-24, 0.5, 0.25, 2.0, 0.999])
+    centres = torch.tensor([[0.0, 0.0], [0.5, 0.5], [1.0 - 2**-24, 0.0], [0.3, 1.0 - 2**-24]] * 2)
+    for height, width in [(1, 1), (32, 32), (224, 160), (4097, 4099)]:
+        host = cutmix_boxes(lam, centres, height, width)
+        with monkeypatch.context() as patch:
+            patch.setattr(kernels, "host_readable", lambda *tensors: False)
+            tensor = cutmix_boxes(lam, centres, height, width)
+        assert torch.equal(host, tensor), (height, width)
+
+
+def test_box_area_lam_on_the_host_equals_the_tensor_ops_past_float32_integers(monkeypatch):
+    # 4097 * 4099 is not a float32: both forms must round the image area the same way.
+    generator = torch.Generator().manual_seed(5)
+    for height, width in [(7, 5), (4097, 4099)]:
+        low = torch.stack([torch.randint(width, (500,), generator=generator),
+                           torch.randint(height, (500,), generator=generator)], 1)
+        high = torch.minimum(low + torch.randint(1, 4099, (500, 2), generator=generator),
+                             torch.tensor([width, height]))
+        boxes = torch.cat([low, high], 1)
+        host = MF.box_area_lam(boxes, height, width)
+        with monkeypatch.context() as patch:
+            patch.setattr(kernels, "host_readable", lambda *tensors: False)
+            tensor = MF.box_area_lam(boxes, height, width)
+        assert torch.equal(host, tensor) and host.dtype == torch.float32
+
+
+def test_host_arithmetic_steps_aside_under_autograd_and_for_other_dtypes():
+    lam = torch.tensor([0.3, 0.7], requires_grad=True)
+    assert not kernels.host_readable(lam)
+    assert kernels.host_readable(lam.detach())
+    boxes = cutmix_boxes(torch.tensor([0.3, 0.7], dtype=torch.float64), torch.full((2, 2), 0.5, dtype=torch.float64), 8, 8)
+    assert boxes.dtype == torch.int64 and boxes.tolist() == [[1, 1, 7, 7], [2, 2, 6, 6]]
