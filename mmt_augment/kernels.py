@@ -84,11 +84,25 @@ def keep_rows(blended: torch.Tensor, head_images: torch.Tensor, rows: torch.Tens
     return torch.where(rows.view(-1, 1, 1, 1), blended, head_images)
 
 
-def _box_edges(boxes: torch.Tensor, length: int, dtype: torch.dtype) -> torch.Tensor:
-    # (B, 2, L) tensor of 0/1 in ``dtype``: [b, 0, x] = x1 <= x < x2, [b, 1, y] = y1 <= y < y2.
+_NUMPY_INTEGERS = {torch.uint8: np.uint8, torch.int16: np.int16, torch.int32: np.int32, torch.int64: np.int64}
+# (dtype, all_ones) -> the NumPy scalar a box's inside holds: 1, or every bit set (-1 wraps to it).
+_FILL = {(dtype, all_ones): np.array(-1 if all_ones else 1).astype(numpy_type)
+         for dtype, numpy_type in _NUMPY_INTEGERS.items() for all_ones in (False, True)}
+
+
+def _box_edges(boxes: torch.Tensor, length: int, dtype: torch.dtype, *, all_ones: bool = False) -> torch.Tensor:
+    # (B, 2, L) tensor in ``dtype`` of 1 (all bits set with ``all_ones``) where [b, 0, x] has
+    # x1 <= x < x2 and [b, 1, y] has y1 <= y < y2, else 0.
+    if dtype in _NUMPY_INTEGERS and host_readable(boxes):
+        # The same comparisons in NumPy: a third of the time of ten tensor ops on small arrays.
+        edges = boxes.numpy()[:, :, None]
+        coords = np.arange(length)
+        inside = (coords >= edges[:, :2]) & (coords < edges[:, 2:])
+        return torch.from_numpy(inside * _FILL[dtype, all_ones])
     coords = torch.arange(length, device=boxes.device)
     low, high = boxes[:, :2].unsqueeze(-1), boxes[:, 2:].unsqueeze(-1)  # (B, 2, 1): (x, y)
-    return ((coords >= low) & (coords < high)).to(dtype)
+    inside = ((coords >= low) & (coords < high)).to(dtype)
+    return inside.neg_() if all_ones else inside
 
 
 def _box_indicator(boxes: torch.Tensor, height: int, width: int, dtype: torch.dtype) -> torch.Tensor:
@@ -163,7 +177,7 @@ def _select_in_boxes(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.T
     selected = torch.bitwise_xor(outside_bits, inside_bits)
     # The box's rows and columns as all-ones / 0 integers, applied one after the other: no
     # (B, 1, H, W) mask is allocated, which measured faster in a benchmark round than building one.
-    edges = _box_edges(boxes, max(height, width), bits).neg_()
+    edges = _box_edges(boxes, max(height, width), bits, all_ones=True)
     selected.bitwise_and_(edges[:, 1, :height].view(-1, 1, height, 1))
     selected.bitwise_and_(edges[:, 0, :width].view(-1, 1, 1, width))
     return selected.bitwise_xor_(outside_bits).view(outside.dtype)
@@ -323,13 +337,12 @@ def mix_index_labels(
     batch_size = head_labels.shape[0]
     targets = torch.zeros(batch_size, num_classes, dtype=dtype, device=head_labels.device)
     if isinstance(lam, float):
+        # Scalar values: no (B, 1) tensors to build; "add" keeps a shared class at 1.
         targets.scatter_(1, head_labels.unsqueeze(1), lam)
-        tail_share = torch.full((batch_size, 1), 1.0 - lam, dtype=dtype, device=head_labels.device)
-    else:
-        lam = lam.to(dtype).unsqueeze(1)
-        targets.scatter_add_(1, head_labels.unsqueeze(1), lam)
-        tail_share = 1.0 - lam
-    return targets.scatter_add_(1, tail_labels.unsqueeze(1), tail_share)
+        return targets.scatter_(1, tail_labels.unsqueeze(1), 1.0 - lam, reduce="add")
+    lam = lam.to(dtype).unsqueeze(1)
+    targets.scatter_add_(1, head_labels.unsqueeze(1), lam)
+    return targets.scatter_add_(1, tail_labels.unsqueeze(1), 1.0 - lam)
 
 
 def mix_soft_labels(
