@@ -1,7 +1,7 @@
 """Functional interface: the pure MMT kernels and the parameter samplers, side by side.
 
 Kernels (no randomness, no state; differentiable in both images):
-:func:`mixup`, :func:`cutmix`, :func:`paste_box`, :func:`resize_paste`, :func:`keep_rows`,
+:func:`mixup`, :func:`cutmix` (and its in-place form :func:`cutmix_`), :func:`paste_box`, :func:`resize_paste`, :func:`keep_rows`,
 :func:`box_masks`, :func:`box_area_lam`, :func:`mix_index_labels`, :func:`mix_soft_labels`.
 
 Parameter sampling (explicit ``torch.Generator``, ``(B,)`` tensors on any device, the same
@@ -25,6 +25,7 @@ from mmt_augment.kernels import (
     box_area_lam,
     box_masks,
     cutmix,
+    cutmix_,
     keep_rows,
     mix_index_labels,
     mix_soft_labels,
@@ -51,6 +52,7 @@ __all__ = [
     "box_area_lam",
     "box_masks",
     "cutmix",
+    "cutmix_",
     "cutmix_boxes",
     "draw_uniforms",
     "keep_rows",

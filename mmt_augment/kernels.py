@@ -21,6 +21,7 @@ __all__ = [
     "box_area_lam",
     "box_masks",
     "cutmix",
+    "cutmix_",
     "mix_index_labels",
     "mix_soft_labels",
     "mixup",
@@ -156,7 +157,8 @@ def _bitwise_applies(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.T
     )
 
 
-def _select_in_boxes(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.Tensor) -> torch.Tensor:
+def _select_in_boxes(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.Tensor, *,
+                     in_place: bool = False) -> torch.Tensor:
     """``where(box_masks(boxes), inside, outside)``: pixels copied, never computed.
 
     On the CPU (outside autograd and ``torch.compile``), ``torch.where`` with a mask broadcast
@@ -168,16 +170,27 @@ def _select_in_boxes(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.T
     ``_BITWISE_MAX_BYTES`` (8 MiB) use ``torch.where``, as do other devices, mixed dtypes or
     shapes (``torch.where`` promotes and broadcasts them), autograd (reverse or forward mode) and
     other ``torch.func`` transforms.
+
+    With ``in_place``, the result is written into ``outside`` (which is returned).
     """
     height, width = outside.shape[-2:]
-    if not _bitwise_applies(boxes, inside, outside):
-        return torch.where(box_masks(boxes, height, width), inside, outside)
+    if not _bitwise_applies(boxes, inside, outside) or (in_place and _shares_memory(inside, outside)):
+        selected = torch.where(box_masks(boxes, height, width), inside, outside)
+        return outside.copy_(selected) if in_place else selected
     bits = _BITS_OF_SIZE[outside.element_size()]
     outside_bits, inside_bits = outside.view(bits), inside.view(bits)
-    selected = torch.bitwise_xor(outside_bits, inside_bits)
-    # The box's rows and columns as all-ones / 0 integers, applied one after the other: no
-    # (B, 1, H, W) mask is allocated, which measured faster in a benchmark round than building one.
+    # The box's rows and columns as all-ones / 0 integers.
     edges = _box_edges(boxes, max(height, width), bits, all_ones=True)
+    if in_place:
+        # outside ^ ((outside ^ inside) & m) is inside ^ ((outside ^ inside) & ~m): three passes
+        # over ``outside`` itself, with ~m = ~rows | ~columns the only (B, 1, H, W) buffer.
+        outer = edges.bitwise_not_()
+        outer_mask = torch.bitwise_or(outer[:, 1, :height].unsqueeze(2), outer[:, 0, :width].unsqueeze(1))
+        outside_bits.bitwise_xor_(inside_bits).bitwise_and_(outer_mask.unsqueeze(1)).bitwise_xor_(inside_bits)
+        return outside
+    selected = torch.bitwise_xor(outside_bits, inside_bits)
+    # Rows, then columns: no (B, 1, H, W) mask is allocated, which measured faster in a benchmark
+    # round than building one.
     selected.bitwise_and_(edges[:, 1, :height].view(-1, 1, height, 1))
     selected.bitwise_and_(edges[:, 0, :width].view(-1, 1, 1, width))
     return selected.bitwise_xor_(outside_bits).view(outside.dtype)
@@ -218,6 +231,38 @@ def cutmix(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Te
         ``(B, C, H, W)`` tensor with the dtype of ``head_images``.
     """
     return _select_in_boxes(boxes.to(head_images.device), tail_images, head_images)
+
+
+def cutmix_(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """In-place :func:`cutmix`: paste each row's box from the tail batch into ``head_images`` itself.
+
+    The same pixels as :func:`cutmix` without a new batch-sized tensor: on the CPU (the bitwise
+    path) three passes over ``head_images`` and one ``(B, 1, H, W)`` mask; elsewhere
+    ``torch.where`` and a copy back. Useful for a batch the caller owns, such as the result of a
+    previous mix.
+
+    Args:
+        head_images: ``(B, C, H, W)`` batch to paste into; modified.
+        tail_images: ``(B, C, H, W)`` tail batch of the same shape and dtype (it may be
+            ``head_images`` itself).
+        boxes: ``(B, 4)`` integer boxes ``(x1, y1, x2, y2)``, clipped to the image.
+
+    Returns:
+        ``head_images``.
+
+    Raises:
+        ValueError: if ``tail_images`` differs from ``head_images`` in shape or dtype.
+    """
+    if tail_images.shape != head_images.shape or tail_images.dtype != head_images.dtype:
+        raise ValueError(
+            "cutmix_ needs tail_images of the shape and dtype of head_images "
+            f"{tuple(head_images.shape)} {head_images.dtype}, got {tuple(tail_images.shape)} {tail_images.dtype}"
+        )
+    return _select_in_boxes(boxes.to(head_images.device), tail_images, head_images, in_place=True)
+
+
+def _shares_memory(first: torch.Tensor, second: torch.Tensor) -> bool:
+    return first.untyped_storage().data_ptr() == second.untyped_storage().data_ptr()
 
 
 def paste_box(head_images: torch.Tensor, tail_images: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:

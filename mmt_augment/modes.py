@@ -47,7 +47,8 @@ class MixMode:
             the row's ``Beta(alpha, alpha)`` draw and its ``(num, columns)`` uniforms, the head's
             true share and (box modes) the ``(num, 4)`` boxes; tensor arithmetic only.
         apply: ``apply(out, head, tail, lam, boxes, rows) -> out``: mix the rows this mode owns
-            into ``out`` (the result so far, which starts as the head batch). Box modes get
+            into ``out`` (the result so far, which starts as the head batch; it may be written in
+            place unless it is ``head``, the caller's batch). Box modes get
             ``boxes`` with empty boxes for the rows they do not own; blending modes get ``rows``
             (``None``: every row).
     """
@@ -186,7 +187,9 @@ def _draw_cutmix(target_lam, draws, height, width, *, resize_scale):
 
 
 def _apply_cutmix(out, head, tail, lam, boxes, rows):
-    return kernels.cutmix(out, tail, boxes)
+    if out is head:  # the caller's batch: never written
+        return kernels.cutmix(out, tail, boxes)
+    return kernels.cutmix_(out, tail, boxes)  # the result of an earlier mode of this call
 
 
 def _draw_resizemix(target_lam, draws, height, width, *, resize_scale):

@@ -283,3 +283,46 @@ def test_cutmix_on_the_cpu_reads_boxes_beyond_the_image_as_clipped():
     expected = torch.where(MF.box_masks(boxes, 5, 7), tail, head)
     assert torch.equal(MF.cutmix(head, tail, boxes), expected)
     assert torch.equal(MF.cutmix(head, tail, boxes.clamp(min=0).minimum(torch.tensor([7, 5, 7, 5]))), expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16, torch.uint8])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_cutmix_in_place_writes_what_cutmix_returns_into_the_head_batch(dtype, channels_last):
+    generator = torch.Generator().manual_seed(4)
+    head = (torch.rand(6, 3, 9, 7, generator=generator) * 200).to(dtype)
+    tail = (torch.rand(6, 3, 9, 7, generator=generator) * 200).to(dtype)
+    if dtype.is_floating_point:
+        tail[1, 0, 2, 3], tail[4] = float("nan"), float("-inf")
+        head[2, 1] = -0.0
+    if channels_last:
+        head = head.contiguous(memory_format=torch.channels_last)
+    boxes = MF.sample_boxes(torch.rand(6, generator=generator), 9, 7, generator=generator)
+    boxes[0] = torch.tensor([0, 0, 0, 0])  # an empty box leaves its row alone
+    expected, tail_before = MF.cutmix(head, tail, boxes), tail.clone()
+    out = MF.cutmix_(head, tail, boxes)
+    bits = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[head.element_size()]
+    assert out is head and torch.equal(head.view(bits), expected.view(bits))
+    assert torch.equal(tail.view(bits), tail_before.view(bits))  # the tail is only read
+
+
+def test_cutmix_in_place_pasting_a_batch_into_itself_leaves_it_unchanged():
+    head = torch.rand(3, 2, 5, 5)
+    before = head.clone()
+    assert torch.equal(MF.cutmix_(head, head, torch.tensor([[0, 0, 3, 3], [1, 1, 5, 5], [2, 0, 4, 5]])), before)
+
+
+def test_cutmix_in_place_keeps_the_gradients_of_cutmix():
+    boxes = torch.tensor([[0, 0, 3, 3], [1, 2, 5, 4]])
+    head, tail = torch.rand(2, 3, 5, 5, requires_grad=True), torch.rand(2, 3, 5, 5, requires_grad=True)
+    weights = torch.rand(2, 3, 5, 5)
+    expected = torch.autograd.grad((MF.cutmix(head * 2, tail, boxes) * weights).sum(), (head, tail))
+    got = torch.autograd.grad((MF.cutmix_(head * 2, tail, boxes) * weights).sum(), (head, tail))
+    assert all(torch.equal(a, b) for a, b in zip(expected, got))
+
+
+def test_cutmix_in_place_refuses_a_tail_of_another_shape_or_dtype():
+    head, boxes = torch.rand(2, 3, 4, 4), torch.zeros(2, 4, dtype=torch.long)
+    with pytest.raises(ValueError, match="shape and dtype"):
+        MF.cutmix_(head, torch.rand(2, 3, 4, 4).double(), boxes)
+    with pytest.raises(ValueError, match="shape and dtype"):
+        MF.cutmix_(head, torch.rand(1, 3, 4, 4), boxes)
