@@ -330,3 +330,26 @@ def test_a_rejected_call_draws_nothing_from_the_generator():
     after_error = mmt(head, head_labels, tail, tail_labels)
     fresh = seeded(11, p=0.9)(head, head_labels, tail, tail_labels)
     assert torch.equal(after_error[0], fresh[0]) and torch.equal(after_error[1], fresh[1])
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.int16, torch.uint8])
+@pytest.mark.parametrize("bad", [None, ("head_labels", 10), ("tail_labels", 12), ("head_labels", -1)])
+def test_labels_out_of_range_are_found_in_any_integer_dtype_and_layout(dtype, bad):
+    if dtype == torch.uint8 and bad is not None and bad[1] < 0:
+        pytest.skip("uint8 holds no negative label")
+    head, _, tail, _ = make_batch()
+    batch = head.shape[0]
+    labels = {"head_labels": torch.arange(batch, dtype=torch.int64) % 10,
+              "tail_labels": (torch.arange(2 * batch, dtype=torch.int64) % 10)[::2]}  # strided
+    if bad is not None:
+        labels[bad[0]] = labels[bad[0]].clone()
+        labels[bad[0]][batch // 2] = bad[1]
+    head_labels, tail_labels = labels["head_labels"].to(dtype), labels["tail_labels"].to(dtype)
+    mmt = MMTMix(num_classes=10, per_sample=True)
+    if bad is None:
+        assert mmt(head, head_labels, tail, tail_labels)[1].shape == (batch, 10)
+        return
+    with pytest.raises(ValueError, match=rf"{bad[0]} must lie in \[0, num_classes=10\), got {bad[1]}"):
+        mmt(head, head_labels, tail, tail_labels)
+    with pytest.raises(ValueError, match=rf"{bad[0]} must lie in"):
+        mmt.mix(head, head_labels, tail, tail_labels)
