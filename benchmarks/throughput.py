@@ -130,7 +130,12 @@ class _InPlace:
 
 def measure(candidates: dict[str, Callable[[], object]], rounds: int, warmup: int, device: torch.device,
             calls_per_round: int = 1) -> dict[str, dict[str, float]]:
-    """Time each candidate in interleaved rounds; return median and quartiles in milliseconds."""
+    """Time each candidate in interleaved rounds; return median and quartiles in milliseconds.
+
+    With several calls per round, each candidate also reports the median of its rounds' first
+    calls (``first_call_median_ms``): the call that runs after the other candidates' work, when
+    the caches hold their code and data, like a mixing call after a model's training step.
+    """
 
     def sync() -> None:
         if device.type == "cuda":
@@ -140,10 +145,14 @@ def measure(candidates: dict[str, Callable[[], object]], rounds: int, warmup: in
         if isinstance(candidates[name], _InPlace):
             candidates[name].reset()
 
+    first_calls: dict[str, list[float]] = {}
     samples = interleaved(candidates, rounds=rounds, warmup=warmup, repeat=calls_per_round, sync=sync, before=refill,
-                          cuda_events=device.type == "cuda")
-    return {name: {**summary(values), "samples_ms": [1e3 * value for value in values]}
-            for name, values in samples.items()}
+                          cuda_events=device.type == "cuda", first_calls=first_calls if calls_per_round > 1 else None)
+    timings = {name: {**summary(values), "samples_ms": [1e3 * value for value in values]}
+               for name, values in samples.items()}
+    for name, values in first_calls.items():
+        timings[name]["first_call_median_ms"] = summary(values)["median_ms"]
+    return timings
 
 
 def speedup(timings: dict[str, dict], candidate: str, baseline: str) -> dict[str, float]:

@@ -24,6 +24,7 @@ def interleaved(
     sync: Callable[[], None] = lambda: None,
     before: Callable[[str], None] | None = None,
     cuda_events: bool = False,
+    first_calls: dict[str, list[float]] | None = None,
 ) -> dict[str, list[float]]:
     """Seconds per call of each candidate, one entry per round after ``warmup`` rounds.
 
@@ -38,6 +39,9 @@ def interleaved(
             the buffer of an in-place candidate).
         cuda_events: time with CUDA events (GPU time between two recorded events) instead of
             the host clock.
+        first_calls: if given, filled with the seconds of each round's first call per candidate
+            (the call that follows the other candidates' work, as a call in a training loop
+            follows the model's step).
     """
     names = list(candidates)
     samples: dict[str, list[float]] = {name: [] for name in names}
@@ -45,7 +49,7 @@ def interleaved(
         shift = round_index % len(names) if rotate else 0
         for name in names[shift:] + names[:shift]:
             elapsed = 0.0
-            for _ in range(repeat):
+            for call_index in range(repeat):
                 if before is not None:
                     before(name)
                 sync()
@@ -57,12 +61,15 @@ def interleaved(
                     candidates[name]()
                     end.record()
                     end.synchronize()
-                    elapsed += begin.elapsed_time(end) / 1e3
-                    continue
-                start = time.perf_counter()
-                candidates[name]()
-                sync()
-                elapsed += time.perf_counter() - start
+                    call_seconds = begin.elapsed_time(end) / 1e3
+                else:
+                    start = time.perf_counter()
+                    candidates[name]()
+                    sync()
+                    call_seconds = time.perf_counter() - start
+                if call_index == 0 and first_calls is not None and round_index >= warmup:
+                    first_calls.setdefault(name, []).append(call_seconds)
+                elapsed += call_seconds
             if round_index >= warmup:
                 samples[name].append(elapsed / repeat)
     return samples
