@@ -185,23 +185,36 @@ def check_labels(
     return labels.shape[1]
 
 
+# The scatter check allocates a byte per class; more classes take the reductions.
+_SCATTER_CHECK_MAX_CLASSES = 1 << 20
+
+
+def _scatter_can_check(num_classes: int, tensors: list[torch.Tensor]) -> bool:
+    # Eager CPU int64 labels only: torch.compile drops a scatter whose result is never used.
+    return (
+        num_classes <= _SCATTER_CHECK_MAX_CLASSES
+        and not torch.compiler.is_compiling()
+        and all(tensor.device.type == "cpu" and tensor.dtype == torch.int64 for tensor in tensors)
+    )
+
+
 def check_label_range(num_classes: int, **labels: torch.Tensor) -> None:
     """Raise if an index label of any named tensor lies outside ``[0, num_classes)``.
 
-    Reads values back (a host sync), once for all the tensors.
+    Reads the values (on an accelerator, a host sync), once for all the tensors.
     """
     named = [(name, tensor) for name, tensor in labels.items() if tensor.ndim == 1 and tensor.numel()]
     if not named:
         return
-    if all(tensor.device.type == "cpu" for _, tensor in named):
-        # On the CPU, scatter checks every index against the size of its dimension: scattering
-        # the labels into a scratch row of num_classes is a bounds check with the ops that build
-        # the targets, cheaper in a training loop than two reductions and a read-back (measured).
+    if _scatter_can_check(num_classes, [tensor for _, tensor in named]):
+        # Scatter checks every index against the size of its dimension: scattering the labels
+        # into a scratch row of num_classes is a bounds check with the kind of op that builds the
+        # targets, cheaper in a training loop than two reductions and a read-back (measured).
         # Only a failure pays for the reductions, which find the offending value for the message.
-        scratch = torch.empty(1, num_classes)
+        scratch = torch.empty(1, num_classes, dtype=torch.bool, device="cpu")
         try:
             for _, tensor in named:
-                scratch.scatter_(1, tensor.view(1, -1), 0.0)
+                scratch.scatter_(1, tensor.view(1, -1), False)
             return
         except RuntimeError:
             pass

@@ -1,8 +1,9 @@
 """Functional interface: the pure MMT kernels and the parameter samplers, side by side.
 
 Kernels (no randomness, no state; differentiable in both images):
-:func:`mixup`, :func:`cutmix` (and its in-place form :func:`cutmix_`), :func:`paste_box`, :func:`resize_paste`, :func:`keep_rows`,
-:func:`box_masks`, :func:`box_area_lam`, :func:`mix_index_labels`, :func:`mix_soft_labels`.
+:func:`mixup`, :func:`cutmix` (and its in-place form :func:`cutmix_`), :func:`paste_box`,
+:func:`resize_paste`, :func:`keep_rows`, :func:`box_masks`, :func:`box_area_lam`,
+:func:`mix_index_labels`, :func:`mix_soft_labels`.
 
 Parameter sampling (explicit ``torch.Generator``, ``(B,)`` tensors on any device, the same
 draws eagerly and under ``torch.compile``): :func:`sample_mix_params` (everything one call

@@ -107,8 +107,9 @@ def _cutmix_boxes_on_host(lam: np.ndarray, centres: np.ndarray, height: int, wid
     f32 = np.float32
     size, limits = _host_sizes(height, width)
     side = np.sqrt(np.maximum(f32(1.0) - lam, f32(0.0)))
-    cut = (side[:, None] * size).astype(np.int64)  # (B, 2): box width, height
-    low = (centres * size).astype(np.int64) - (cut >> 1)  # cut >= 0: cut // 2
+    with np.errstate(invalid="ignore"):  # a NaN share casts to garbage silently, as in torch
+        cut = (side[:, None] * size).astype(np.int64)  # (B, 2): box width, height
+        low = (centres * size).astype(np.int64) - (cut >> 1)  # cut >= 0: cut // 2
     boxes = np.concatenate([low, low + cut], axis=1)
     np.maximum(boxes, 0, out=boxes)  # np.clip costs more than both of these on small arrays
     return np.minimum(boxes, limits, out=boxes)
@@ -116,8 +117,10 @@ def _cutmix_boxes_on_host(lam: np.ndarray, centres: np.ndarray, height: int, wid
 
 @functools.lru_cache(maxsize=16)
 def _host_sizes(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    # (W, H) as float32 and (W, H, W, H) as int64, read-only: shared by every call.
-    size, limits = np.array([width, height], dtype=np.float32), np.array([width, height, width, height])
+    # (W, H) as float32 and (W, H, W, H) as int64, read-only: shared by every call. The limits
+    # are the float32 sizes truncated, as the tensor rule's (W itself up to 2 ** 24).
+    size = np.array([width, height], dtype=np.float32)
+    limits = np.tile(size.astype(np.int64), 2)
     size.flags.writeable = limits.flags.writeable = False
     return size, limits
 
@@ -140,8 +143,9 @@ def cutmix_box_on_host(lam: float, centre_x: float, centre_y: float, height: int
     cut_w, cut_h = int(side * f32(width)), int(side * f32(height))
     x_low = int(f32(centre_x) * f32(width)) - cut_w // 2
     y_low = int(f32(centre_y) * f32(height)) - cut_h // 2
-    x1, x2 = (min(max(value, 0), width) for value in (x_low, x_low + cut_w))
-    y1, y2 = (min(max(value, 0), height) for value in (y_low, y_low + cut_h))
+    width_limit, height_limit = int(f32(width)), int(f32(height))  # as the tensor rule's (see _host_sizes)
+    x1, x2 = (min(max(value, 0), width_limit) for value in (x_low, x_low + cut_w))
+    y1, y2 = (min(max(value, 0), height_limit) for value in (y_low, y_low + cut_h))
     share = f32(1.0) - f32((x2 - x1) * (y2 - y1)) / f32(height * width)
     return (x1, y1, x2, y2), float(share)
 

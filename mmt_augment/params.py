@@ -301,8 +301,9 @@ def sample_batch_params_on_host(
         raise ValueError(f"mode must be 'mixup' or 'cutmix' for host-side parameters, got {mode!r}")
     entry = MODES[mode]
     if alpha == 1.0:
-        # _draw's block for Beta(1, 1), read whole: lam is its first column.
-        lam, apply_draw, *draws = torch.rand(1, 2 + entry.columns, generator=generator).tolist()[0]
+        # _draw's block for Beta(1, 1) on the same device, read whole: lam is its first column.
+        device = generator.device if generator is not None else torch.device("cpu")
+        lam, apply_draw, *draws = torch.rand(1, 2 + entry.columns, generator=generator, device=device).tolist()[0]
     else:
         uniforms, target_lam = draw_uniforms(1, 1 + entry.columns, alpha, generator=generator)
         (apply_draw, *draws), lam = uniforms[0].tolist(), float(target_lam[0])

@@ -326,3 +326,31 @@ def test_cutmix_in_place_refuses_a_tail_of_another_shape_or_dtype():
         MF.cutmix_(head, torch.rand(2, 3, 4, 4).double(), boxes)
     with pytest.raises(ValueError, match="shape and dtype"):
         MF.cutmix_(head, torch.rand(1, 3, 4, 4), boxes)
+
+
+@pytest.mark.parametrize("size", [(2, 0, 8), (2, 8, 0), (0, 8, 8)])
+def test_cutmix_of_empty_images_is_empty(size):
+    batch, height, width = size
+    head, tail = torch.rand(batch, 3, height, width), torch.rand(batch, 3, height, width)
+    boxes = torch.zeros(batch, 4, dtype=torch.long)
+    assert MF.cutmix(head, tail, boxes).shape == head.shape
+    assert MF.cutmix_(head, tail, boxes).shape == head.shape
+
+
+def test_cutmix_in_place_past_the_bitwise_path_writes_into_the_batch():
+    # Over 8 MiB the CPU selects with torch.where, written straight into the batch.
+    generator = torch.Generator().manual_seed(6)
+    head, tail = torch.rand(3, 3, 700, 700, generator=generator), torch.rand(3, 3, 700, 700, generator=generator)
+    boxes = MF.sample_boxes(torch.rand(3, generator=generator), 700, 700, generator=generator)
+    expected = MF.cutmix(head, tail, boxes)
+    storage = head.untyped_storage().data_ptr()
+    out = MF.cutmix_(head, tail, boxes)
+    assert out is head and head.untyped_storage().data_ptr() == storage and torch.equal(head, expected)
+
+
+def test_cutmix_in_place_reads_a_tail_that_overlaps_the_batch():
+    base = torch.rand(5, 3, 6, 6)
+    head, tail = base[:4], base[1:]  # rows shifted by one: the same memory, read while written
+    boxes = torch.tensor([[0, 0, 3, 3], [1, 1, 6, 6], [0, 2, 6, 4], [2, 0, 4, 6]])
+    expected = MF.cutmix(head.clone(), tail.clone(), boxes)
+    assert torch.equal(MF.cutmix_(head, tail, boxes), expected)

@@ -183,12 +183,14 @@ def test_float64_images_give_float64_targets():
     assert seeded()(head, head_labels, tail, tail_labels)[1].dtype == torch.float64
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", [*MODES, "resizemix", ("cutmix", "mixup"), ("mixup", "resizemix", "cutmix")])
 @pytest.mark.parametrize("per_sample", [False, True])
-def test_inputs_are_never_modified(mode, per_sample):
-    head, head_labels, tail, tail_labels = make_batch()
+@pytest.mark.parametrize("p", [1.0, 0.6])
+def test_inputs_are_never_modified(mode, per_sample, p):
+    # Mode tuples write their later modes into their own intermediate, never into an input.
+    head, head_labels, tail, tail_labels = make_batch(batch_size=16)
     copies = [t.clone() for t in (head, head_labels, tail, tail_labels)]
-    seeded(mode=mode, per_sample=per_sample, p=1.0)(head, head_labels, tail, tail_labels)
+    seeded(mode=mode, per_sample=per_sample, p=p)(head, head_labels, tail, tail_labels)
     for original, copy in zip((head, head_labels, tail, tail_labels), copies):
         assert torch.equal(original, copy)
 
@@ -353,3 +355,22 @@ def test_labels_out_of_range_are_found_in_any_integer_dtype_and_layout(dtype, ba
         mmt(head, head_labels, tail, tail_labels)
     with pytest.raises(ValueError, match=rf"{bad[0]} must lie in"):
         mmt.mix(head, head_labels, tail, tail_labels)
+
+
+def test_labels_are_checked_under_torch_compile_when_asked():
+    # validate_labels=True always checks, also inside a compiled function (a scatter whose result
+    # is unused would be dropped by the compiler, so the check must not rely on one there).
+    head, head_labels, tail, tail_labels = make_batch()
+    mmt = MMTMix(num_classes=10, validate_labels=True)
+    compiled = torch.compile(lambda *inputs: mmt.mix(*inputs), backend="aot_eager")
+    with pytest.raises(ValueError, match=r"tail_labels must lie in \[0, num_classes=10\), got 40"):
+        compiled(head, head_labels, tail, torch.full_like(tail_labels, 40))
+
+
+def test_labels_are_checked_for_very_many_classes_without_a_row_per_class():
+    head, head_labels, tail, tail_labels = make_batch()
+    mmt = MMTMix(num_classes=2**40)  # a scratch row of 2 ** 40 classes would not fit in memory
+    images, mixed = mmt.mix(head, head_labels + 2**40 - 10, tail, tail_labels)
+    assert images.shape == head.shape and int(mixed.head_labels.max()) < 2**40
+    with pytest.raises(ValueError, match=r"head_labels must lie in \[0, num_classes=1099511627776\), got 1099511627776"):
+        mmt.mix(head, torch.full_like(head_labels, 2**40), tail, tail_labels)

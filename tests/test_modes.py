@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torchvision import tv_tensors
 
-from mmt_augment import MMTMix, kernels
+from mmt_augment import MMTMix, kernels, modes
 from mmt_augment import functional as MF
 from mmt_augment.modes import MODES, cutmix_boxes
 from mmt_augment.transforms import apply_mix_params
@@ -402,9 +402,43 @@ def test_box_area_lam_on_the_host_equals_the_tensor_ops_past_float32_integers(mo
         assert torch.equal(host, tensor) and host.dtype == torch.float32
 
 
-def test_host_arithmetic_steps_aside_under_autograd_and_for_other_dtypes():
+def test_host_arithmetic_steps_aside_under_autograd_and_for_other_dtypes(monkeypatch):
     lam = torch.tensor([0.3, 0.7], requires_grad=True)
     assert not kernels.host_readable(lam)
     assert kernels.host_readable(lam.detach())
-    boxes = cutmix_boxes(torch.tensor([0.3, 0.7], dtype=torch.float64), torch.full((2, 2), 0.5, dtype=torch.float64), 8, 8)
-    assert boxes.dtype == torch.int64 and boxes.tolist() == [[1, 1, 7, 7], [2, 2, 6, 6]]
+    host_calls = []
+    monkeypatch.setattr(modes, "_cutmix_boxes_on_host", lambda *args: host_calls.append(args) or np.zeros((2, 4), np.int64))
+    centres = torch.full((2, 2), 0.5)
+    cutmix_boxes(lam.detach(), centres, 8, 8)
+    assert len(host_calls) == 1  # float32 on the CPU: the host form
+    boxes = cutmix_boxes(lam.detach().double(), centres.double(), 8, 8)  # float64 keeps its own roots
+    assert len(host_calls) == 1 and boxes.tolist() == [[1, 1, 7, 7], [2, 2, 6, 6]]
+    with torch.no_grad():
+        cutmix_boxes(lam, centres, 8, 8)
+    assert len(host_calls) == 1  # a tensor that requires grad is never read as an array
+
+
+def test_host_batch_params_draw_on_the_cpu_whatever_the_default_device():
+    torch.manual_seed(3)
+    expected = MF.sample_batch_params_on_host(8, 8, mode="cutmix")
+    torch.manual_seed(3)
+    with torch.device("meta"):
+        assert MF.sample_batch_params_on_host(8, 8, mode="cutmix") == expected
+
+
+def test_cutmix_boxes_past_float32_integer_sizes_agree_in_every_form(monkeypatch):
+    # Sizes over 2 ** 24 are not float32 numbers; every form clips to the same rounded size.
+    height, width = 3, 2**24 + 3
+    lam, centres = torch.tensor([0.0, 0.5]), torch.tensor([[1.0 - 2**-24, 0.5], [0.999, 0.2]])
+    host = cutmix_boxes(lam, centres, height, width)
+    scalar = [modes.cutmix_box_on_host(float(lam[row]), *centres[row].tolist(), height, width)[0] for row in range(2)]
+    with monkeypatch.context() as patch:
+        patch.setattr(kernels, "host_readable", lambda *tensors: False)
+        tensor = cutmix_boxes(lam, centres, height, width)
+    assert torch.equal(host, tensor) and [tuple(row) for row in tensor.tolist()] == scalar
+
+
+def test_host_arithmetic_raises_no_numpy_warnings(recwarn):
+    cutmix_boxes(torch.tensor([float("nan"), 0.5]), torch.full((2, 2), 0.5), 8, 8)
+    assert MF.box_area_lam(torch.zeros(2, 4, dtype=torch.int64), 0, 8).shape == (2,)
+    assert not [warning for warning in recwarn if issubclass(warning.category, RuntimeWarning)]
