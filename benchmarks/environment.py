@@ -53,13 +53,14 @@ def _versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             versions[package] = None
     versions["torch"] = torch.__version__  # includes the build tag (+cpu, +cu130)
-    if versions["mmt-augment"] is None:  # run from a checkout without installing
-        try:
-            import mmt_augment
+    # The version of the code that ran: an editable install's metadata keeps the version it was
+    # installed with, and a checkout run without installing has none.
+    try:
+        import mmt_augment
 
-            versions["mmt-augment"] = getattr(mmt_augment, "__version__", None)
-        except ImportError:
-            pass
+        versions["mmt-augment"] = getattr(mmt_augment, "__version__", None) or versions["mmt-augment"]
+    except ImportError:
+        pass
     return versions
 
 

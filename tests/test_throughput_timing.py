@@ -59,3 +59,10 @@ def test_the_table_shows_first_calls_when_the_run_recorded_them():
     assert "| candidate | 32px (8, 3, 32, 32) | 32px, first call of a round |" in with_first
     assert "| a | 0.250 | 0.750 |" in with_first and "| b | 1.500 | — |" in with_first
     assert "first call" not in format_table(_results(first_call=False))
+
+
+def test_results_record_the_version_of_the_code_that_ran():
+    import mmt_augment
+    from benchmarks.environment import machine_info
+
+    assert machine_info(torch.device("cpu"))["versions"]["mmt-augment"] == mmt_augment.__version__
