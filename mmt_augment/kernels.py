@@ -76,8 +76,7 @@ def keep_rows(blended: torch.Tensor, head_images: torch.Tensor, rows: torch.Tens
     in place (only the unmixed rows are touched); elsewhere it is one ``torch.where``.
     """
     rows = rows.to(blended.device)
-    needs_grad = torch.is_grad_enabled() and (blended.requires_grad or head_images.requires_grad)
-    if blended.device.type == "cpu" and not needs_grad and not torch.compiler.is_compiling():
+    if blended.device.type == "cpu" and not _records_grad(blended, head_images) and not torch.compiler.is_compiling():
         kept = (~rows).nonzero().squeeze(1)
         if kept.numel():
             blended.index_copy_(0, kept, head_images.index_select(0, kept))
@@ -119,6 +118,12 @@ _BITS_OF_SIZE = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 _BITWISE_MAX_BYTES = 8 * 2**20
 
 
+def _records_grad(*tensors: torch.Tensor) -> bool:
+    # Whether autograd records an op on these tensors (a kernel's in-place and reinterpreting
+    # fast paths must then step aside).
+    return torch.is_grad_enabled() and any(tensor.requires_grad for tensor in tensors)
+
+
 def _carries_tangent(tensor: torch.Tensor) -> bool:
     # Forward-mode AD (dual tensors, torch.func.jvp) and other functorch transforms see through
     # torch.where but not through a reinterpreting view.
@@ -150,7 +155,7 @@ def _bitwise_applies(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.T
         and not outside.is_complex()
         and outside.dtype != torch.bool
         and outside.numel() * outside.element_size() <= _BITWISE_MAX_BYTES
-        and not (torch.is_grad_enabled() and (inside.requires_grad or outside.requires_grad))
+        and not _records_grad(inside, outside)
         and not torch.compiler.is_compiling()
         and not _carries_tangent(inside)
         and not _carries_tangent(outside)
@@ -158,6 +163,9 @@ def _bitwise_applies(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.T
 
 
 def _shares_memory(first: torch.Tensor, second: torch.Tensor) -> bool:
+    # torch.func's wrapped tensors expose no storage: taken as shared, which is always safe here.
+    if torch._C._functorch.is_functorch_wrapped_tensor(first) or torch._C._functorch.is_functorch_wrapped_tensor(second):
+        return True
     return first.untyped_storage().data_ptr() == second.untyped_storage().data_ptr()
 
 
@@ -179,13 +187,14 @@ def _select_in_boxes(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.T
     into ``outside`` (through a copy under autograd and ``torch.compile``).
     """
     height, width = outside.shape[-2:]
-    if not _bitwise_applies(boxes, inside, outside) or (in_place and _shares_memory(inside, outside)):
+    bitwise = _bitwise_applies(boxes, inside, outside)  # checked first: it steps aside under compile
+    if not bitwise or (in_place and _shares_memory(inside, outside)):
         mask = box_masks(boxes, height, width)
         if not in_place:
             return torch.where(mask, inside, outside)
-        needs_grad = torch.is_grad_enabled() and (inside.requires_grad or outside.requires_grad)
-        if (needs_grad or torch.compiler.is_compiling() or inside.dtype != outside.dtype
-                or _shares_memory(inside, outside)):
+        # ``out=`` takes no part in compile or autograd (either mode) and must not overlap an input.
+        if (torch.compiler.is_compiling() or _records_grad(inside, outside) or _carries_tangent(inside)
+                or _carries_tangent(outside) or inside.dtype != outside.dtype or _shares_memory(inside, outside)):
             return outside.copy_(torch.where(mask, inside, outside))
         return torch.where(mask, inside, outside, out=outside)
     bits = _BITS_OF_SIZE[outside.element_size()]

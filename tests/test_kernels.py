@@ -354,3 +354,16 @@ def test_cutmix_in_place_reads_a_tail_that_overlaps_the_batch():
     boxes = torch.tensor([[0, 0, 3, 3], [1, 1, 6, 6], [0, 2, 6, 4], [2, 0, 4, 6]])
     expected = MF.cutmix(head.clone(), tail.clone(), boxes)
     assert torch.equal(MF.cutmix_(head, tail, boxes), expected)
+
+
+def test_cutmix_in_place_under_forward_mode_ad_and_torch_func():
+    boxes = torch.tensor([[0, 0, 3, 3], [1, 1, 6, 6]])
+    head, tail = torch.rand(2, 3, 6, 6), torch.rand(2, 3, 6, 6)
+    ones, outside = torch.ones_like(head), (~MF.box_masks(boxes, 6, 6)).float().expand_as(head)
+    out, tangent = torch.func.jvp(lambda a, b: MF.cutmix_(a * 1, b, boxes), (head, tail), (ones, 2 * ones))
+    assert torch.equal(out, MF.cutmix(head, tail, boxes)) and torch.equal(tangent, 2 - outside)
+    assert torch.equal(torch.func.grad(lambda a: MF.cutmix_(a * 1, tail, boxes).sum())(head), outside)
+    with torch.autograd.forward_ad.dual_level():
+        dual = torch.autograd.forward_ad.make_dual(head.clone(), ones)
+        out = MF.cutmix_(dual, tail, boxes)
+        assert torch.equal(torch.autograd.forward_ad.unpack_dual(out).tangent, outside)
