@@ -185,16 +185,16 @@ def check_labels(
     return labels.shape[1]
 
 
-# The scatter check allocates a byte per class; more classes take the reductions.
-_SCATTER_CHECK_MAX_CLASSES = 1 << 20
+# The lookup check allocates a byte per class; more classes take the reductions.
+_LOOKUP_CHECK_MAX_CLASSES = 1 << 20
 
 
-def _scatter_can_check(num_classes: int, tensors: list[torch.Tensor]) -> bool:
-    # Eager CPU int64 labels only: torch.compile drops a scatter whose result is never used.
+def _lookup_can_check(num_classes: int, tensors: list[torch.Tensor]) -> bool:
+    # Eager CPU int32/int64 labels only: torch.compile drops a lookup whose result is never used.
     return (
-        num_classes <= _SCATTER_CHECK_MAX_CLASSES
+        num_classes <= _LOOKUP_CHECK_MAX_CLASSES
         and not torch.compiler.is_compiling()
-        and all(tensor.device.type == "cpu" and tensor.dtype == torch.int64 for tensor in tensors)
+        and all(tensor.device.type == "cpu" and tensor.dtype in (torch.int32, torch.int64) for tensor in tensors)
     )
 
 
@@ -206,17 +206,17 @@ def check_label_range(num_classes: int, **labels: torch.Tensor) -> None:
     named = [(name, tensor) for name, tensor in labels.items() if tensor.ndim == 1 and tensor.numel()]
     if not named:
         return
-    if _scatter_can_check(num_classes, [tensor for _, tensor in named]):
-        # Scatter checks every index against the size of its dimension: scattering the labels
-        # into a scratch row of num_classes is a bounds check with the kind of op that builds the
-        # targets, cheaper in a training loop than two reductions and a read-back (measured).
-        # Only a failure pays for the reductions, which find the offending value for the message.
-        scratch = torch.empty(1, num_classes, dtype=torch.bool, device="cpu")
+    if _lookup_can_check(num_classes, [tensor for _, tensor in named]):
+        # index_select checks every index against the size of the table: looking the labels up
+        # in a scratch row of num_classes bytes is a bounds check by one small op per tensor,
+        # cheaper in a training loop than two reductions and a read-back (measured). Only a
+        # failure pays for the reductions, which find the offending value for the message.
+        scratch = torch.empty(num_classes, dtype=torch.bool, device="cpu")
         try:
             for _, tensor in named:
-                scratch.scatter_(1, tensor.view(1, -1), False)
+                scratch.index_select(0, tensor)
             return
-        except RuntimeError:
+        except IndexError:
             pass
     bounds = torch.stack([bound for _, tensor in named for bound in torch.aminmax(tensor)]).tolist()
     for index, (name, _) in enumerate(named):

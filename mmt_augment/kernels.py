@@ -12,6 +12,7 @@ rows ``y1 <= y < y2``), and ``boxes`` is a ``(B, 4)`` integer tensor of them.
 
 from __future__ import annotations
 
+import functools
 from typing import Optional, Union
 
 import numpy as np
@@ -85,20 +86,36 @@ def keep_rows(blended: torch.Tensor, head_images: torch.Tensor, rows: torch.Tens
 
 
 _NUMPY_INTEGERS = {torch.uint8: np.uint8, torch.int16: np.int16, torch.int32: np.int32, torch.int64: np.int64}
-# (dtype, all_ones) -> the NumPy scalar a box's inside holds: 1, or every bit set (-1 wraps to it).
-_FILL = {(dtype, all_ones): np.array(-1 if all_ones else 1).astype(numpy_type)
-         for dtype, numpy_type in _NUMPY_INTEGERS.items() for all_ones in (False, True)}
+# Longest side whose edge tables (two (L + 1, L) arrays per dtype, 0.8 MB for int64 at 224 px)
+# are kept; longer sides compare positions with the box edges instead.
+_EDGE_TABLE_MAX_LENGTH = 256
+
+
+@functools.lru_cache(maxsize=16)
+def _edge_tables(length: int, dtype: torch.dtype, all_ones: bool) -> tuple[np.ndarray, np.ndarray]:
+    # Row k of the first table is 1 (every bit set with ``all_ones``) at positions x < k, row k of
+    # the second at x >= k, for k = 0 .. length; read-only, shared by every call.
+    positions = np.arange(length)
+    below = positions < np.arange(length + 1)[:, None]
+    fill = np.array(-1 if all_ones else 1).astype(_NUMPY_INTEGERS[dtype])  # -1 wraps to all ones
+    tables = below * fill, ~below * fill
+    for table in tables:
+        table.flags.writeable = False
+    return tables
 
 
 def _box_edges(boxes: torch.Tensor, length: int, dtype: torch.dtype, *, all_ones: bool = False) -> torch.Tensor:
     # (B, 2, L) tensor in ``dtype`` of 1 (all bits set with ``all_ones``) where [b, 0, x] has
     # x1 <= x < x2 and [b, 1, y] has y1 <= y < y2, else 0.
-    if dtype in _NUMPY_INTEGERS and host_readable(boxes):
-        # The same comparisons in NumPy: a third of the time of ten tensor ops on small arrays.
-        edges = boxes.numpy()[:, :, None]
-        positions = np.arange(length)
-        within = (positions >= edges[:, :2]) & (positions < edges[:, 2:])
-        return torch.from_numpy(within * _FILL[dtype, all_ones])
+    if dtype in _NUMPY_INTEGERS and length <= _EDGE_TABLE_MAX_LENGTH and host_readable(boxes):
+        # The same sets read from tables in NumPy: x < high is row ``high`` of a table of prefixes,
+        # x >= low row ``low`` of their complements; "clip" takes an index below 0 as row 0 and
+        # one above ``length`` as the last row, which is what the comparisons give there. A third
+        # of the time of ten tensor ops on small arrays.
+        below, at_or_above = _edge_tables(length, dtype, all_ones)
+        edges = boxes.numpy()
+        return torch.from_numpy(below.take(edges[:, 2:], axis=0, mode="clip")
+                                & at_or_above.take(edges[:, :2], axis=0, mode="clip"))
     coords = torch.arange(length, device=boxes.device)
     low, high = boxes[:, :2].unsqueeze(-1), boxes[:, 2:].unsqueeze(-1)  # (B, 2, 1): (x, y)
     inside = ((coords >= low) & (coords < high)).to(dtype)
@@ -175,10 +192,10 @@ def _select_in_boxes(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.T
 
     On the CPU (outside autograd and ``torch.compile``), ``torch.where`` with a mask broadcast
     over the channels does not vectorise; selecting on the images' bits does and gives the same
-    bits: ``outside ^ ((outside ^ inside) & mask)`` with ``mask`` all ones inside the box (the
-    box's rows and then its columns, four passes over the batch and no batch-sized mask). More
-    passes than ``torch.where``'s one, so it wins while the batch stays in the CPU's caches and
-    loses once memory bandwidth bounds both; batches over ``_BITWISE_MAX_BYTES`` (8 MiB) use
+    bits: ``outside ^ ((outside ^ inside) & mask)`` with ``mask`` all ones inside the box, three
+    passes over the batch and a ``(B, 1, H, W)`` mask. More passes than ``torch.where``'s one,
+    so it wins while the batch stays in the CPU's caches and loses once memory bandwidth bounds
+    both; batches over ``_BITWISE_MAX_BYTES`` (8 MiB) use
     ``torch.where``, as do other devices, mixed dtypes or shapes (``torch.where`` promotes and
     broadcasts them), autograd (reverse or forward mode) and other ``torch.func`` transforms.
 
@@ -208,10 +225,10 @@ def _select_in_boxes(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.T
         outer_mask = torch.bitwise_or(rows.bitwise_not(), columns.bitwise_not()).unsqueeze(1)
         outside_bits.bitwise_xor_(inside_bits).bitwise_and_(outer_mask).bitwise_xor_(inside_bits)
         return outside
+    # One (B, 1, H, W) mask and three passes over the batch: a pass fewer than applying the
+    # box's rows and then its columns, which measured slower in the benchmark's rounds.
     selected = torch.bitwise_xor(outside_bits, inside_bits)
-    # Rows, then columns: no (B, 1, H, W) mask is allocated, which measured faster in a benchmark
-    # round than building one.
-    selected.bitwise_and_(rows.unsqueeze(1)).bitwise_and_(columns.unsqueeze(1))
+    selected.bitwise_and_(torch.bitwise_and(rows, columns).unsqueeze(1))
     return selected.bitwise_xor_(outside_bits).view(outside.dtype)
 
 

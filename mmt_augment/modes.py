@@ -175,7 +175,7 @@ def resize_boxes(draws: torch.Tensor, height: int, width: int, scale: tuple[floa
 
 
 def _draw_mixup(target_lam, draws, height, width, *, resize_scale):
-    return target_lam, None
+    return target_lam.contiguous(), None  # the draw may be a column of the block of uniforms
 
 
 def _apply_mixup(out, head, tail, lam, boxes, rows):

@@ -88,7 +88,7 @@ def _draw(num: int, columns: int, alpha: float, generator: Optional[torch.Genera
     if alpha == 1.0:
         # Beta(1, 1) is uniform: one more column instead of two Gamma draws.
         block = torch.rand(num, columns + 1, generator=generator, device=device)
-        return block[:, 1:], block[:, 0].contiguous()
+        return block[:, 1:], block[:, 0]  # a strided view: the modes that keep it make it contiguous
     block = torch.rand(num, columns + 2, generator=generator, device=device)
     if alpha < 1.0:
         # Gamma(a) = Gamma(a + 1) * U ** (1 / a), in log space: the ratio of two Gamma(a) draws
@@ -144,7 +144,8 @@ def draw_uniforms(
         device: device of the results (default: the generator's, else the CPU).
 
     Returns:
-        ``(uniforms, lam)``: ``(num, columns)`` float32 in [0, 1) and ``(num,)`` float32 in [0, 1].
+        ``(uniforms, lam)``: ``(num, columns)`` float32 in [0, 1) and ``(num,)`` float32 in [0, 1],
+        possibly strided views of one block.
     """
     if device is None:
         device = generator.device if generator is not None else torch.device("cpu")
@@ -173,7 +174,7 @@ def sample_lam(
     device: Optional[torch.device] = None,
 ) -> torch.Tensor:
     """Draw ``num`` head shares ``lam ~ Beta(alpha, alpha)`` (``(num,)`` float32 in [0, 1])."""
-    return draw_uniforms(num, 0, alpha, generator=generator, device=device)[1]
+    return draw_uniforms(num, 0, alpha, generator=generator, device=device)[1].contiguous()
 
 
 def sample_apply(

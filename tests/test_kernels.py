@@ -285,6 +285,30 @@ def test_cutmix_on_the_cpu_reads_boxes_beyond_the_image_as_clipped():
     assert torch.equal(MF.cutmix(head, tail, boxes.clamp(min=0).minimum(torch.tensor([7, 5, 7, 5]))), expected)
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float16, torch.float32, torch.float64])  # 1, 2, 4, 8 bytes
+@pytest.mark.parametrize("size", [(5, 7), (1, 300), (33, 256), (256, 1)])
+@pytest.mark.parametrize("box_dtype", [torch.int64, torch.int32])
+def test_box_masks_and_cutmix_follow_the_box_definition_for_any_integer_boxes(dtype, size, box_dtype):
+    # The CPU reads box edges from tables (sides up to 256); boxes reaching past the image, empty,
+    # reversed or far out of range must select what the definition x1 <= x < x2, y1 <= y < y2 does.
+    height, width = size
+    generator = torch.Generator().manual_seed(11)
+    low = torch.randint(-2 * max(size), 2 * max(size), (40, 2), generator=generator)
+    boxes = torch.cat([low, low + torch.randint(-3, 2 * max(size), (40, 2), generator=generator)], 1)
+    extreme = torch.iinfo(box_dtype)
+    boxes[:4] = torch.tensor([[extreme.min, extreme.min, extreme.max, extreme.max], [0, 0, width, height],
+                              [width, height, extreme.max, extreme.max], [-1, -1, 0, 0]])
+    boxes = boxes.to(box_dtype)
+    columns, rows = torch.arange(width), torch.arange(height)
+    expected = ((rows.view(1, -1, 1) >= boxes[:, 1, None, None]) & (rows.view(1, -1, 1) < boxes[:, 3, None, None])
+                & (columns.view(1, 1, -1) >= boxes[:, 0, None, None]) & (columns.view(1, 1, -1) < boxes[:, 2, None, None]))
+    assert torch.equal(MF.box_masks(boxes, height, width), expected.unsqueeze(1))
+    head = (torch.rand(40, 3, height, width, generator=generator) * 200).to(dtype)
+    tail = (torch.rand(40, 3, height, width, generator=generator) * 200).to(dtype)
+    assert torch.equal(MF.cutmix(head, tail, boxes), torch.where(expected.unsqueeze(1), tail, head))
+    assert torch.equal(MF.cutmix_(head.clone(), tail, boxes), torch.where(expected.unsqueeze(1), tail, head))
+
+
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16, torch.uint8])
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_cutmix_in_place_writes_what_cutmix_returns_into_the_head_batch(dtype, channels_last):

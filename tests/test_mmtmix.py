@@ -360,7 +360,7 @@ def test_labels_out_of_range_are_found_in_any_integer_dtype_and_layout(dtype, ba
 
 
 def test_labels_are_checked_under_torch_compile_when_asked():
-    # validate_labels=True always checks, also inside a compiled function (a scatter whose result
+    # validate_labels=True always checks, also inside a compiled function (a lookup whose result
     # is unused would be dropped by the compiler, so the check must not rely on one there).
     head, head_labels, tail, tail_labels = make_batch()
     mmt = MMTMix(num_classes=10, validate_labels=True)
