@@ -9,8 +9,9 @@ Parameter sampling (explicit ``torch.Generator``, ``(B,)`` tensors on any device
 draws eagerly and under ``torch.compile``): :func:`sample_mix_params` (everything one call
 needs, for any mode or tuple of modes), :func:`sample_lam`, :func:`sample_apply`,
 :func:`sample_boxes`, and :func:`draw_uniforms` (the one random draw behind them);
-:func:`sample_batch_params_on_host`, the same per-batch draw read as Python numbers (the CPU
-fast path, equal bit for bit). The box rules: :func:`cutmix_boxes`, :func:`resize_boxes`.
+:func:`sample_batch_params_on_host` and :func:`sample_row_params_on_host`, the same per-batch
+draw read as Python numbers and the same per-row draw as NumPy arrays (the CPU fast paths,
+equal bit for bit). The box rules: :func:`cutmix_boxes`, :func:`resize_boxes`.
 
 Example:
     >>> import torch
@@ -38,6 +39,7 @@ from mmt_augment.losses import mixed_cross_entropy, remix_labels
 from mmt_augment.modes import cutmix_boxes, resize_boxes
 from mmt_augment.params import (
     HostBatchParams,
+    HostRowParams,
     MixParams,
     draw_uniforms,
     sample_apply,
@@ -45,10 +47,12 @@ from mmt_augment.params import (
     sample_boxes,
     sample_lam,
     sample_mix_params,
+    sample_row_params_on_host,
 )
 
 __all__ = [
     "HostBatchParams",
+    "HostRowParams",
     "MixParams",
     "box_area_lam",
     "box_masks",
@@ -70,4 +74,5 @@ __all__ = [
     "sample_boxes",
     "sample_lam",
     "sample_mix_params",
+    "sample_row_params_on_host",
 ]

@@ -20,6 +20,7 @@ import torch
 
 __all__ = [
     "box_area_lam",
+    "box_area_lam_on_host",
     "box_masks",
     "cutmix",
     "cutmix_",
@@ -382,11 +383,16 @@ def box_area_lam(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """
     if boxes.dtype == torch.int64 and height * width > 0 and host_readable(boxes):
         # The same float32 arithmetic in NumPy: a quarter of the time for a batch of boxes.
-        edges = boxes.numpy()
-        pasted = ((edges[:, 2] - edges[:, 0]) * (edges[:, 3] - edges[:, 1])).astype(np.float32)
-        return torch.from_numpy(np.float32(1.0) - pasted / np.float32(height * width))
+        return torch.from_numpy(box_area_lam_on_host(boxes.numpy(), height, width))
     pasted = (boxes[:, 2:] - boxes[:, :2]).prod(1).to(torch.float32)
     return 1.0 - pasted / float(height * width)
+
+
+def box_area_lam_on_host(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """:func:`box_area_lam` for a NumPy ``(B, 4)`` int64 array, in the same float32 arithmetic
+    (bit for bit; ``height * width > 0``)."""
+    pasted = ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).astype(np.float32)
+    return np.float32(1.0) - pasted / np.float32(height * width)
 
 
 def mix_index_labels(

@@ -25,10 +25,12 @@ from typing import NamedTuple, Optional
 import numpy as np
 import torch
 
-from mmt_augment.modes import MODES, cutmix_box_on_host, cutmix_boxes
+from mmt_augment import kernels
+from mmt_augment.modes import MODES, cutmix_box_on_host, cutmix_boxes, cutmix_boxes_on_host
 
 __all__ = [
     "HostBatchParams",
+    "HostRowParams",
     "MixParams",
     "draw_uniforms",
     "sample_apply",
@@ -36,6 +38,7 @@ __all__ = [
     "sample_boxes",
     "sample_lam",
     "sample_mix_params",
+    "sample_row_params_on_host",
 ]
 
 
@@ -61,6 +64,22 @@ class MixParams(NamedTuple):
     boxes: Optional[torch.Tensor]
     modes: tuple[str, ...]
     mixes_all: bool = False
+
+
+class HostRowParams(NamedTuple):
+    """Per-row parameters as NumPy arrays (the CPU fast path), equal to :class:`MixParams`'s.
+
+    Attributes:
+        lam: ``(B,)`` float32, the head's true share of each row (1 for a row not mixed).
+        apply: ``(B,)`` bool, whether the row is mixed; ``None`` when every row is (``p == 1``).
+        mode: the mode name.
+        boxes: ``(B, 4)`` int64 for CutMix (``(0, 0, 0, 0)`` for a row not mixed), else ``None``.
+    """
+
+    lam: np.ndarray
+    apply: Optional[np.ndarray]
+    mode: str
+    boxes: Optional[np.ndarray]
 
 
 class HostBatchParams(NamedTuple):
@@ -315,3 +334,41 @@ def sample_batch_params_on_host(
         box, share = cutmix_box_on_host(lam, draws[0], draws[1], height, width)
         return HostBatchParams(lam=share, apply=True, mode=mode, box=box)
     return HostBatchParams(lam=lam, apply=True, mode=mode, box=None)
+
+
+def sample_row_params_on_host(
+    batch_size: int,
+    height: int,
+    width: int,
+    *,
+    mode: str,
+    alpha: float = 1.0,
+    p: float = 1.0,
+    generator: Optional[torch.Generator] = None,
+) -> HostRowParams:
+    """:func:`sample_mix_params` with ``per_sample=True`` on the CPU, as NumPy arrays.
+
+    The same draw (one :func:`draw_uniforms` call, so the generator advances alike) and the same
+    float32 arithmetic in NumPy: the result equals the tensor path's bit for bit (a test checks
+    this over many seeds), without the dozen small tensor ops that cost more than the arithmetic
+    on a CPU. For ``"mixup"`` and ``"cutmix"``.
+
+    Raises:
+        ValueError: for any other mode.
+    """
+    if mode not in ("mixup", "cutmix"):
+        raise ValueError(f"mode must be 'mixup' or 'cutmix' for host-side parameters, got {mode!r}")
+    uniforms, target_lam = draw_uniforms(batch_size, 1 + MODES[mode].columns, alpha, generator=generator,
+                                         device=torch.device("cpu"))
+    draws, lam = uniforms.numpy(), target_lam.numpy()
+    boxes = None
+    if mode == "cutmix":
+        boxes = cutmix_boxes_on_host(lam, draws[:, 1:], height, width)
+        lam = kernels.box_area_lam_on_host(boxes, height, width)
+    if p >= 1.0:
+        return HostRowParams(lam=lam, apply=None, mode=mode, boxes=boxes)
+    # A float32 tensor compared with a Python float compares in float32.
+    apply = draws[:, 0] < np.float32(p)
+    if boxes is not None:
+        boxes = boxes * apply[:, None]
+    return HostRowParams(lam=np.where(apply, lam, np.float32(1.0)), apply=apply, mode=mode, boxes=boxes)

@@ -18,7 +18,14 @@ from torchvision import tv_tensors
 from mmt_augment import _checks, kernels
 from mmt_augment.losses import MixedLabels
 from mmt_augment.modes import MODES
-from mmt_augment.params import HostBatchParams, MixParams, sample_batch_params_on_host, sample_mix_params
+from mmt_augment.params import (
+    HostBatchParams,
+    HostRowParams,
+    MixParams,
+    sample_batch_params_on_host,
+    sample_mix_params,
+    sample_row_params_on_host,
+)
 
 __all__ = ["MMTMix"]
 
@@ -304,12 +311,18 @@ class MMTMix(torch.nn.Module):
         lam: Union[torch.Tensor, float]
         if self._on_host(head, tail):
             assert isinstance(self.mode, str)  # _on_host holds for a single mode only
-            # Per-batch parameters on the CPU: the same draws as make_params, read as Python numbers
-            # (sample_batch_params_on_host equals sample_mix_params bit for bit), and the kernels
-            # that take Python numbers; a dozen one-element tensor ops would cost more than the mix.
-            host = sample_batch_params_on_host(head.shape[2], head.shape[3], mode=self.mode, alpha=self.alpha,
-                                               p=self.p, generator=self._stream())
-            images, lam = _apply_on_host(head, tail, host), host.lam
+            # On the CPU: the same draws as make_params with the arithmetic in NumPy or on Python
+            # numbers (equal to sample_mix_params bit for bit); a dozen small tensor ops would cost
+            # more than the arithmetic, and per batch, more than the mix.
+            batch_size, _, height, width = head.shape
+            if self.per_sample:
+                rows = sample_row_params_on_host(batch_size, height, width, mode=self.mode, alpha=self.alpha,
+                                                 p=self.p, generator=self._stream())
+                images, lam = _apply_rows_on_host(head, tail, rows), torch.from_numpy(rows.lam)
+            else:
+                host = sample_batch_params_on_host(height, width, mode=self.mode, alpha=self.alpha, p=self.p,
+                                                   generator=self._stream())
+                images, lam = _apply_on_host(head, tail, host), host.lam
         else:
             params = self.make_params(head)
             images, lam = self.apply_params(head, tail, params), params.lam
@@ -318,13 +331,12 @@ class MMTMix(torch.nn.Module):
     def _on_host(self, head: torch.Tensor, tail: torch.Tensor) -> bool:
         generator_device = self.generator.device.type if self.generator is not None else "cpu"
         return (
-            not self.per_sample
-            and self.mode in ("mixup", "cutmix")
+            self.mode in ("mixup", "cutmix")
             and head.device.type == "cpu"
             and generator_device == "cpu"
             and head.shape[0] > 0
             # float16/bfloat16 MixUp takes a rounded tensor weight; a Python float would differ.
-            and (self.mode == "cutmix" or head.dtype in (torch.uint8, torch.float32, torch.float64))
+            and (self.per_sample or self.mode == "cutmix" or head.dtype in (torch.uint8, torch.float32, torch.float64))
             and not _is_compiling()
             and not (torch.is_grad_enabled() and (head.requires_grad or tail.requires_grad))
         )
@@ -419,6 +431,15 @@ def _apply_on_host(head_images: torch.Tensor, tail_images: torch.Tensor, params:
     if params.box is not None:
         return kernels.paste_box(head_images, tail_images, params.box)
     return kernels.mixup(head_images, tail_images, params.lam)
+
+
+def _apply_rows_on_host(head_images: torch.Tensor, tail_images: torch.Tensor, params: HostRowParams) -> torch.Tensor:
+    """The kernels for per-row parameters held as NumPy arrays (the mode table's, on tensors read
+    from them without a copy)."""
+    if params.boxes is not None:
+        return kernels.cutmix(head_images, tail_images, torch.from_numpy(params.boxes))
+    rows = None if params.apply is None else torch.from_numpy(params.apply)
+    return kernels.mixup(head_images, tail_images, torch.from_numpy(params.lam), rows)
 
 
 def _labels_from_dict(sample: dict) -> torch.Tensor:

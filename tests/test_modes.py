@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torchvision import tv_tensors
 
-from mmt_augment import MMTMix, kernels, modes
+from mmt_augment import MMTMix, kernels, modes, transforms
 from mmt_augment import functional as MF
 from mmt_augment.modes import MODES, cutmix_boxes
+from mmt_augment.params import sample_row_params_on_host
 from mmt_augment.transforms import apply_mix_params
 
 ALL_MODES = list(MODES) + [("cutmix", "mixup"), ("mixup", "resizemix", "cutmix")]
@@ -32,6 +33,12 @@ def batch(batch_size=8, size=(12, 10), dtype=torch.float32, seed=0):
 
 def seeded(seed=0, **kwargs):
     return MMTMix(num_classes=2, generator=torch.Generator().manual_seed(seed), **kwargs)
+
+
+def same_bits(first, second):
+    """Equal dtype, shape and bits (NaN payloads and signed zeros included)."""
+    bits = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[first.element_size()]
+    return first.dtype == second.dtype and torch.equal(first.view(bits), second.view(bits))
 
 
 # -- the table -----------------------------------------------------------------------------------
@@ -217,6 +224,73 @@ def test_the_per_batch_cpu_fast_path_gives_the_tensor_path_result(mode, dtype):
         assert torch.equal(images, apply_mix_params(head, tail, params))
         assert torch.equal(targets, MF.mix_index_labels(head_labels, tail_labels, params.lam, 2,
                                                         torch.float64 if dtype == torch.float64 else torch.float32))
+
+
+@pytest.mark.parametrize("mode", ["cutmix", "mixup"])
+@pytest.mark.parametrize("alpha", [1.0, 0.3, 2.0])
+@pytest.mark.parametrize("p", [1.0, 0.7, 0.35])
+def test_host_row_params_draw_exactly_like_the_tensor_ops(monkeypatch, mode, alpha, p):
+    # The reference runs every step as tensor ops (no NumPy), as on an accelerator.
+    monkeypatch.setattr(kernels, "host_readable", lambda *tensors: False)
+    for seed in range(60):
+        size = (1 + seed % 29, 2 + seed % 31)
+        host_generator, tensor_generator = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed)
+        host = sample_row_params_on_host(17, *size, mode=mode, alpha=alpha, p=p, generator=host_generator)
+        params = MF.sample_mix_params(17, *size, mode=mode, alpha=alpha, p=p, generator=tensor_generator)
+        assert torch.equal(torch.from_numpy(host.lam), params.lam) and host.lam.dtype == np.float32  # bit for bit
+        assert (host.apply is None) == (p == 1.0)
+        assert torch.equal(torch.from_numpy(host.apply if p < 1 else np.ones(17, bool)), params.apply)
+        if mode == "cutmix":
+            assert torch.equal(torch.from_numpy(host.boxes), params.boxes) and host.boxes.dtype == np.int64
+        else:
+            assert host.boxes is None
+        assert torch.equal(host_generator.get_state(), tensor_generator.get_state())  # the same draws consumed
+
+
+def test_host_row_params_take_any_generator_device_and_only_their_modes():
+    torch.manual_seed(2)
+    expected = sample_row_params_on_host(5, 8, 8, mode="cutmix")
+    torch.manual_seed(2)
+    with torch.device("meta"):
+        got = sample_row_params_on_host(5, 8, 8, mode="cutmix")
+    assert np.array_equal(got.boxes, expected.boxes) and np.array_equal(got.lam, expected.lam)
+    with pytest.raises(ValueError, match="mode must be 'mixup' or 'cutmix' for host-side parameters, got 'resizemix'"):
+        sample_row_params_on_host(5, 8, 8, mode="resizemix")
+
+
+@pytest.mark.parametrize("mode", ["cutmix", "mixup"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("p", [1.0, 0.6])
+def test_the_per_sample_cpu_fast_path_gives_the_tensor_path_result(monkeypatch, mode, dtype, p):
+    head, _, tail, _ = batch(16, dtype=dtype)
+    head_labels, tail_labels = torch.arange(16) % 5, torch.arange(16) % 3 + 2
+    if dtype.is_floating_point:
+        tail[3, 1, 2, 2], tail[5] = float("nan"), float("inf")  # unmixed rows and box edges keep the head's
+    taken = []
+    monkeypatch.setattr(transforms, "sample_row_params_on_host",
+                        lambda *args, **kwargs: taken.append(1) or sample_row_params_on_host(*args, **kwargs))
+    for seed in range(6):
+        mmt = MMTMix(num_classes=5, mode=mode, p=p, generator=torch.Generator().manual_seed(seed))
+        images, targets = mmt(head, head_labels, tail, tail_labels)
+        params = MF.sample_mix_params(16, 12, 10, mode=mode, p=p, generator=torch.Generator().manual_seed(seed))
+        assert same_bits(images, apply_mix_params(head, tail, params))
+        floor = torch.float64 if dtype == torch.float64 else torch.float32
+        assert torch.equal(targets, MF.mix_index_labels(head_labels, tail_labels, params.lam, 5, floor))
+        mixed = mmt.mix(head, head_labels, tail, tail_labels)[1]
+        assert mixed.lam.dtype == torch.float32 and mixed.lam.is_contiguous()
+    assert len(taken) == 12  # the fast path ran for every call
+
+
+def test_the_per_sample_cpu_fast_path_steps_aside_for_autograd_and_other_modes(monkeypatch):
+    head, head_labels, tail, tail_labels = batch(4)
+    taken = []
+    monkeypatch.setattr(transforms, "sample_row_params_on_host",
+                        lambda *args, **kwargs: taken.append(1) or sample_row_params_on_host(*args, **kwargs))
+    images, _ = MMTMix(num_classes=2, mode="cutmix")(head.requires_grad_(), head_labels, tail, tail_labels)
+    assert images.requires_grad and not taken
+    for mode in ("resizemix", ("cutmix", "mixup")):
+        MMTMix(num_classes=2, mode=mode)(head.detach(), head_labels, tail, tail_labels)
+    assert not taken
 
 
 # -- defects ------------------------------------------------------------------------------------
@@ -407,7 +481,7 @@ def test_host_arithmetic_steps_aside_under_autograd_and_for_other_dtypes(monkeyp
     assert not kernels.host_readable(lam)
     assert kernels.host_readable(lam.detach())
     host_calls = []
-    monkeypatch.setattr(modes, "_cutmix_boxes_on_host", lambda *args: host_calls.append(args) or np.zeros((2, 4), np.int64))
+    monkeypatch.setattr(modes, "cutmix_boxes_on_host", lambda *args: host_calls.append(args) or np.zeros((2, 4), np.int64))
     centres = torch.full((2, 2), 0.5)
     cutmix_boxes(lam.detach(), centres, 8, 8)
     assert len(host_calls) == 1  # float32 on the CPU: the host form
