@@ -28,7 +28,7 @@ import torch
 
 from mmt_augment import kernels
 
-__all__ = ["MODES", "MixMode", "cutmix_box_on_host", "cutmix_boxes", "cutmix_boxes_on_host", "resize_boxes"]
+__all__ = ["MODES", "MixMode", "cutmix_box_on_host", "cutmix_boxes", "cutmix_draw_on_host", "resize_boxes"]
 
 Draw = Callable[..., tuple[torch.Tensor, Optional[torch.Tensor]]]
 Apply = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor],
@@ -89,7 +89,7 @@ def cutmix_boxes(lam: torch.Tensor, centres: torch.Tensor, height: int, width: i
         after clipping, so the head's true share is :func:`mmt_augment.kernels.box_area_lam`.
     """
     if lam.dtype == centres.dtype == torch.float32 and kernels.host_readable(lam, centres):
-        return torch.from_numpy(cutmix_boxes_on_host(lam.numpy(), centres.numpy(), height, width))
+        return torch.from_numpy(_cutmix_boxes_on_host(lam.numpy(), centres.numpy(), height, width))
     # (x, y) pairs at once, against an image-size tensor filled on the device from Python
     # numbers: a torch.tensor([W, H], device=cuda) would be a blocking host-to-device copy.
     size = torch.full((2,), float(width), device=lam.device)
@@ -101,18 +101,44 @@ def cutmix_boxes(lam: torch.Tensor, centres: torch.Tensor, height: int, width: i
     return torch.cat([low.clamp(min=0).minimum(limit), (low + cut).clamp(min=0).minimum(limit)], dim=1)
 
 
-def cutmix_boxes_on_host(lam: np.ndarray, centres: np.ndarray, height: int, width: int) -> np.ndarray:
-    """:func:`cutmix_boxes` for float32 NumPy arrays, op for op in float32 (bit for bit the tensor
-    rule; a test compares them): a dozen NumPy ops on ``(B,)`` arrays take a third of the time of
-    the same tensor ops. Returns a new ``(B, 4)`` int64 array."""
-    # NumPy's float32 sqrt is the correctly rounded one.
+def _cutmix_boxes_on_host(lam: np.ndarray, centres: np.ndarray, height: int, width: int) -> np.ndarray:
+    # cutmix_boxes for float32 NumPy arrays, op for op in float32 (bit for bit the tensor rule; a
+    # test compares them): a dozen NumPy ops on (B,) arrays take a third of the time of the same
+    # tensor ops.
+    with np.errstate(invalid="ignore"):  # a NaN share or centre casts to garbage silently, as in torch
+        return _finite_cutmix_boxes_on_host(lam, centres, height, width)
+
+
+def cutmix_draw_on_host(lam: np.ndarray, centres: np.ndarray, height: int,
+                        width: int) -> tuple[np.ndarray, np.ndarray]:
+    """CutMix's draw for finite float32 NumPy draws: the head's true shares and the boxes.
+
+    What the ``"cutmix"`` entry of :data:`MODES` computes from the same draws, in the same
+    float32 arithmetic (bit for bit; tests compare them), for the CPU fast path of per-sample
+    parameters (:func:`mmt_augment.params.sample_row_params_on_host`).
+
+    Args:
+        lam: ``(B,)`` float32 target head shares in [0, 1].
+        centres: ``(B, 2)`` float32 uniforms in [0, 1) for the centres' (x, y).
+        height: image height H (``H * W > 0``).
+        width: image width W.
+
+    Returns:
+        ``(lam, boxes)``: ``(B,)`` float32 shares after clipping and ``(B, 4)`` int64 boxes.
+    """
+    boxes = _finite_cutmix_boxes_on_host(lam, centres, height, width)
+    return kernels.box_area_lam_on_host(boxes, height, width), boxes
+
+
+def _finite_cutmix_boxes_on_host(lam: np.ndarray, centres: np.ndarray, height: int, width: int) -> np.ndarray:
+    # The box rule for finite shares and centres (the draws), which need no errstate.
     f32 = np.float32
     size, limits = _host_sizes(height, width)
-    side = np.sqrt(np.maximum(f32(1.0) - lam, f32(0.0)))
-    with np.errstate(invalid="ignore"):  # a NaN share casts to garbage silently, as in torch
-        cut = (side[:, None] * size).astype(np.int64)  # (B, 2): box width, height
-        low = (centres * size).astype(np.int64) - (cut >> 1)  # cut >= 0: cut // 2
-    boxes = np.concatenate([low, low + cut], axis=1)
+    side = np.sqrt(np.maximum(f32(1.0) - lam, f32(0.0)))  # NumPy's float32 sqrt is correctly rounded
+    cut = (side[:, None] * size).astype(np.int64)  # (B, 2): box width, height
+    boxes = np.empty((len(lam), 4), dtype=np.int64)
+    low = np.subtract((centres * size).astype(np.int64), cut >> 1, out=boxes[:, :2])  # cut >= 0: cut // 2
+    np.add(low, cut, out=boxes[:, 2:])
     np.maximum(boxes, 0, out=boxes)  # np.clip costs more than both of these on small arrays
     return np.minimum(boxes, limits, out=boxes)
 

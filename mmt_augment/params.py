@@ -25,8 +25,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 import torch
 
-from mmt_augment import kernels
-from mmt_augment.modes import MODES, cutmix_box_on_host, cutmix_boxes, cutmix_boxes_on_host
+from mmt_augment.modes import MODES, cutmix_box_on_host, cutmix_boxes, cutmix_draw_on_host
 
 __all__ = [
     "HostBatchParams",
@@ -363,8 +362,7 @@ def sample_row_params_on_host(
     draws, lam = uniforms.numpy(), target_lam.numpy()
     boxes = None
     if mode == "cutmix":
-        boxes = cutmix_boxes_on_host(lam, draws[:, 1:], height, width)
-        lam = kernels.box_area_lam_on_host(boxes, height, width)
+        lam, boxes = cutmix_draw_on_host(lam, draws[:, 1:], height, width)
     if p >= 1.0:
         return HostRowParams(lam=lam, apply=None, mode=mode, boxes=boxes)
     # A float32 tensor compared with a Python float compares in float32.

@@ -481,7 +481,7 @@ def test_host_arithmetic_steps_aside_under_autograd_and_for_other_dtypes(monkeyp
     assert not kernels.host_readable(lam)
     assert kernels.host_readable(lam.detach())
     host_calls = []
-    monkeypatch.setattr(modes, "cutmix_boxes_on_host", lambda *args: host_calls.append(args) or np.zeros((2, 4), np.int64))
+    monkeypatch.setattr(modes, "_cutmix_boxes_on_host", lambda *args: host_calls.append(args) or np.zeros((2, 4), np.int64))
     centres = torch.full((2, 2), 0.5)
     cutmix_boxes(lam.detach(), centres, 8, 8)
     assert len(host_calls) == 1  # float32 on the CPU: the host form
