@@ -87,6 +87,8 @@ def keep_rows(blended: torch.Tensor, head_images: torch.Tensor, rows: torch.Tens
 
 
 _NUMPY_INTEGERS = {torch.uint8: np.uint8, torch.int16: np.int16, torch.int32: np.int32, torch.int64: np.int64}
+# Box dtypes the tables are indexed with (NumPy takes integer indices only).
+_BOX_INTEGERS = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 # Longest side whose edge tables (two (L + 1, L) arrays per dtype, 0.8 MB for int64 at 224 px)
 # are kept; longer sides compare positions with the box edges instead.
 _EDGE_TABLE_MAX_LENGTH = 256
@@ -108,7 +110,8 @@ def _edge_tables(length: int, dtype: torch.dtype, all_ones: bool) -> tuple[np.nd
 def _box_edges(boxes: torch.Tensor, length: int, dtype: torch.dtype, *, all_ones: bool = False) -> torch.Tensor:
     # (B, 2, L) tensor in ``dtype`` of 1 (all bits set with ``all_ones``) where [b, 0, x] has
     # x1 <= x < x2 and [b, 1, y] has y1 <= y < y2, else 0.
-    if dtype in _NUMPY_INTEGERS and length <= _EDGE_TABLE_MAX_LENGTH and host_readable(boxes):
+    if (dtype in _NUMPY_INTEGERS and length <= _EDGE_TABLE_MAX_LENGTH and boxes.dtype in _BOX_INTEGERS
+            and host_readable(boxes)):
         # The same sets read from tables in NumPy: x < high is row ``high`` of a table of prefixes,
         # x >= low row ``low`` of their complements; "clip" takes an index below 0 as row 0 and
         # one above ``length`` as the last row, which is what the comparisons give there. A third

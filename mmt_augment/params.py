@@ -25,6 +25,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 import torch
 
+from mmt_augment import kernels
 from mmt_augment.modes import MODES, cutmix_box_on_host, cutmix_boxes, cutmix_draw_on_host
 
 __all__ = [
@@ -359,7 +360,11 @@ def sample_row_params_on_host(
         raise ValueError(f"mode must be 'mixup' or 'cutmix' for host-side parameters, got {mode!r}")
     uniforms, target_lam = draw_uniforms(batch_size, 1 + MODES[mode].columns, alpha, generator=generator,
                                          device=torch.device("cpu"))
-    draws, lam = uniforms.numpy(), target_lam.numpy()
+    if kernels.host_readable(uniforms, target_lam):
+        draws, lam = uniforms.numpy(), target_lam.numpy()
+    else:  # drawn inside a torch.func transform: wrapped tensors have no storage to share
+        draws = np.array(uniforms.tolist(), dtype=np.float32).reshape(tuple(uniforms.shape))
+        lam = np.array(target_lam.tolist(), dtype=np.float32)
     boxes = None
     if mode == "cutmix":
         lam, boxes = cutmix_draw_on_host(lam, draws[:, 1:], height, width)

@@ -285,6 +285,17 @@ def test_cutmix_on_the_cpu_reads_boxes_beyond_the_image_as_clipped():
     assert torch.equal(MF.cutmix(head, tail, boxes.clamp(min=0).minimum(torch.tensor([7, 5, 7, 5]))), expected)
 
 
+@pytest.mark.parametrize("width", [8, 300])  # edges read from tables up to 256 px, compared beyond
+def test_cutmix_takes_boxes_of_any_real_dtype_alike(width):
+    generator = torch.Generator().manual_seed(6)
+    head, tail = torch.rand(3, 2, 5, width, generator=generator), torch.rand(3, 2, 5, width, generator=generator)
+    boxes = torch.tensor([[1, 1, 4, 3], [0, 2, width, 5], [2, 0, 2, 5]])
+    expected = MF.cutmix(head, tail, boxes)
+    for dtype in (torch.float32, torch.float64, torch.int32, torch.int16):
+        assert torch.equal(MF.cutmix(head, tail, boxes.to(dtype)), expected), dtype
+        assert torch.equal(MF.box_masks(boxes.to(dtype), 5, width), MF.box_masks(boxes, 5, width)), dtype
+
+
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float16, torch.float32, torch.float64])  # 1, 2, 4, 8 bytes
 @pytest.mark.parametrize("size", [(5, 7), (1, 300), (33, 256), (256, 1)])
 @pytest.mark.parametrize("box_dtype", [torch.int64, torch.int32])

@@ -281,6 +281,25 @@ def test_the_per_sample_cpu_fast_path_gives_the_tensor_path_result(monkeypatch, 
     assert len(taken) == 12  # the fast path ran for every call
 
 
+@pytest.mark.parametrize("mode", ["cutmix", "mixup"])
+@pytest.mark.parametrize("per_sample", [True, False])
+def test_mmtmix_runs_under_torch_func_transforms_with_the_eager_draws(mode, per_sample):
+    # Inside torch.func transforms the draws are wrapped tensors without storage: the CPU paths
+    # must still read them, and the mix stays linear in (head, tail) for the drawn parameters.
+    head, head_labels, tail, tail_labels = batch(6, dtype=torch.float64)
+    expected = seeded(4, mode=mode, per_sample=per_sample)(head, head_labels, tail, tail_labels)[0]
+    mmt = seeded(4, mode=mode, per_sample=per_sample)
+    primal, tangent = torch.func.jvp(lambda h, t: mmt(h, head_labels, t, tail_labels)[0], (head, tail),
+                                     (torch.ones_like(head), torch.zeros_like(tail)))
+    assert same_bits(primal, expected)
+    weights = seeded(4, mode=mode, per_sample=per_sample)(torch.ones_like(head), head_labels,
+                                                          torch.zeros_like(tail), tail_labels)[0]
+    torch.testing.assert_close(tangent, weights, rtol=0, atol=1e-12)
+    gradient = torch.func.grad(lambda h: seeded(4, mode=mode, per_sample=per_sample)(
+        h, head_labels, tail, tail_labels)[0].sum())(head)
+    torch.testing.assert_close(gradient, weights, rtol=0, atol=1e-12)
+
+
 def test_the_per_sample_cpu_fast_path_steps_aside_for_autograd_and_other_modes(monkeypatch):
     head, head_labels, tail, tail_labels = batch(4)
     taken = []
