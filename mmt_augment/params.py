@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from mmt_augment import kernels
-from mmt_augment.modes import MODES, cutmix_box_on_host, cutmix_boxes, cutmix_draw_on_host
+from mmt_augment.modes import MODES, MixMode, cutmix_box_on_host, cutmix_boxes, cutmix_draw_on_host
 
 __all__ = [
     "HostBatchParams",
@@ -297,6 +297,15 @@ def sample_mix_params(
     return MixParams(lam=lam, apply=apply, mode=mode_index, boxes=boxes, modes=names, mixes_all=mixes_all)
 
 
+# -- the CPU fast paths: the same draws, the arithmetic on the host -----------------------------
+
+
+def _host_mode(mode: str) -> MixMode:
+    # The modes whose parameters the CPU fast paths compute on the host.
+    if mode not in ("mixup", "cutmix"):
+        raise ValueError(f"mode must be 'mixup' or 'cutmix' for host-side parameters, got {mode!r}")
+    return MODES[mode]
+
 
 def sample_batch_params_on_host(
     height: int,
@@ -317,9 +326,7 @@ def sample_batch_params_on_host(
     Raises:
         ValueError: for any other mode.
     """
-    if mode not in ("mixup", "cutmix"):
-        raise ValueError(f"mode must be 'mixup' or 'cutmix' for host-side parameters, got {mode!r}")
-    entry = MODES[mode]
+    entry = _host_mode(mode)
     if alpha == 1.0:
         # _draw's block for Beta(1, 1) on the same device, read whole: lam is its first column.
         device = generator.device if generator is not None else torch.device("cpu")
@@ -356,9 +363,7 @@ def sample_row_params_on_host(
     Raises:
         ValueError: for any other mode.
     """
-    if mode not in ("mixup", "cutmix"):
-        raise ValueError(f"mode must be 'mixup' or 'cutmix' for host-side parameters, got {mode!r}")
-    uniforms, target_lam = draw_uniforms(batch_size, 1 + MODES[mode].columns, alpha, generator=generator,
+    uniforms, target_lam = draw_uniforms(batch_size, 1 + _host_mode(mode).columns, alpha, generator=generator,
                                          device=torch.device("cpu"))
     if kernels.host_readable(uniforms, target_lam):
         draws, lam = uniforms.numpy(), target_lam.numpy()
