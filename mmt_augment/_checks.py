@@ -194,7 +194,7 @@ def _lookup_can_check(num_classes: int, tensors: list[torch.Tensor]) -> bool:
     return (
         num_classes <= _LOOKUP_CHECK_MAX_CLASSES
         and not torch.compiler.is_compiling()
-        and all(tensor.device.type == "cpu" and tensor.dtype in (torch.int32, torch.int64) for tensor in tensors)
+        and all(tensor.is_cpu and tensor.dtype in (torch.int32, torch.int64) for tensor in tensors)
     )
 
 

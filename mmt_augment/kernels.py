@@ -78,7 +78,7 @@ def keep_rows(blended: torch.Tensor, head_images: torch.Tensor, rows: torch.Tens
     in place (only the unmixed rows are touched); elsewhere it is one ``torch.where``.
     """
     rows = rows.to(blended.device)
-    if blended.device.type == "cpu" and not _records_grad(blended, head_images) and not torch.compiler.is_compiling():
+    if blended.is_cpu and not _records_grad(blended, head_images) and not torch.compiler.is_compiling():
         kept = (~rows).nonzero().squeeze(1)
         if kept.numel():
             blended.index_copy_(0, kept, head_images.index_select(0, kept))
@@ -142,42 +142,62 @@ _BITWISE_MAX_BYTES = 8 * 2**20
 def _records_grad(*tensors: torch.Tensor) -> bool:
     # Whether autograd records an op on these tensors (a kernel's in-place and reinterpreting
     # fast paths must then step aside).
-    return torch.is_grad_enabled() and any(tensor.requires_grad for tensor in tensors)
+    if not torch.is_grad_enabled():
+        return False
+    for tensor in tensors:
+        if tensor.requires_grad:
+            return True
+    return False
+
+
+# These checks run on every call of the CPU fast paths, so they read cheap attributes
+# (``is_cpu`` rather than ``device.type``) through names bound once.
+_is_functorch_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+_functorch_interpreter = torch._C._functorch.peek_interpreter_stack
+_forward_ad = torch.autograd.forward_ad
 
 
 def _carries_tangent(tensor: torch.Tensor) -> bool:
     # Forward-mode AD (dual tensors, torch.func.jvp) and other functorch transforms see through
     # torch.where but not through a reinterpreting view.
     # Dual tensors exist only inside a dual level (-1: none open), so the unpacking is skipped.
-    forward_ad = torch.autograd.forward_ad
-    return (torch._C._functorch.is_functorch_wrapped_tensor(tensor)
-            or (getattr(forward_ad, "_current_level", 0) >= 0 and forward_ad.unpack_dual(tensor).tangent is not None))
+    return _is_functorch_wrapped(tensor) or (
+        getattr(_forward_ad, "_current_level", 0) >= 0 and _forward_ad.unpack_dual(tensor).tangent is not None)
 
 
 def host_readable(*tensors: torch.Tensor) -> bool:
     """Whether every tensor can be read as a NumPy array, for the package's host-side fast paths:
     on the CPU, outside autograd, ``torch.compile`` and ``torch.func`` transforms."""
-    return not torch.compiler.is_compiling() and all(
-        tensor.device.type == "cpu" and not tensor.requires_grad and not _carries_tangent(tensor)
-        for tensor in tensors
-    )
+    # Inside a torch.func transform even a plain tensor cannot be read as an array.
+    if torch.compiler.is_compiling() or _functorch_interpreter() is not None:
+        return False
+    for tensor in tensors:
+        if not tensor.is_cpu or tensor.requires_grad or _carries_tangent(tensor):
+            return False
+    return True
+
+
+# Dtypes whose bits the select can move as integers of their size: not bool, not complex.
+_BITWISE_DTYPES = frozenset(
+    dtype for dtype in vars(torch).values()
+    if isinstance(dtype, torch.dtype) and dtype.itemsize in _BITS_OF_SIZE and not dtype.is_complex
+    and dtype != torch.bool
+)
 
 
 def _bitwise_applies(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.Tensor) -> bool:
     """Whether the bitwise select gives exactly what ``torch.where`` would (and is the faster)."""
     return (
-        outside.device.type == "cpu"
-        and inside.device == outside.device
+        not torch.compiler.is_compiling()  # first: symbolic sizes must not reach the checks below
+        and outside.is_cpu
+        and inside.is_cpu
         and inside.dtype == outside.dtype  # torch.where promotes mixed dtypes; bits cannot
-        and inside.shape == outside.shape
+        and outside.dtype in _BITWISE_DTYPES
         and outside.ndim == 4
+        and inside.shape == outside.shape
         and boxes.shape[0] == outside.shape[0]  # no broadcasting of the masks over the batch
-        and outside.element_size() in _BITS_OF_SIZE
-        and not outside.is_complex()
-        and outside.dtype != torch.bool
         and outside.numel() * outside.element_size() <= _BITWISE_MAX_BYTES
         and not _records_grad(inside, outside)
-        and not torch.compiler.is_compiling()
         and not _carries_tangent(inside)
         and not _carries_tangent(outside)
     )
@@ -270,7 +290,8 @@ def cutmix(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Te
     Returns:
         ``(B, C, H, W)`` tensor with the dtype of ``head_images``.
     """
-    return _select_in_boxes(boxes.to(head_images.device), tail_images, head_images)
+    return _select_in_boxes(boxes if boxes.is_cpu and head_images.is_cpu else boxes.to(head_images.device),
+                            tail_images, head_images)
 
 
 def cutmix_(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:

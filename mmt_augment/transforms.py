@@ -332,7 +332,7 @@ class MMTMix(torch.nn.Module):
         generator_device = self.generator.device.type if self.generator is not None else "cpu"
         return (
             self.mode in ("mixup", "cutmix")
-            and head.device.type == "cpu"
+            and head.is_cpu
             and generator_device == "cpu"
             and head.shape[0] > 0
             # float16/bfloat16 MixUp takes a rounded tensor weight; a Python float would differ.
@@ -357,7 +357,7 @@ class MMTMix(torch.nn.Module):
 
     def _should_validate(self, labels: torch.Tensor) -> bool:
         if self.validate_labels is None:
-            return labels.device.type == "cpu" and not _is_compiling()
+            return labels.is_cpu and not _is_compiling()
         return self.validate_labels
 
     def _unpack(self, inputs: tuple[Any, ...]):
