@@ -276,6 +276,17 @@ def test_cutmix_keeps_torch_where_semantics_where_bits_cannot():
     assert torch.equal(tangent, torch.where(mask, 2 * ones, ones))
 
 
+def test_box_masks_of_plain_boxes_work_inside_torch_func_transforms():
+    # Inside a transform even a tensor captured from outside cannot be read as a NumPy array.
+    boxes = torch.tensor([[0, 0, 3, 3], [1, 1, 6, 6]])
+    images = torch.rand(2, 3, 6, 6, generator=torch.Generator().manual_seed(1))
+    mask = MF.box_masks(boxes, 6, 6)
+    _, tangent = torch.func.jvp(lambda x: x * MF.box_masks(boxes, 6, 6), (images,), (torch.ones_like(images),))
+    assert torch.equal(tangent, mask.expand_as(images).to(images.dtype))
+    gradient = torch.func.grad(lambda x: (x * MF.cutmix(x, 2 * x, boxes)).sum())(images)
+    assert torch.equal(gradient, torch.where(mask, 4 * images, 2 * images))
+
+
 def test_cutmix_on_the_cpu_reads_boxes_beyond_the_image_as_clipped():
     generator = torch.Generator().manual_seed(3)
     head, tail = torch.rand(3, 2, 5, 7, generator=generator), torch.rand(3, 2, 5, 7, generator=generator)
