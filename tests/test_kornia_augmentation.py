@@ -1,13 +1,16 @@
 """RandomMMT: the kornia mix augmentation built on the same kernels as MMTMix."""
 
-import kornia.augmentation as K
 import pytest
 import torch
-from kornia.augmentation import MixAugmentationBaseV2
 
-from mmt_augment import MixedLabels, MMTMix, RandomMMT, mixed_cross_entropy
-from mmt_augment import functional as MF
-from mmt_augment.transforms import apply_mix_params
+# Before the package's imports: RandomMMT itself needs kornia.
+K = pytest.importorskip("kornia.augmentation", reason="RandomMMT needs kornia (the [kornia] extra)")
+
+from mmt_augment import MixedLabels, MMTMix, RandomMMT, mixed_cross_entropy  # noqa: E402
+from mmt_augment import functional as MF  # noqa: E402
+from mmt_augment.transforms import apply_mix_params  # noqa: E402
+
+MixAugmentationBaseV2 = K.MixAugmentationBaseV2
 
 
 def paired_batch(batch_size=4, size=8, seed=0):
