@@ -205,9 +205,14 @@ def _bitwise_applies(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.T
 
 def _shares_memory(first: torch.Tensor, second: torch.Tensor) -> bool:
     # torch.func's wrapped tensors expose no storage: taken as shared, which is always safe here.
-    if torch._C._functorch.is_functorch_wrapped_tensor(first) or torch._C._functorch.is_functorch_wrapped_tensor(second):
+    if _is_functorch_wrapped(first) or _is_functorch_wrapped(second):
         return True
     return first.untyped_storage().data_ptr() == second.untyped_storage().data_ptr()
+
+
+def _boxes_on_device_of(boxes: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    # ``boxes.to(images.device)``, skipped on the CPU, where that no-op call costs more than the check.
+    return boxes if boxes.is_cpu and images.is_cpu else boxes.to(images.device)
 
 
 def _select_in_boxes(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.Tensor, *,
@@ -229,13 +234,15 @@ def _select_in_boxes(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.T
     """
     height, width = outside.shape[-2:]
     bitwise = _bitwise_applies(boxes, inside, outside)  # checked first: it steps aside under compile
-    if not bitwise or (in_place and _shares_memory(inside, outside)):
+    # Storage cannot be read while compiling (where the copy path below runs anyway).
+    shared = in_place and not torch.compiler.is_compiling() and _shares_memory(inside, outside)
+    if not bitwise or shared:
         mask = box_masks(boxes, height, width)
         if not in_place:
             return torch.where(mask, inside, outside)
         # ``out=`` takes no part in compile or autograd (either mode) and must not overlap an input.
         if (torch.compiler.is_compiling() or _records_grad(inside, outside) or _carries_tangent(inside)
-                or _carries_tangent(outside) or inside.dtype != outside.dtype or _shares_memory(inside, outside)):
+                or _carries_tangent(outside) or inside.dtype != outside.dtype or shared):
             return outside.copy_(torch.where(mask, inside, outside))
         return torch.where(mask, inside, outside, out=outside)
     bits = _BITS_OF_SIZE[outside.element_size()]
@@ -290,8 +297,7 @@ def cutmix(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Te
     Returns:
         ``(B, C, H, W)`` tensor with the dtype of ``head_images``.
     """
-    return _select_in_boxes(boxes if boxes.is_cpu and head_images.is_cpu else boxes.to(head_images.device),
-                            tail_images, head_images)
+    return _select_in_boxes(_boxes_on_device_of(boxes, head_images), tail_images, head_images)
 
 
 def cutmix_(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
@@ -319,7 +325,7 @@ def cutmix_(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.T
             "cutmix_ needs tail_images of the shape and dtype of head_images "
             f"{tuple(head_images.shape)} {head_images.dtype}, got {tuple(tail_images.shape)} {tail_images.dtype}"
         )
-    return _select_in_boxes(boxes.to(head_images.device), tail_images, head_images, in_place=True)
+    return _select_in_boxes(_boxes_on_device_of(boxes, head_images), tail_images, head_images, in_place=True)
 
 
 def paste_box(head_images: torch.Tensor, tail_images: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:
@@ -381,7 +387,7 @@ def resize_paste(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: to
         and rounded).
     """
     height, width = head_images.shape[-2:]
-    boxes = boxes.to(head_images.device)
+    boxes = _boxes_on_device_of(boxes, head_images)
     compute_dtype = torch.float64 if head_images.dtype == torch.float64 else torch.float32
     rows_matrix = _resize_weights(boxes[:, 1], boxes[:, 3], height).to(compute_dtype)
     cols_matrix = _resize_weights(boxes[:, 0], boxes[:, 2], width).to(compute_dtype)
