@@ -10,8 +10,11 @@ file (:mod:`benchmarks.run_result`). :func:`train_step` is the one optimisation 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
+import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,15 +24,19 @@ import torch
 
 from benchmarks.augment import crop_flip, normalize, sample_crop_flip_params
 from benchmarks.data import ImageDataset, TensorImageDataset, cifar_train_transform, load_dataset, long_tailed
-from benchmarks.environment import resolve_device
+from benchmarks.environment import cpu_name, git_revision, resolve_device
 from benchmarks.methods import Recipe, parse_method
 from benchmarks.models import cifar_resnet
 from benchmarks.protocols import lr_factor
 from benchmarks.results_io import write_json
-from benchmarks.run_config import RunConfig, checkpoint_path, result_path
+from benchmarks.run_config import RunConfig, checkpoint_path, result_path, run_identity
 from benchmarks.run_result import build_result
 
-__all__ = ["device_batches", "evaluate", "optimize_step", "step_loss", "train", "train_step"]
+__all__ = ["PROJECTION_STEPS", "device_batches", "evaluate", "optimize_step", "resume_mismatch", "step_loss", "train",
+           "train_step"]
+
+#: Steps timed before a run prints its projected remaining time (from their median).
+PROJECTION_STEPS = 20
 
 
 @torch.no_grad()
@@ -121,10 +128,43 @@ def step_loss(forward, recipe: Recipe, rows: torch.Tensor, targets: torch.Tensor
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` to ``path`` atomically, through a temporary file of its own (two processes
+    writing the same checkpoint never share one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    torch.save(state, temporary)
-    os.replace(temporary, path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        torch.save(state, temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def resume_mismatch(checkpoint_config: dict[str, Any], config: RunConfig) -> list[str]:
+    """The identity fields (:func:`benchmarks.run_config.run_identity`) in which a checkpoint's run
+    differs from ``config``; empty when the checkpoint may resume it.
+
+    Only what changes the result is compared: threads, workers on the device path, the results
+    folder's spelling and progress output do not stop a resume. A checkpoint written before a
+    setting existed was made with its default.
+    """
+    recorded = run_identity({"cuda_graph": False, **checkpoint_config})
+    wanted = run_identity(config)
+    return sorted(key for key in set(recorded) | set(wanted) if recorded.get(key) != wanted.get(key))
+
+
+def _segment(first_epoch: int) -> dict[str, Any]:
+    """Where and how one stretch of a run (a start or a resume) trained."""
+    return {"first_epoch": first_epoch, "git": git_revision(), "cpu": cpu_name(), "threads": torch.get_num_threads(),
+            "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def _projection_line(step_seconds: list[float], steps_left: int, total_steps: int) -> str:
+    median = statistics.median(step_seconds)
+    return (f"projected remaining: {median * steps_left / 3600:.2f} h (median step {median:.3f} s over "
+            f"{len(step_seconds)} steps; {steps_left} of {total_steps} steps left; full run "
+            f"{median * total_steps / 3600:.2f} h)")
 
 
 def _progress(total: int, initial: int, description: str, enabled: bool):
@@ -223,14 +263,14 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
             generator=loader_generator, persistent_workers=False,
         )
 
-    start_epoch, history, train_seconds = 0, [], 0.0
+    start_epoch, history, train_seconds, segments = 0, [], 0.0, []
     checkpoint_file = checkpoint_path(config)
     if checkpoint and checkpoint_file.is_file():
         state = torch.load(checkpoint_file, map_location=device, weights_only=False)
-        # The thread count changes speed, not results, so a job may resume with another.
-        # Checkpoints from before a setting existed lack it: they were made with its default.
-        if {"cuda_graph": False, **state["config"], "threads": config.threads} != config.to_dict():
-            raise ValueError(f"checkpoint {checkpoint_file} was written by a different configuration; delete it")
+        differences = resume_mismatch(state["config"], config)
+        if differences:
+            raise ValueError(f"checkpoint {checkpoint_file} was written by a run with other settings "
+                             f"({', '.join(differences)}); delete it or use another --results-dir")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
@@ -238,6 +278,8 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
         if recipe.generator is not None:
             recipe.generator.set_state(state["mix_rng"])
         start_epoch, history, train_seconds = state["epoch"], state["history"], state["train_seconds"]
+        segments = list(state.get("segments", []))  # checkpoints before segments were recorded: none
+    segments.append(_segment(start_epoch + 1))
 
     # Built after a resume: loading the optimiser's state replaces its lr tensor.
     graphed = (GraphedStep(model, optimizer, recipe, channels_last=config.channels_last, amp=config.amp)
@@ -245,6 +287,8 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
     bar = _progress(protocol.epochs * steps_per_epoch, start_epoch * steps_per_epoch,
                     f"{config.method} seed {config.seed}", progress)
     model.train()
+    total_steps = protocol.epochs * steps_per_epoch
+    step_seconds: list[float] = []  # this segment's first steps, for the projection
     for epoch in range(start_epoch, protocol.epochs):
         epoch_start = time.perf_counter()
         sampler.set_epoch(epoch)
@@ -256,6 +300,7 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
             batches = ((images.to(device, non_blocking=True), labels.to(device, non_blocking=True))
                        for images, labels in loader)
         loss_sum = torch.zeros((), device=device)
+        step_start = time.perf_counter()
         for step, (images, labels) in enumerate(batches):
             lr = protocol.lr * lr_factor(protocol, epoch, step, steps_per_epoch)
             if loader is None:
@@ -269,6 +314,17 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
                                   channels_last=config.channels_last, amp=config.amp)
             loss_sum += loss.detach()
             bar.update()
+            if len(step_seconds) < PROJECTION_STEPS:
+                now = time.perf_counter()
+                step_seconds.append(now - step_start)
+                step_start = now
+                if len(step_seconds) == PROJECTION_STEPS:
+                    line = _projection_line(step_seconds, total_steps - epoch * steps_per_epoch - step - 1,
+                                            total_steps)
+                    if log_epochs:
+                        print(line, flush=True)
+                    else:
+                        bar.write(line)
         seconds = time.perf_counter() - epoch_start
         train_seconds += seconds
         record = {"epoch": epoch + 1, "loss": loss_sum.item() / steps_per_epoch, "mixing": mixing,
@@ -286,6 +342,7 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
         if checkpoint:
             _save_checkpoint(checkpoint_file, {
                 "config": config.to_dict(), "epoch": epoch + 1, "history": history, "train_seconds": train_seconds,
+                "segments": segments,
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "torch_rng": torch.get_rng_state(), "augment_rng": augment_generator.get_state(),
                 "mix_rng": recipe.generator.get_state() if recipe.generator is not None else None,
@@ -300,7 +357,7 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
     result = build_result(
         config, dataset, method, protocol, device, top1=top1, per_class=per_class, history=history,
         train_seconds=train_seconds, eval_seconds=eval_seconds, steps_per_epoch=steps_per_epoch,
-        resumed=start_epoch > 0,
+        resumed=start_epoch > 0, segments=segments,
     )
     write_json(result_path(config), result)
     if checkpoint and checkpoint_file.is_file():

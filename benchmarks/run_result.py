@@ -53,6 +53,7 @@ def build_result(
     eval_seconds: float,
     steps_per_epoch: int,
     resumed: bool,
+    segments: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The result dict of a finished run (see the module docstring)."""
     num_classes = dataset.num_classes
@@ -79,6 +80,8 @@ def build_result(
             if train_seconds else None,
             "resumed": resumed,
         },
+        # Each stretch of the run (its start and every resume): first epoch, commit, CPU, threads.
+        "segments": segments or [],
         "dataset": {
             "name": dataset.name,
             "source": dataset.source,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -49,13 +50,26 @@ class Job:
         self.log = log_dir / config.setting / f"{method}-seed{seed}.log"
         self.process: subprocess.Popen | None = None
         self.started = 0.0
+        self.log_offset = 0
+        self.projection: tuple[float, float] | None = None  # (hours left, hours for the whole run)
 
     @property
     def name(self) -> str:
         return f"{self.method} seed {self.seed}"
 
+    def read_projection(self) -> tuple[float, float] | None:
+        """The projection this job printed after its first steps (this start's part of the log)."""
+        if self.projection is None and self.log.is_file():
+            with open(self.log, "rb") as log:
+                log.seek(self.log_offset)
+                match = _PROJECTION.search(log.read().decode(errors="replace"))
+            if match:
+                self.projection = (float(match["left"]), float(match["full"]))
+        return self.projection
+
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.log_offset = self.log.stat().st_size if self.log.is_file() else 0
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH")) if p)
         with open(self.log, "ab") as log:
@@ -64,9 +78,29 @@ class Job:
         self.started = time.monotonic()
 
 
+_PROJECTION = re.compile(r"projected remaining: (?P<left>[0-9.]+) h .*full run (?P<full>[0-9.]+) h")
+
+
 def plan_jobs(methods: list[str], seeds: list[int], train_args: list[str], log_dir: Path) -> list[Job]:
-    """Jobs for every (method, seed), seeds outermost so each seed's comparison finishes together."""
+    """Jobs for every (method, seed), seeds outermost so each seed's comparison finishes together;
+    a method or seed named twice is run once."""
+    methods, seeds = list(dict.fromkeys(methods)), list(dict.fromkeys(seeds))
     return [Job(method, seed, train_args, log_dir) for seed in seeds for method in methods]
+
+
+def queue_hours(running: list[Job], pending: list[Job], parallel: int) -> float | None:
+    """Projected hours until the queue is done: each running job's remaining time, then the queued
+    jobs at the running ones' mean full-run time, spread over ``parallel`` slots (a list
+    scheduling estimate). ``None`` until every running job has printed its projection."""
+    projections = [job.read_projection() for job in running]
+    if not projections or any(p is None for p in projections):
+        return None
+    slots = sorted(left for left, _ in projections) + [0.0] * max(parallel - len(projections), 0)
+    per_run = sum(full for _, full in projections) / len(projections)
+    for _ in pending:
+        slots[0] += per_run
+        slots.sort()
+    return max(slots)
 
 
 def run_jobs(jobs: list[Job], *, parallel: int = 2, poll_seconds: float = 2.0) -> list[Job]:
@@ -75,6 +109,8 @@ def run_jobs(jobs: list[Job], *, parallel: int = 2, poll_seconds: float = 2.0) -
     for job in jobs:
         if job.result.is_file():
             print(f"skip  {job.name}: {job.result} exists with the same settings", flush=True)
+    if parallel < 1:
+        raise ValueError(f"parallel must be >= 1, got {parallel}")
     running: list[Job] = []
     failed: list[Job] = []
     previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -101,13 +137,21 @@ def _raise_interrupt(signum, frame) -> None:
 
 def _run_loop(pending: list[Job], running: list[Job], failed: list[Job], parallel: int,
               poll_seconds: float) -> None:
+    reported = True  # the queue's projection is printed once after each start, when every job has one
     while pending or running:
         while pending and len(running) < parallel:
             job = pending.pop(0)
             job.start()
             running.append(job)
+            reported = False
             print(f"start {job.name} (log {job.log})", flush=True)
         time.sleep(poll_seconds)
+        if not reported:
+            hours = queue_hours(running, pending, parallel)
+            if hours is not None:
+                reported = True
+                print(f"queue: {len(running)} running, {len(pending)} queued; about {hours:.1f} h left "
+                      f"with {parallel} at a time (from the running jobs' projections)", flush=True)
         for job in list(running):
             code = job.process.poll()
             if code is None:
@@ -136,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="one log file per job (the default is git-ignored)")
     parser.add_argument("--dry-run", action="store_true", help="list the jobs and exit")
     args, train_args = parser.parse_known_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
     try:
         check_methods(args.methods)  # an unknown name fails here, before any job starts
     except ValueError as error:
