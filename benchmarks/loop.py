@@ -29,7 +29,7 @@ from benchmarks.methods import Recipe, parse_method
 from benchmarks.models import cifar_resnet
 from benchmarks.protocols import lr_factor
 from benchmarks.results_io import write_json
-from benchmarks.run_config import RunConfig, checkpoint_path, result_path, run_identity
+from benchmarks.run_config import RunConfig, checkpoint_path, parked_checkpoint_path, result_path, run_identity
 from benchmarks.run_result import build_result
 
 __all__ = ["PROJECTION_STEPS", "device_batches", "evaluate", "optimize_step", "resume_mismatch", "step_loss", "train",
@@ -154,6 +154,24 @@ def resume_mismatch(checkpoint_config: dict[str, Any], config: RunConfig) -> lis
     return sorted(key for key in set(recorded) | set(wanted) if recorded.get(key) != wanted.get(key))
 
 
+def _restore_parked(config: RunConfig, checkpoint_file: Path) -> None:
+    """Copy the run's parked checkpoint (``in-progress/<stem>.pt``, committed by
+    :mod:`benchmarks.park`) to its checkpoint location when it is this run's and further on than
+    the checkpoint there. Another run's file of the same name (another protocol, say) is left alone."""
+    parked = parked_checkpoint_path(config)
+    if not parked.is_file():
+        return
+    state = torch.load(parked, map_location="cpu", weights_only=False)
+    if resume_mismatch(state["config"], config):
+        return
+    if checkpoint_file.is_file():
+        local = torch.load(checkpoint_file, map_location="cpu", weights_only=False)
+        if local["epoch"] >= state["epoch"]:
+            return
+    _save_checkpoint(checkpoint_file, state)
+    print(f"restored the checkpoint of epoch {state['epoch']} from {parked.name} (in-progress)", flush=True)
+
+
 def _segment(first_epoch: int) -> dict[str, Any]:
     """Where and how one stretch of a run (a start or a resume) trained."""
     return {"first_epoch": first_epoch, "git": git_revision(), "cpu": cpu_name(), "threads": torch.get_num_threads(),
@@ -265,6 +283,8 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
 
     start_epoch, history, train_seconds, segments = 0, [], 0.0, []
     checkpoint_file = checkpoint_path(config)
+    if checkpoint:
+        _restore_parked(config, checkpoint_file)
     if checkpoint and checkpoint_file.is_file():
         state = torch.load(checkpoint_file, map_location=device, weights_only=False)
         differences = resume_mismatch(state["config"], config)
@@ -360,6 +380,10 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
         resumed=start_epoch > 0, segments=segments,
     )
     write_json(result_path(config), result)
-    if checkpoint and checkpoint_file.is_file():
-        checkpoint_file.unlink()
+    if checkpoint:
+        checkpoint_file.unlink(missing_ok=True)
+        parked = parked_checkpoint_path(config)
+        if parked.is_file() and not resume_mismatch(torch.load(parked, map_location="cpu",
+                                                                weights_only=False)["config"], config):
+            parked.unlink()  # the result replaces it (commit both together)
     return result

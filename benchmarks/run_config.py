@@ -21,6 +21,7 @@ from benchmarks.results_io import LOCAL_RESULTS_DIR
 __all__ = [
     "RunConfig",
     "checkpoint_path",
+    "parked_checkpoint_path",
     "data_source",
     "portable_config",
     "recorded_identity",
@@ -173,3 +174,9 @@ def portable_config(config: RunConfig) -> dict[str, Any]:
 def checkpoint_path(config: RunConfig) -> Path:
     """``<results_dir>/checkpoints/<setting>/<result file stem>.pt``."""
     return Path(config.results_dir) / "checkpoints" / config.setting / (result_path(config).stem + ".pt")
+
+
+def parked_checkpoint_path(config: RunConfig) -> Path:
+    """``<results_dir>/in-progress/<result file stem>.pt``: where an unfinished run's checkpoint is
+    committed so that a new checkout, on another machine, resumes it (:mod:`benchmarks.park`)."""
+    return Path(config.results_dir) / "in-progress" / (result_path(config).stem + ".pt")

@@ -169,3 +169,43 @@ def test_a_result_written_by_37bc953_is_skipped(tmp_path, capsys, method):
     assert main(argv) == 0
     assert "same settings; skipping" in capsys.readouterr().out
     assert json.loads(target.read_text()) == old
+
+
+def test_a_parked_checkpoint_resumes_in_a_new_checkout_and_leaves_with_the_result(digits_lt, tmp_path,
+                                                                                  monkeypatch):
+    from benchmarks import park
+
+    config = _config(tmp_path / "machine-a")
+    _stop_after_first_epoch(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, digits_lt, progress=False)
+    monkeypatch.undo()
+    assert park.park(config.results_dir) == [f"parked {config.setting}/mmt+drw-seed0 at epoch 1"]
+    # A new checkout: only the committed in-progress/ folder travels.
+    moved = _config(tmp_path / "machine-b")
+    shutil.copytree(tmp_path / "machine-a" / "in-progress", tmp_path / "machine-b" / "in-progress")
+    resumed = train(moved, digits_lt, progress=False)
+    whole = train(_config(tmp_path / "whole"), digits_lt, progress=False, checkpoint=False)
+    assert resumed["segments"][-1]["first_epoch"] == 2
+    assert [h["loss"] for h in resumed["history"]] == [h["loss"] for h in whole["history"]]
+    assert not (tmp_path / "machine-b" / "in-progress" / "mmt+drw-seed0.pt").exists()
+    # Back on machine A the run finishes from its own checkpoint; parking then drops the old file.
+    train(config, digits_lt, progress=False)
+    assert park.park(config.results_dir) == []
+    assert not list((tmp_path / "machine-a" / "in-progress").glob("*.pt"))
+
+
+def test_a_parked_checkpoint_of_another_run_with_the_same_name_is_left_alone(digits_lt, tmp_path, monkeypatch):
+    config = _config(tmp_path)
+    _stop_after_first_epoch(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, digits_lt, progress=False)
+    monkeypatch.undo()
+    from benchmarks import park
+
+    park.park(tmp_path)
+    checkpoint_path(config).unlink()
+    other_protocol = dataclasses.replace(config, protocol=with_overrides(PROTOCOL, {"lr": 0.05}))  # same stem
+    result = train(other_protocol, digits_lt, progress=False)
+    assert result["segments"][0]["first_epoch"] == 1 and not result["timing"]["resumed"]
+    assert (tmp_path / "in-progress" / "mmt+drw-seed0.pt").is_file()

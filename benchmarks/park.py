@@ -1,0 +1,97 @@
+"""Park the checkpoints of unfinished runs where a new checkout finds them.
+
+A standard-protocol run takes hours and outlives a session and its machine. Before a session
+ends, ``python -m benchmarks.park --results-dir benchmarks/results`` copies every unfinished
+run's checkpoint (``checkpoints/<setting>/<stem>.pt``, git-ignored) to ``in-progress/<stem>.pt``,
+which is committed; a run started later with the same settings restores it from there
+(:func:`benchmarks.loop.train`) and resumes. A parked file whose run has since finished is
+deleted, so the commit that adds a result also removes its checkpoint.
+
+Example::
+
+    python -m benchmarks.park --results-dir benchmarks/results
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+__all__ = ["main", "park"]
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        shutil.copyfile(source, temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def park(results_dir: str | Path) -> list[str]:
+    """Copy each checkpoint under ``results_dir/checkpoints`` to ``results_dir/in-progress`` and
+    delete parked files whose result exists; return one line per file touched.
+
+    Raises:
+        ValueError: when two settings have a checkpoint of the same name (one file each in
+            ``in-progress/`` could not tell them apart).
+    """
+    results_dir = Path(results_dir)
+    checkpoints = sorted((results_dir / "checkpoints").glob("*/*.pt"))
+    stems: dict[str, Path] = {}
+    for checkpoint in checkpoints:
+        if checkpoint.stem in stems:
+            raise ValueError(f"two unfinished runs are both named {checkpoint.stem!r} "
+                             f"({stems[checkpoint.stem].parent.name} and {checkpoint.parent.name}); "
+                             "finish or move one before parking")
+        stems[checkpoint.stem] = checkpoint
+    parked_dir = results_dir / "in-progress"
+    lines = []
+    for stem, checkpoint in stems.items():
+        parked_dir.mkdir(parents=True, exist_ok=True)
+        _copy_atomically(checkpoint, parked_dir / f"{stem}.pt")
+        epoch = torch.load(checkpoint, map_location="cpu", weights_only=False)["epoch"]
+        lines.append(f"parked {checkpoint.parent.name}/{stem} at epoch {epoch}")
+    for parked in sorted(parked_dir.glob("*.pt")) if parked_dir.is_dir() else []:
+        if parked.stem in stems:
+            continue
+        state = torch.load(parked, map_location="cpu", weights_only=False)
+        if (results_dir / "runs" / _setting_of(state) / f"{parked.stem}.json").is_file():
+            parked.unlink()
+            lines.append(f"removed {parked.name}: its run has finished")
+        else:
+            lines.append(f"kept {parked.name}: no checkpoint here and no result yet (epoch {state['epoch']})")
+    return lines
+
+
+def _setting_of(state: dict) -> str:
+    from benchmarks.data import setting_key
+
+    config = state["config"]
+    return setting_key(config["dataset"], config["imbalance_ratio"], config["profile"], config["protocol"]["name"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.park", description=__doc__.splitlines()[0])
+    parser.add_argument("--results-dir", default="benchmarks/results",
+                        help="the results folder whose checkpoints/ are parked in in-progress/")
+    args = parser.parse_args(argv)
+    try:
+        lines = park(args.results_dir)
+    except ValueError as error:
+        parser.error(str(error))
+    print("\n".join(lines) or "nothing to park")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
