@@ -20,6 +20,7 @@ import json
 import sys
 
 import torch
+from torchvision import tv_tensors
 
 from mmt_augment import MMTMix
 from mmt_augment import functional as MF
@@ -91,6 +92,10 @@ def compute() -> dict[str, str]:
         generator.manual_seed(seed)
         mixed_images, mixed = mmt.mix(head, head_labels, tail, tail_labels)
         out[name + " form=mix"] = _digest(mixed_images, *mixed, generator.get_state())
+        if seed % 3 == 0:
+            generator.manual_seed(seed)
+            images, targets = mmt(tv_tensors.Image(paired_images), paired_labels)
+            out[name + " form=tv_tensors"] = _digest(images.as_subclass(torch.Tensor), targets, type(images).__name__)
         if dtype.is_floating_point:
             soft_head = torch.nn.functional.one_hot(head_labels, 10).to(dtype) * 0.75 + 0.025
             soft_tail = torch.nn.functional.one_hot(tail_labels, 10).to(dtype) * 0.75 + 0.025
@@ -112,6 +117,23 @@ def compute() -> dict[str, str]:
             plain = MMTMix(num_classes=10, **options)
             out[name + " global_rng"] = _digest(*plain(head, head_labels, tail, tail_labels), torch.get_rng_state())
     out.update(_functional())
+    out.update(_kornia())
+    return out
+
+
+def _kornia() -> dict[str, str]:
+    try:
+        from mmt_augment import RandomMMT
+    except ImportError:  # without kornia the grid has no RandomMMT calls
+        return {}
+    out: dict[str, str] = {}
+    grid = itertools.product(MODES, (False, True), (1.0, 0.5), (torch.uint8, torch.float32, torch.float64))
+    for seed, (mode, same_on_batch, p, dtype) in enumerate(grid):
+        head, head_labels, tail, tail_labels = _batch(6, (10, 12), dtype, seed, channels_last=seed % 2 == 1)
+        generator = torch.Generator().manual_seed(seed)
+        aug = RandomMMT(mode=mode, p=p, same_on_batch=same_on_batch, alpha=0.7, generator=generator)
+        images, labels = aug(torch.cat([head, tail]), torch.cat([head_labels, tail_labels]))
+        out[f"RandomMMT {mode} {same_on_batch} {p} {dtype}"] = _digest(images, labels, generator.get_state())
     return out
 
 
