@@ -1,7 +1,8 @@
 """What MMT costs: training steps per second against CE, and data loading against two loaders.
 
-Training step: every method runs the same model, optimiser and device-resident data path as
-:mod:`benchmarks.train` (gather, crop/flip, normalise, mix, forward, backward, SGD step).
+Training step: every method runs the same run (:func:`benchmarks.step.build_run`: model, optimiser,
+recipe) and device-resident data path as :mod:`benchmarks.train` (gather, crop/flip, normalise,
+mix, forward, backward, SGD step).
 Methods are timed in interleaved blocks of steps, rotating the order every round, so load
 from other processes hits them alike; the reported cost is the median over rounds of
 ``seconds per step (method) / seconds per step (ce)`` (1.05 = 5% more per step).
@@ -36,7 +37,6 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from benchmarks.augment import normalize
 from benchmarks.data import (
     DATASETS,
     ImageDataset,
@@ -47,11 +47,10 @@ from benchmarks.data import (
     setting_key,
 )
 from benchmarks.environment import machine_info, resolve_device
-from benchmarks.loop import device_batches, train_step
 from benchmarks.methods import parse_method
-from benchmarks.models import cifar_resnet
 from benchmarks.protocols import PROTOCOLS, Protocol
 from benchmarks.results_io import LOCAL_RESULTS_DIR, write_json
+from benchmarks.step import build_run
 from benchmarks.timing import interleaved, ratio_summary
 
 __all__ = [
@@ -67,36 +66,12 @@ __all__ = [
 def _step_function(method_name: str, dataset: ImageDataset, protocol: Protocol, device: torch.device,
                    seed: int, channels_last: bool) -> Callable[[], torch.Tensor]:
     """A closure running one training step of ``method_name`` (mixing on) on endless batches."""
-    method = parse_method(method_name)
-    torch.manual_seed(seed)
-    model = cifar_resnet(protocol.architecture, dataset.num_classes, in_channels=dataset.in_channels,
-                         width=protocol.width, shortcut=protocol.shortcut).to(device)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=protocol.momentum,
-                                weight_decay=protocol.weight_decay)
-    recipe = method.build(dataset.train_labels.numpy(), dataset.num_classes, protocol, seed, device,
-                          image_size=(dataset.image_size, dataset.image_size))
-    sampler = recipe.sampler
-    mixing_epoch = min(recipe.active_epochs, default=0)  # time the method while it mixes
-    images, labels = dataset.train_images.to(device), dataset.train_labels.to(device)
-    mean, std = torch.tensor(dataset.mean, device=device), torch.tensor(dataset.std, device=device)
-    padding = protocol.crop_padding if protocol.crop_padding >= 0 else dataset.image_size // 8
-    generator = torch.Generator(device).manual_seed(seed)
-
-    def endless():
-        epoch = 0
-        while True:
-            sampler.set_epoch(epoch)
-            yield from device_batches(sampler, images, labels, padding, generator)
-            epoch += 1
-
-    batches = endless()
+    run = build_run(dataset, parse_method(method_name), protocol, seed, device, channels_last=channels_last)
+    mixing_epoch = min(run.recipe.active_epochs, default=0)  # time the method while it mixes
+    batches = run.endless_batches(dataset.train_images.to(device), dataset.train_labels.to(device))
 
     def step() -> torch.Tensor:
-        batch_images, batch_labels = next(batches)
-        return train_step(model, optimizer, recipe, normalize(batch_images, mean, std), batch_labels, mixing_epoch,
-                          channels_last=channels_last)
+        return run.step(*next(batches), mixing_epoch)
 
     return step
 

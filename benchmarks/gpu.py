@@ -36,7 +36,6 @@ CPU file never passes for GPU evidence.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import lzma
 import os
@@ -335,32 +334,13 @@ def _check_random_mmt(device: torch.device) -> dict[str, Any]:
 
 
 def _paper_setup(device: torch.device, dataset: ImageDataset, method: str, smoke: bool, seed: int = 0):
-    """The paper run's model, recipe, normalised batches and learning rates for ``method``."""
-    from benchmarks.augment import normalize
-    from benchmarks.loop import device_batches
+    """The paper run's parts (:func:`benchmarks.step.build_run`) and endless normalised batches of ``method``."""
     from benchmarks.methods import parse_method
-    from benchmarks.models import cifar_resnet
+    from benchmarks.step import build_run
 
     protocol = _paper_protocol(smoke)
-    recipe = parse_method(method).build(dataset.train_labels.numpy(), dataset.num_classes, protocol, seed, device,
-                                        image_size=(dataset.image_size, dataset.image_size))
-    torch.manual_seed(seed)
-    model = cifar_resnet(protocol.architecture, dataset.num_classes, in_channels=dataset.in_channels,
-                         width=protocol.width, shortcut=protocol.shortcut).to(device)
-    model = model.to(memory_format=torch.channels_last)
-    images, labels = dataset.train_images.to(device), dataset.train_labels.to(device)
-    mean = torch.tensor(dataset.mean, device=device)
-    std = torch.tensor(dataset.std, device=device)
-    generator = torch.Generator(device).manual_seed(seed + 10_000)
-
-    def batches():  # endless: the smoke data has fewer batches per epoch than the timing takes
-        for epoch in itertools.count():
-            recipe.sampler.set_epoch(epoch)
-            for batch, batch_labels in device_batches(recipe.sampler, images, labels, dataset.image_size // 8,
-                                                      generator):
-                yield normalize(batch, mean, std), batch_labels
-
-    return protocol, model, recipe, batches()
+    run = build_run(dataset, parse_method(method), protocol, seed, device, amp=_amp(device))
+    return protocol, run, run.endless_batches(dataset.train_images.to(device), dataset.train_labels.to(device))
 
 
 def fast_path_agreement(device: torch.device, dataset: ImageDataset, method: str, smoke: bool,
@@ -371,7 +351,8 @@ def fast_path_agreement(device: torch.device, dataset: ImageDataset, method: str
     from benchmarks.protocols import lr_factor
 
     steps = min(steps, 12) if smoke else steps
-    protocol, model, recipe, batches = _paper_setup(device, dataset, method, smoke, seed)
+    protocol, run, batches = _paper_setup(device, dataset, method, smoke, seed)
+    recipe = run.recipe
     # Learning rates from across the schedule (warm-up, peak, decayed), so a stale one shows;
     # the last steps take half batches in the last epoch: another graph (shape, and for DRW the
     # re-weighted loss) that must be captured and replayed too.
@@ -390,7 +371,7 @@ def fast_path_agreement(device: torch.device, dataset: ImageDataset, method: str
         else:
             epoch = first_epoch
         plan.append((images, labels, epoch, lrs[index]))
-    report = agreement(model, recipe, plan, protocol=protocol, amp=_amp(device), capture=device.type == "cuda")
+    report = agreement(run.model, recipe, plan, protocol=protocol, amp=_amp(device), capture=device.type == "cuda")
     return {"method": method, "amp": _amp(device), "captured": device.type == "cuda", **report}
 
 
@@ -401,8 +382,8 @@ def _amp(device: torch.device) -> str:
 def _step_timing(device: torch.device, dataset: ImageDataset, smoke: bool) -> dict[str, Any]:
     """Milliseconds per step of the paper training step (bf16 on CUDA) for ce and mmt: the shared
     eager step and, on CUDA, the CUDA-graph step; and the graph step's agreement with the eager one."""
-    from benchmarks.graphed import WARMUP_STEPS, GraphedStep, fused_sgd
-    from benchmarks.loop import train_step
+    from benchmarks.graphed import WARMUP_STEPS, GraphedStep
+    from benchmarks.step import sgd
 
     steps = 5 if smoke else 50
     amp = _amp(device)
@@ -422,20 +403,17 @@ def _step_timing(device: torch.device, dataset: ImageDataset, smoke: bool) -> di
         return 1e3 * float(np.median(elapsed))
 
     def method_timing(name: str) -> tuple[dict[str, Any], int]:
-        protocol, model, recipe, batches = _paper_setup(device, dataset, name, smoke)
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=protocol.weight_decay)
-        eager = timed(lambda: train_step(model, optimizer, recipe, *next(batches), 0, amp=amp), steps)
+        protocol, run, batches = _paper_setup(device, dataset, name, smoke)
+        eager = timed(lambda: run.step(*next(batches), 0), steps)
         timing = {"eager_ms_per_step": eager, "steps": steps, "amp": amp}
         if device.type == "cuda":
             try:  # a capture error keeps the eager timing and the agreement report
-                graphed = GraphedStep(model, fused_sgd(model, 0.01, momentum=0.9,
-                                                       weight_decay=protocol.weight_decay, nesterov=False),
-                                      recipe, amp=amp)
-                fast = timed(lambda: graphed(*recipe.rows(*next(batches), 0), 0, 0.01), steps)
+                graphed = GraphedStep(run.model, sgd(run.model, protocol, fused=True), run.recipe, amp=amp)
+                fast = timed(lambda: graphed(*run.recipe.rows(*next(batches), 0), 0, protocol.lr), steps)
                 timing.update(graph_ms_per_step=fast, graph_speedup=eager / fast)
             except Exception as error:
                 timing["graph_error"] = repr(error)[:500]
-        return timing, protocol.epochs * len(recipe.sampler)
+        return timing, protocol.epochs * len(run.recipe.sampler)
 
     for name in ("ce", "mmt"):
         timings[name], steps_per_run = method_timing(name)

@@ -21,7 +21,7 @@ What the graph needs, and how it is met:
 
 On a CPU (``capture=False``) the same object runs every step eagerly, with the same fused
 optimiser and tensor learning rate: that is how the step logic is tested without a GPU.
-:func:`agreement` runs a fast path beside the shared eager step (:func:`benchmarks.loop.train_step`)
+:func:`agreement` runs a fast path beside the shared eager step (:func:`benchmarks.step.train_step`)
 on the same batches and compares losses and updates; ``python -m benchmarks.gpu paper`` runs it
 before every run and uses the fast path only when it agrees (a run whose check fails trains
 eagerly and is reported as its own variant, never mixed with graph runs). ``python -m
@@ -37,10 +37,10 @@ from typing import Any
 
 import torch
 
-from benchmarks.loop import optimize_step, step_loss
 from benchmarks.methods import Recipe
+from benchmarks.step import optimize_step, sgd, step_loss
 
-__all__ = ["TOLERANCE", "UPDATE_TOLERANCE", "WARMUP_STEPS", "GraphedStep", "agreement", "fused_sgd"]
+__all__ = ["TOLERANCE", "UPDATE_TOLERANCE", "WARMUP_STEPS", "GraphedStep", "agreement"]
 
 WARMUP_STEPS = 3
 #: Largest loss difference over the agreement steps for a fast path to be used. bf16 autocast
@@ -49,14 +49,6 @@ TOLERANCE = 2e-2
 #: Largest relative difference between the two paths' weight (and BatchNorm statistics) updates.
 #: A graph replaying a stale learning rate or skipping an update differs by order 1.
 UPDATE_TOLERANCE = 5e-2
-
-
-def fused_sgd(model: torch.nn.Module, lr: float, *, momentum: float, weight_decay: float,
-              nesterov: bool) -> torch.optim.SGD:
-    """SGD with a one-element tensor learning rate on the model's device, fused (graph-safe)."""
-    device = next(model.parameters()).device
-    return torch.optim.SGD(model.parameters(), lr=torch.tensor(float(lr), device=device), momentum=momentum,
-                           weight_decay=weight_decay, nesterov=nesterov, fused=True)
 
 
 @dataclasses.dataclass
@@ -73,9 +65,10 @@ class GraphedStep:
 
     Args:
         model: the model (on the device), in training mode.
-        optimizer: from :func:`fused_sgd` (its ``lr`` is the tensor this object writes).
+        optimizer: from :func:`benchmarks.step.sgd` with ``fused=True`` (its ``lr`` is the tensor
+            this object writes).
         recipe: the method's recipe (its loss, and :meth:`Recipe.phase`).
-        channels_last, amp: as in :func:`benchmarks.loop.train_step`.
+        channels_last, amp: as in :func:`benchmarks.step.train_step`.
         capture: capture CUDA graphs (needs a CUDA model); ``False`` runs every step eagerly.
     """
 
@@ -83,7 +76,7 @@ class GraphedStep:
                  channels_last: bool = True, amp: str = "none", capture: bool = True) -> None:
         lr = optimizer.param_groups[0]["lr"]
         if not isinstance(lr, torch.Tensor) or not optimizer.defaults.get("fused"):
-            raise TypeError("optimizer must be fused SGD with a tensor lr (benchmarks.graphed.fused_sgd)")
+            raise TypeError("optimizer must be fused SGD with a tensor lr (benchmarks.step.sgd(..., fused=True))")
         device = next(model.parameters()).device
         if capture and device.type != "cuda":
             raise ValueError(f"capture=True needs a CUDA model, got one on {device}")
@@ -173,11 +166,9 @@ def agreement(model: torch.nn.Module, recipe: Recipe, steps: list[tuple[torch.Te
     """
     first_lr = steps[0][3]
     eager_model, fast_model = copy.deepcopy(model), copy.deepcopy(model)
-    eager_optimizer = torch.optim.SGD(eager_model.parameters(), lr=first_lr, momentum=protocol.momentum,
-                                      weight_decay=protocol.weight_decay, nesterov=protocol.nesterov)
-    fast = GraphedStep(fast_model, fused_sgd(fast_model, first_lr, momentum=protocol.momentum,
-                                             weight_decay=protocol.weight_decay, nesterov=protocol.nesterov),
-                       recipe, channels_last=channels_last, amp=amp, capture=capture)
+    eager_optimizer = sgd(eager_model, protocol, lr=first_lr)
+    fast = GraphedStep(fast_model, sgd(fast_model, protocol, lr=first_lr, fused=True), recipe,
+                       channels_last=channels_last, amp=amp, capture=capture)
     eager_losses, fast_losses = [], []
     for images, labels, epoch, lr in steps:
         rows, targets = recipe.rows(images, labels, epoch)

@@ -1,39 +1,38 @@
-"""The training loop shared by every method and by the cost benchmark.
+"""The training loop shared by every method.
 
-:func:`train` runs one :class:`benchmarks.run_config.RunConfig`: it builds the method's
-:class:`benchmarks.methods.Recipe`, trains a CIFAR ResNet with SGD on the device-resident or the
+:func:`train` runs one :class:`benchmarks.run_config.RunConfig`: it builds the run
+(:func:`benchmarks.step.build_run`), trains it step by step (:func:`benchmarks.step.train_step`, or
+its CUDA-graph form :class:`benchmarks.graphed.GraphedStep`) on the device-resident or the
 DataLoader path (see :mod:`benchmarks.train`), checkpoints after every epoch (atomically) and
 resumes from a checkpoint exactly, evaluates on the balanced test set and writes the result
-file (:mod:`benchmarks.run_result`). :func:`train_step` is the one optimisation step.
+file (:mod:`benchmarks.run_result`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from benchmarks.augment import crop_flip, normalize, sample_crop_flip_params
+from benchmarks.augment import normalize
 from benchmarks.data import ImageDataset, TensorImageDataset, cifar_train_transform, load_dataset, long_tailed
 from benchmarks.environment import cpu_name, git_revision, resolve_device
-from benchmarks.methods import Recipe, parse_method
-from benchmarks.models import cifar_resnet
+from benchmarks.graphed import GraphedStep
+from benchmarks.methods import parse_method
 from benchmarks.protocols import lr_factor
 from benchmarks.results_io import write_json
 from benchmarks.run_config import RunConfig, checkpoint_path, parked_checkpoint_path, result_path, run_identity
 from benchmarks.run_result import build_result
+from benchmarks.step import autocast, build_run, device_batches
 
-__all__ = ["PROJECTION_STEPS", "device_batches", "evaluate", "optimize_step", "resume_mismatch", "step_loss", "train",
-           "train_step"]
+__all__ = ["PROJECTION_STEPS", "evaluate", "resume_mismatch", "train"]
 
 #: Steps timed before a run prints its projected remaining time (from their median).
 PROJECTION_STEPS = 20
@@ -64,7 +63,7 @@ def evaluate(
         batch = normalize(images[start:start + batch_size], mean, std)
         if channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
-        with _autocast(images.device, amp):
+        with autocast(images.device, amp):
             predictions = model(batch).argmax(1)
         hits = predictions == labels[start:start + batch_size]
         correct += torch.bincount(labels[start:start + batch_size][hits], minlength=num_classes)
@@ -72,59 +71,6 @@ def evaluate(
     per_class = (100.0 * correct.double() / total.clamp(min=1).double()).tolist()
     top1 = 100.0 * correct.sum().item() / max(total.sum().item(), 1)
     return top1, per_class
-
-
-def _autocast(device: torch.device, amp: str, *, cache_enabled: bool = True):
-    if amp == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, cache_enabled=cache_enabled)
-    return contextlib.nullcontext()
-
-
-def device_batches(
-    sampler, images: torch.Tensor, labels: torch.Tensor, padding: int, generator: torch.Generator
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Gather, crop and flip batches on the device from the sampler's index lists."""
-    for indices in sampler:
-        index = torch.as_tensor(indices, dtype=torch.int64).to(images.device, non_blocking=True)
-        params = sample_crop_flip_params(len(indices), padding=padding, generator=generator, device=images.device)
-        yield crop_flip(images[index], *params, padding=padding), labels[index]
-
-
-def train_step(forward, optimizer: torch.optim.Optimizer, recipe: Recipe, images: torch.Tensor,
-               labels: torch.Tensor, epoch: int, *, channels_last: bool = True, amp: str = "none") -> torch.Tensor:
-    """One optimisation step of ``recipe`` on a normalised batch; returns the loss.
-
-    The one training step of the suite: the accuracy runs and the cost measurement
-    (:mod:`benchmarks.cost`) both call it. The method's batch rule turns the sampled rows into
-    training rows and targets (:meth:`Recipe.rows`), then :func:`optimize_step` runs.
-    """
-    rows, targets = recipe.rows(images, labels, epoch)
-    return optimize_step(forward, optimizer, recipe, rows, targets, epoch, channels_last=channels_last, amp=amp)
-
-
-def optimize_step(forward, optimizer: torch.optim.Optimizer, recipe: Recipe, rows: torch.Tensor,
-                  targets: torch.Tensor, epoch: int, *, channels_last: bool = True, amp: str = "none") -> torch.Tensor:
-    """The model's part of a step on training rows and targets: the model runs (under bf16
-    autocast for ``amp="bf16"``), the method's loss is taken in float32, SGD steps.
-
-    :class:`benchmarks.graphed.GraphedStep` is the same step as a CUDA graph.
-    """
-    loss = step_loss(forward, recipe, rows, targets, epoch, channels_last=channels_last, amp=amp)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss
-
-
-def step_loss(forward, recipe: Recipe, rows: torch.Tensor, targets: torch.Tensor, epoch: int, *,
-              channels_last: bool = True, amp: str = "none", autocast_cache: bool = True) -> torch.Tensor:
-    """The forward half of a step: the model on ``rows`` (channels_last, bf16 autocast for
-    ``amp="bf16"``) and the method's loss in float32. ``autocast_cache=False`` inside a CUDA graph."""
-    if channels_last:
-        rows = rows.contiguous(memory_format=torch.channels_last)
-    with _autocast(rows.device, amp, cache_enabled=autocast_cache):
-        logits = forward(rows)
-    return recipe.loss(logits.float(), targets, epoch)
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -231,39 +177,20 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
     if log_epochs is None:
         log_epochs = not progress
     device = resolve_device(config.device)
+    if config.cuda_graph and (device.type != "cuda" or config.compile or config.path != "device"):
+        raise ValueError("cuda_graph needs device='cuda', the device data path and no compile; got "
+                         f"device {device.type!r}, path {config.path!r}, compile={config.compile}")
     protocol = config.protocol
     method = parse_method(config.method)
     if dataset is None:
         dataset = long_tailed(load_dataset(config.dataset, npz=config.npz, root=config.root),
                               config.imbalance_ratio, profile=config.profile, seed=config.lt_seed)
     num_classes = dataset.num_classes
-    padding = protocol.crop_padding if protocol.crop_padding >= 0 else dataset.image_size // 8
-
-    torch.manual_seed(config.seed)
-    model = cifar_resnet(protocol.architecture, num_classes, in_channels=dataset.in_channels,
-                         width=protocol.width, shortcut=protocol.shortcut).to(device)
-    if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    if config.cuda_graph:
-        from benchmarks.graphed import GraphedStep, fused_sgd
-
-        if device.type != "cuda" or config.compile or config.path != "device":
-            raise ValueError("cuda_graph needs device='cuda', the device data path and no compile; got "
-                             f"device {device.type!r}, path {config.path!r}, compile={config.compile}")
-        optimizer = fused_sgd(model, protocol.lr, momentum=protocol.momentum, weight_decay=protocol.weight_decay,
-                              nesterov=protocol.nesterov)
-    else:
-        optimizer = torch.optim.SGD(model.parameters(), lr=protocol.lr, momentum=protocol.momentum,
-                                    weight_decay=protocol.weight_decay, nesterov=protocol.nesterov)
-    forward = torch.compile(model) if config.compile else model
-
-    mean = torch.tensor(dataset.mean, device=device)
-    std = torch.tensor(dataset.std, device=device)
-    recipe = method.build(dataset.train_labels.numpy(), num_classes, protocol, config.seed, device,
-                          image_size=(dataset.image_size, dataset.image_size))
+    run = build_run(dataset, method, protocol, config.seed, device, channels_last=config.channels_last,
+                    compile=config.compile, fused=config.cuda_graph, amp=config.amp)
+    model, optimizer, recipe = run.model, run.optimizer, run.recipe
     sampler = recipe.sampler
     steps_per_epoch = len(sampler)
-    augment_generator = torch.Generator(device).manual_seed(config.seed + 10_000)
 
     loader_generator = torch.Generator()
     if config.path == "device":
@@ -273,7 +200,7 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
     else:
         loader = torch.utils.data.DataLoader(
             TensorImageDataset(dataset.train_images, dataset.train_labels,
-                               cifar_train_transform(dataset.mean, dataset.std, padding=padding,
+                               cifar_train_transform(dataset.mean, dataset.std, padding=run.padding,
                                                      size=dataset.image_size)),
             batch_sampler=sampler, num_workers=config.workers, pin_memory=device.type == "cuda",
             # Workers restart every epoch with seeds from (seed, epoch), so a run resumed at an
@@ -294,7 +221,7 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
-        augment_generator.set_state(state["augment_rng"])
+        run.augment_generator.set_state(state["augment_rng"])
         if recipe.generator is not None:
             recipe.generator.set_state(state["mix_rng"])
         start_epoch, history, train_seconds = state["epoch"], state["history"], state["train_seconds"]
@@ -314,7 +241,7 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
         sampler.set_epoch(epoch)
         mixing = epoch in recipe.active_epochs
         if loader is None:
-            batches = device_batches(sampler, train_images, train_labels, padding, augment_generator)
+            batches = device_batches(sampler, train_images, train_labels, run.padding, run.augment_generator)
         else:
             loader_generator.manual_seed(config.seed * 1_000_003 + epoch)
             batches = ((images.to(device, non_blocking=True), labels.to(device, non_blocking=True))
@@ -324,14 +251,13 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
         for step, (images, labels) in enumerate(batches):
             lr = protocol.lr * lr_factor(protocol, epoch, step, steps_per_epoch)
             if loader is None:
-                images = normalize(images, mean, std)
+                images = normalize(images, run.mean, run.std)
             if graphed is not None:
                 loss = graphed(*recipe.rows(images, labels, epoch), epoch, lr)
             else:
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                loss = train_step(forward, optimizer, recipe, images, labels, epoch,
-                                  channels_last=config.channels_last, amp=config.amp)
+                loss = run.step(images, labels, epoch)
             loss_sum += loss.detach()
             bar.update()
             if len(step_seconds) < PROJECTION_STEPS:
@@ -351,7 +277,7 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
                   "lr_end": float(optimizer.param_groups[0]["lr"]), "seconds": seconds}
         if protocol.eval_every and (epoch + 1) % protocol.eval_every == 0 and epoch + 1 < protocol.epochs:
             record["test_top1"] = evaluate(model, dataset.test_images.to(device), dataset.test_labels.to(device),
-                                           mean, std, num_classes=num_classes,
+                                           run.mean, run.std, num_classes=num_classes,
                                            batch_size=protocol.eval_batch_size,
                                            channels_last=config.channels_last, amp=config.amp)[0]
         history.append(record)
@@ -364,13 +290,13 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
                 "config": config.to_dict(), "epoch": epoch + 1, "history": history, "train_seconds": train_seconds,
                 "segments": segments,
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "torch_rng": torch.get_rng_state(), "augment_rng": augment_generator.get_state(),
+                "torch_rng": torch.get_rng_state(), "augment_rng": run.augment_generator.get_state(),
                 "mix_rng": recipe.generator.get_state() if recipe.generator is not None else None,
             })
     bar.close()
 
     eval_start = time.perf_counter()
-    top1, per_class = evaluate(model, dataset.test_images.to(device), dataset.test_labels.to(device), mean, std,
+    top1, per_class = evaluate(model, dataset.test_images.to(device), dataset.test_labels.to(device), run.mean, run.std,
                                num_classes=num_classes, batch_size=protocol.eval_batch_size,
                                channels_last=config.channels_last, amp=config.amp)
     eval_seconds = time.perf_counter() - eval_start

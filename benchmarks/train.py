@@ -20,8 +20,8 @@ turns them into ``b`` training rows; every method sees the same number of steps 
 training rows per epoch. Runs checkpoint after each epoch and resume from the checkpoint.
 
 The code is split by job: :mod:`benchmarks.run_config` (what a run is and where its result
-goes), :mod:`benchmarks.loop` (the loop and the training step), :mod:`benchmarks.run_result`
-(the result file) and this module, the command line.
+goes), :mod:`benchmarks.step` (the run's parts and the training step), :mod:`benchmarks.loop`
+(the loop), :mod:`benchmarks.run_result` (the result file) and this module, the command line.
 
 Example (two CPU cores, about 10 minutes with one thread)::
 
@@ -36,7 +36,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.data import DATASETS, DEFAULT_NPZ, load_dataset, long_tailed
-from benchmarks.loop import device_batches, evaluate, train, train_step
+from benchmarks.loop import train
 from benchmarks.methods import parse_method
 from benchmarks.protocols import add_protocol_arguments, protocol_from_args
 from benchmarks.results_io import LOCAL_RESULTS_DIR, RESULTS_DIR, relative_to_repo
@@ -47,12 +47,9 @@ __all__ = [
     "build_parser",
     "check_data",
     "config_from_args",
-    "device_batches",
-    "evaluate",
     "main",
     "result_path",
     "train",
-    "train_step",
 ]
 
 

@@ -12,14 +12,15 @@ import pytest
 import torch
 
 from benchmarks.data import load_digits, long_tailed
-from benchmarks.graphed import TOLERANCE, UPDATE_TOLERANCE, GraphedStep, agreement, fused_sgd
-from benchmarks.loop import device_batches, train
+from benchmarks.graphed import TOLERANCE, UPDATE_TOLERANCE, GraphedStep, agreement
+from benchmarks.loop import train
 from benchmarks.methods import parse_method
-from benchmarks.models import cifar_resnet
 from benchmarks.protocols import PROTOCOLS, lr_factor, with_overrides
 from benchmarks.run_config import RunConfig, result_path, run_identity
+from benchmarks.step import build_run, sgd
 
-PROTOCOL = with_overrides(PROTOCOLS["quick"], {"epochs": 10, "batch_size": 32, "architecture": "resnet8"})
+PROTOCOL = with_overrides(PROTOCOLS["quick"], {"epochs": 10, "batch_size": 32, "architecture": "resnet8", "width": 8})
+NO_DECAY = dataclasses.replace(PROTOCOL, weight_decay=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -28,19 +29,12 @@ def digits():
 
 
 def _setup(digits, method: str, steps: int):
-    torch.manual_seed(0)
-    recipe = parse_method(method).build(digits.train_labels.numpy(), digits.num_classes, PROTOCOL, 0,
-                                        torch.device("cpu"), image_size=(digits.image_size, digits.image_size))
-    model = cifar_resnet("resnet8", digits.num_classes, in_channels=digits.in_channels, width=8).train()
-    model = model.to(memory_format=torch.channels_last)
-    batches = device_batches(recipe.sampler, digits.train_images, digits.train_labels, 1,
-                             torch.Generator().manual_seed(0))
-    mean, std = torch.tensor(digits.mean), torch.tensor(digits.std)
-    data = [((images.float() / 255 - mean[:, None, None]) / std[:, None, None], labels)
-            for (images, labels), _ in zip(batches, range(steps))]
-    steps_per_epoch = len(recipe.sampler)
+    run = build_run(digits, parse_method(method), PROTOCOL, 0, torch.device("cpu"))
+    batches = run.endless_batches(digits.train_images, digits.train_labels)
+    data = [batch for batch, _ in zip(batches, range(steps))]
+    steps_per_epoch = len(run.recipe.sampler)
     lrs = [PROTOCOL.lr * lr_factor(PROTOCOL, 0, step, steps_per_epoch) for step in range(len(data))]
-    return model, recipe, data, lrs
+    return run.model.train(), run.recipe, data, lrs
 
 
 @pytest.mark.parametrize("method", ["ce", "mmt", "mmt+la", "drw"])
@@ -69,7 +63,7 @@ def test_agreement_catches_a_step_that_ignores_the_learning_rate(digits, monkeyp
 
 def test_the_learning_rate_is_read_from_the_tensor_every_step(digits):
     model, recipe, data, _ = _setup(digits, "ce", steps=3)
-    optimizer = fused_sgd(model, 0.1, momentum=0.9, weight_decay=0.0, nesterov=False)
+    optimizer = sgd(model, NO_DECAY, fused=True)
     step = GraphedStep(model, optimizer, recipe, capture=False)
     step(*data[0], 0, 0.1)
     frozen = [p.detach().clone() for p in model.parameters()]
@@ -86,11 +80,11 @@ def test_bad_optimisers_and_devices_are_refused(digits):
     with pytest.raises(TypeError, match="fused SGD with a tensor lr"):
         GraphedStep(model, torch.optim.SGD(model.parameters(), lr=0.1), recipe, capture=False)
     with pytest.raises(ValueError, match="needs a CUDA model"):
-        GraphedStep(model, fused_sgd(model, 0.1, momentum=0.9, weight_decay=0.0, nesterov=False), recipe)
+        GraphedStep(model, sgd(model, NO_DECAY, fused=True), recipe)
     float64_lr = torch.optim.SGD(model.parameters(), lr=torch.tensor(0.1, dtype=torch.float64), fused=True)
     with pytest.raises(ValueError, match="one float32 element"):
         GraphedStep(model, float64_lr, recipe, capture=False)
-    optimizer = fused_sgd(model, 0.1, momentum=0.9, weight_decay=0.0, nesterov=False)
+    optimizer = sgd(model, NO_DECAY, fused=True)
     step = GraphedStep(model, optimizer, recipe, capture=False)
     optimizer.load_state_dict(optimizer.state_dict())  # swaps the lr tensor the step writes
     with pytest.raises(RuntimeError, match="lr tensor was replaced"):
