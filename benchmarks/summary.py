@@ -3,13 +3,17 @@
 The file is an object keyed by setting (``<dataset>-lt-ir<ratio>-<profile>-<protocol>``, e.g.
 ``cifar10-lt-ir100-exp-quick``) whose values map each method name to::
 
-    {"top1": [...], "many": [...], "medium": [...], "few": [...], "seconds": [...]}
+    {"top1": [...], "many": [...], "medium": [...], "few": [...], "seconds": [...],
+     "run_seconds": [...]}
 
 with one entry per seed in ascending seed order: accuracies in percent (``null`` where the
-shot group is empty, e.g. few-shot on CIFAR-10-LT), ``seconds`` the run's wall time. It is
-rebuilt from the per-run files in ``runs/`` (device-path runs only; ``-loader`` runs are for
-checking that the DataLoader path matches); settings and methods that have no run files are
-kept as they are.
+shot group is empty, e.g. few-shot on CIFAR-10-LT), ``seconds`` the run's wall time and
+``run_seconds`` its median epoch time times the protocol's epochs (the time a run takes
+without the pauses and resumes that inflate the wall clock; ``null`` for files without
+``timing.epoch_seconds_median``). It is rebuilt from the per-run files in ``runs/``
+(device-path runs only; ``-loader`` runs are for checking that the DataLoader path matches);
+settings and methods that have no run files are kept as they are. A run file that cannot be
+read (truncated, not an object, missing fields) is named in a warning on stderr and left out.
 
 Example::
 
@@ -27,16 +31,53 @@ from typing import Any
 
 from benchmarks.results_io import RESULTS_DIR, write_json
 
-__all__ = ["METRICS", "load_runs", "summarize", "update_summary", "variant"]
+__all__ = ["METRICS", "entry_name", "load_runs", "read_json", "run_problem", "run_seconds", "summarize",
+           "update_summary", "variant"]
 
 METRICS = ("top1", "many", "medium", "few")
 
+#: What the summary and the report read from a run file: top-level fields and metrics.
+_RUN_FIELDS = ("setting", "method", "seed", "metrics", "timing", "dataset", "protocol", "machine", "method_config")
+_RUN_METRICS = (*METRICS, "per_class")
+
+
+def read_json(path: str | Path, default: Any = None) -> Any:
+    """The JSON value in ``path``, or ``default`` with a warning on stderr that names the file when
+    it cannot be read or parsed (one bad file must not stop a summary of the others)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        print(f"warning: skipping {path}: cannot read it as JSON ({error})", file=sys.stderr)
+        return default
+
+
+def run_problem(run: Any) -> str | None:
+    """Why ``run`` is not a usable result (see :data:`_RUN_FIELDS`), or ``None`` when it is."""
+    if not isinstance(run, dict):
+        return f"expected a JSON object, found {json.dumps(run)[:20]}"
+    missing = [field for field in _RUN_FIELDS if field not in run]
+    if not missing and isinstance(run["metrics"], dict):
+        missing = [f"metrics.{metric}" for metric in _RUN_METRICS if metric not in run["metrics"]]
+    elif not missing:
+        missing = ["metrics (an object)"]
+    return f"missing {', '.join(missing)}" if missing else None
+
 
 def load_runs(results_dir: str | Path = RESULTS_DIR, *, include_loader: bool = False) -> list[dict[str, Any]]:
-    """Every per-run results file under ``<results_dir>/runs/``, sorted by setting, method, seed."""
+    """Every per-run results file under ``<results_dir>/runs/``, sorted by setting, method, seed.
+
+    A file that is not a usable result (:func:`run_problem`) is named on stderr and left out.
+    """
     runs = []
+    unreadable = object()
     for path in sorted((Path(results_dir) / "runs").glob("*/*.json")):
-        run = json.loads(path.read_text())
+        run = read_json(path, unreadable)
+        if run is unreadable:
+            continue
+        problem = run_problem(run)
+        if problem is not None:
+            print(f"warning: skipping {path}: {problem}", file=sys.stderr)
+            continue
         if run.get("config", {}).get("path", "device") != "device" and not include_loader:
             continue
         runs.append(run)
@@ -67,15 +108,28 @@ def variant(run: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def entry_name(run: dict[str, Any]) -> str:
+    """The run's name in the summary: its method, with its :func:`variant` in brackets if any."""
+    return run["method"] + (f" [{variant(run)}]" if variant(run) else "")
+
+
+def run_seconds(run: dict[str, Any]) -> float | None:
+    """The median epoch time times the protocol's epochs (``None`` when the file lacks either)."""
+    median = run["timing"].get("epoch_seconds_median")
+    epochs = run["protocol"].get("epochs")
+    return float(median) * epochs if median is not None and epochs is not None else None
+
+
 def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, list]]]:
     """Group runs into the summary schema (see the module docstring)."""
     summary: dict[str, dict[str, dict[str, list]]] = defaultdict(dict)
     for run in runs:  # already sorted by seed within each (setting, method)
-        name = run["method"] + (f" [{variant(run)}]" if variant(run) else "")
-        entry = summary[run["setting"]].setdefault(name, {key: [] for key in (*METRICS, "seconds")})
+        entry = summary[run["setting"]].setdefault(entry_name(run),
+                                                   {key: [] for key in (*METRICS, "seconds", "run_seconds")})
         for metric in METRICS:
             entry[metric].append(run["metrics"][metric])
-        entry["seconds"].append(run["timing"]["wall_seconds"])
+        entry["seconds"].append(run["timing"].get("wall_seconds"))
+        entry["run_seconds"].append(run_seconds(run))
     return dict(summary)
 
 
@@ -87,7 +141,11 @@ def update_summary(results_dir: str | Path = RESULTS_DIR) -> dict[str, dict[str,
     kept as they are.
     """
     path = Path(results_dir) / "summary.json"
-    summary = json.loads(path.read_text()) if path.is_file() else {}
+    summary = read_json(path) if path.is_file() else {}
+    if not isinstance(summary, dict):  # unreadable: rebuilt from the run files alone
+        if summary is not None:
+            print(f"warning: ignoring {path}: expected a JSON object keyed by setting", file=sys.stderr)
+        summary = {}
     for setting, methods in summarize(load_runs(results_dir)).items():
         summary[setting] = methods
     summary = {setting: dict(sorted(methods.items())) for setting, methods in sorted(summary.items())}

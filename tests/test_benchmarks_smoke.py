@@ -83,7 +83,7 @@ def test_summary_has_the_issue_schema_and_render_rewrites_the_readme(digits_runs
     setting = "digits-lt-ir10-exp-quick+epochs=1+batch_size=64"
     assert set(data[setting]) == set(EVERY_METHOD)
     for entry in data[setting].values():
-        assert set(entry) == {"top1", "many", "medium", "few", "seconds"}
+        assert set(entry) == {"top1", "many", "medium", "few", "seconds", "run_seconds"}
         assert all(len(values) == 1 for values in entry.values())
     readme = tmp_path / "README.md"
     readme.write_text(f"# title\n\n{render.README_START}\nold\n{render.README_END}\n\ntail\n")
