@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks import render
 from benchmarks.methods import parse_method
-from benchmarks.summary import update_summary
+from benchmarks.results_io import RESULTS_DIR
+from benchmarks.sampler_distribution import find_distribution, measure
+from benchmarks.summary import load_runs, update_summary
 
 QUICK_100 = "cifar10-lt-ir100-exp-quick"
+PAPER = "cifar10-lt-ir100-exp-paper"
 COUNTS = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
 EPOCHS = {"quick": 30, "paper": 200}
 
@@ -87,3 +91,33 @@ def test_the_summary_records_the_median_epoch_time_times_the_protocols_epochs(tm
     # A run paused for hours: its wall clock says 500 minutes, its epochs 30 x 6 s = 3 minutes.
     write_run(tmp_path, make_run(QUICK_100, "ce", 0, 50.0, epoch_seconds=6.0, wall_seconds=30_000.0))
     assert update_summary(tmp_path)[QUICK_100]["ce"]["run_seconds"] == [180.0]
+
+
+# -- the sampler distribution comes from a file -----------------------------------------------------
+
+
+def test_the_measured_tail_shares_follow_the_weighting():
+    counts = [300, 100, 30]
+    shares = measure(counts, "balanced", batch_size=32, min_draws=30_000)
+    np.testing.assert_allclose(shares["tail"], [1 / 3] * 3, atol=0.02)
+    np.testing.assert_allclose(shares["head"], np.array(counts) / sum(counts), atol=0.02)
+    inverse = measure(counts, "inverse", batch_size=32, min_draws=30_000)["tail"]
+    np.testing.assert_allclose(inverse, (1 / np.array(counts)) / (1 / np.array(counts)).sum(), atol=0.02)
+
+
+def test_a_distribution_is_found_by_setting_or_by_the_same_counts_and_batch_size():
+    entry = {"train_counts": COUNTS, "batch_size": 128, "weightings": []}
+    distributions = {QUICK_100: entry}
+    assert find_distribution(distributions, QUICK_100, COUNTS, 128) is entry
+    assert find_distribution(distributions, PAPER, COUNTS, 128) is entry  # same counts: the same shares
+    assert find_distribution(distributions, PAPER, COUNTS, 64) is None
+    assert find_distribution(distributions, QUICK_100, COUNTS[:-1] + [49], 128) is None
+
+
+def test_the_committed_sampler_file_covers_every_committed_setting():
+    runs = load_runs()
+    with open(RESULTS_DIR / "sampler-distribution.json") as file:
+        distributions = json.load(file)
+    for run in runs:
+        assert find_distribution(distributions, run["setting"], run["dataset"]["train_counts"],
+                                 run["protocol"]["batch_size"]) is not None, run["setting"]
