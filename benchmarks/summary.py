@@ -133,12 +133,14 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, list]
     return dict(summary)
 
 
-def update_summary(results_dir: str | Path = RESULTS_DIR) -> dict[str, dict[str, dict[str, list]]]:
+def update_summary(results_dir: str | Path = RESULTS_DIR, *,
+                   runs: list[dict[str, Any]] | None = None) -> dict[str, dict[str, dict[str, list]]]:
     """Rebuild ``<results_dir>/summary.json`` from the runs under ``results_dir`` and return it.
 
     A setting with run files here is rebuilt from them alone, so a renamed or deleted run leaves
     no stale entry; settings without run files here (summaries copied from another machine) are
-    kept as they are.
+    kept as they are. ``runs`` are the runs :func:`load_runs` read from ``results_dir``, when the
+    caller already has them.
     """
     path = Path(results_dir) / "summary.json"
     summary = read_json(path) if path.is_file() else {}
@@ -146,7 +148,7 @@ def update_summary(results_dir: str | Path = RESULTS_DIR) -> dict[str, dict[str,
         if summary is not None:
             print(f"warning: ignoring {path}: expected a JSON object keyed by setting", file=sys.stderr)
         summary = {}
-    for setting, methods in summarize(load_runs(results_dir)).items():
+    for setting, methods in summarize(load_runs(results_dir) if runs is None else runs).items():
         summary[setting] = methods
     summary = {setting: dict(sorted(methods.items())) for setting, methods in sorted(summary.items())}
     path.parent.mkdir(parents=True, exist_ok=True)

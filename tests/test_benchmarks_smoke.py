@@ -299,4 +299,6 @@ def test_a_method_recorded_before_a_field_existed_is_described_once():
     today = parse_method("ce").to_dict()
     older = {key: value for key, value in today.items() if key not in ("loss", "prior", "mix_epochs")}
     runs = [{"method": "ce", "method_config": older}, {"method": "ce", "method_config": today}]
-    assert render._named_configs(runs) == "`ce`: no mixing."
+    from benchmarks.report.words import named_configs
+
+    assert named_configs(runs) == "`ce`: no mixing."

@@ -11,17 +11,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from benchmarks import render
 from benchmarks.methods import parse_method
+from benchmarks.report import names, plots, progress, published, recipe, tables
 from benchmarks.results_io import RESULTS_DIR
 from benchmarks.sampler_distribution import find_distribution, measure
 from benchmarks.summary import load_runs, update_summary
 
 QUICK_100 = "cifar10-lt-ir100-exp-quick"
+QUICK_10 = "cifar10-lt-ir10-exp-quick"
 PAPER = "cifar10-lt-ir100-exp-paper"
 COUNTS = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
 EPOCHS = {"quick": 30, "paper": 200}
+BF16_CUDA = {"amp": "bf16", "device": "cuda"}
 
 
 def make_run(setting: str, method: str, seed: int, top1: float, *, amp: str = "none", device: str = "cpu",
@@ -77,7 +81,7 @@ def test_render_goes_on_past_a_corrupt_result_file(tmp_path, capsys):
     bad.write_text('{"setting": ')
     assert render.main(["--results-dir", str(tmp_path), "--no-plots"]) == 0
     assert "| mmt | 1 | 60.00 |" in (tmp_path / "results.md").read_text()
-    assert str(bad) in capsys.readouterr().err
+    assert capsys.readouterr().err.count(str(bad)) == 1  # named once, not once per reader
 
 
 def test_an_unreadable_summary_is_rebuilt_from_the_runs(tmp_path, capsys):
@@ -87,10 +91,223 @@ def test_an_unreadable_summary_is_rebuilt_from_the_runs(tmp_path, capsys):
     assert str(tmp_path / "summary.json") in capsys.readouterr().err
 
 
-def test_the_summary_records_the_median_epoch_time_times_the_protocols_epochs(tmp_path):
+# -- comparisons within one variant ---------------------------------------------------------------
+
+
+def _entries(top1s: dict[str, list[float]]) -> dict[str, dict[str, list]]:
+    return {name: {"top1": values, "many": values, "medium": values, "few": [None] * len(values),
+                   "run_seconds": [180.0] * len(values)} for name, values in top1s.items()}
+
+
+def test_a_variant_is_compared_with_its_own_variants_baselines():
+    methods = _entries({"ce": [50.0, 52.0], "la": [64.0, 64.0], "mmt": [61.0, 61.0], "mmt+la": [65.0, 65.0],
+                        "ce [bf16, cuda]": [40.0, 40.0], "la [bf16, cuda]": [70.0, 70.0],
+                        "mmt [bf16, cuda]": [66.0, 66.0], "mmt+la [bf16, cuda]": [75.0, 75.0]})
+    table = tables.markdown_table(methods, recommended="mmt+la")
+    default, bf16 = (line for line in table.splitlines() if line.startswith("Top-1 differences"))
+    assert "mmt − ce: +10.00" in default and "mmt − la: -3.00" in default and "mmt+la − la: +1.00" in default
+    assert "within [bf16, cuda]" in bf16
+    assert "mmt − ce: +26.00" in bf16 and "mmt − la: -4.00" in bf16 and "mmt+la − la: +5.00" in bf16
+    targets = [line for line in table.splitlines() if line.startswith("Target")]
+    assert "`mmt+la`" in targets[0] and "(`la`): not met (+1.00)" in targets[0]
+    assert "`mmt+la [bf16, cuda]`" in targets[1] and "(`la [bf16, cuda]`): met (+5.00)" in targets[1]
+
+
+def test_a_variant_without_its_own_baseline_is_not_compared_with_the_default_one():
+    table = tables.markdown_table(_entries({"ce": [50.0], "mmt [bf16]": [60.0]}))
+    assert "Top-1 differences" not in table
+
+
+def test_methods_are_matched_across_protocols_by_base_name_within_a_variant():
+    quick = _entries({"ce": [49.0], "la": [64.0], "mmt [bf16, cuda]": [62.0], "rs": [61.0]})
+    standard = _entries({"la": [78.0], "mmt": [75.0], "mmt [bf16, cuda]": [76.0], "ce [bf16, cuda]": [70.0]})
+    assert plots.matched_methods(quick, standard) == ["la", "mmt [bf16, cuda]"]
+
+
+def test_the_quick_against_standard_plot_is_written_only_when_both_protocols_have_a_method(tmp_path):
+    write_runs(tmp_path, QUICK_100, {"la": [64.0]})
+    write_runs(tmp_path, PAPER, {"la": [78.0]}, **BF16_CUDA)  # only another variant on the standard protocol
+    (tmp_path / "sampler-distribution.json").write_text("{}")
+    render.render(tmp_path)
+    plot = tmp_path / "plots" / f"{QUICK_100}-vs-paper.png"
+    assert not plot.exists()
+    write_runs(tmp_path, PAPER, {"la": [78.0]})
+    report = render.render(tmp_path)
+    assert plot.stat().st_size > 0 and f"({plot.relative_to(tmp_path).as_posix()})" in report
+
+
+def test_methods_are_ordered_baselines_alternatives_compositions_options_then_variants():
+    shuffled = ["mmt-mixup-p1", "la [bf16]", "mmt+la", "rs", "mmt", "ce", "cmo-window", "mmt+drw", "ce [bf16]"]
+    assert names.method_order(shuffled) == ["ce", "mmt", "rs", "cmo-window", "mmt+drw", "mmt+la", "mmt-mixup-p1",
+                                            "ce [bf16]", "la [bf16]"]
+
+
+# -- the recommended recipe, keyed by setting -----------------------------------------------------
+
+
+def test_recommendations_are_read_in_the_keyed_and_the_old_flat_form(tmp_path):
+    entry = {"setting": QUICK_100, "recommended": "mmt+la", "chosen_from": "seed 0 only", "rule": "r"}
+    (tmp_path / "recommendation.json").write_text(json.dumps(entry))
+    assert recipe.read_recommendations(tmp_path) == {QUICK_100: entry}
+    (tmp_path / "recommendation.json").write_text(json.dumps({QUICK_100: entry}))
+    assert recipe.recommended_recipe(QUICK_100, tmp_path) == entry
+    assert recipe.recommended_recipe(PAPER, tmp_path) is None
+
+
+def test_each_setting_shows_its_own_recommended_recipe(tmp_path):
+    top1s = {"ce": [50.0], "la": [60.0], "mmt": [61.0], "mmt+la": [62.0], "mmt+drw": [63.0]}
+    write_runs(tmp_path, QUICK_100, top1s)
+    write_runs(tmp_path, PAPER, top1s)
+    (tmp_path / "recommendation.json").write_text(json.dumps({
+        QUICK_100: {"recommended": "mmt+la", "chosen_from": "seed 0 only", "rule": "quick rule"},
+        PAPER: {"recommended": "mmt+drw", "chosen_from": "seed 0 only", "rule": "paper rule"}}))
+    report = render.render(tmp_path, make_plots=False)
+    paper_section, quick_section = report.split(f"## {PAPER}")[1].split(f"## {QUICK_100}")
+    assert "Recommended recipe: `mmt+drw`" in paper_section and "paper rule" in paper_section
+    assert "Recommended recipe: `mmt+la`" in quick_section and "quick rule" in quick_section
+
+
+def test_the_recipe_is_not_chosen_before_all_three_seed0_results_exist(tmp_path):
+    write_runs(tmp_path, PAPER, {"mmt": [70.0], "mmt+la": [71.0]})
+    write_run(tmp_path, make_run(PAPER, "mmt+drw", 0, 72.0, **BF16_CUDA))  # another variant does not count
+    write_run(tmp_path, make_run(PAPER, "mmt+drw", 1, 72.0))  # nor does seed 1
+    with pytest.raises(ValueError, match="no seed-0 result yet for mmt\\+drw"):
+        recipe.choose_recipe(PAPER, tmp_path)
+    assert not (tmp_path / "recommendation.json").exists()
+    with pytest.raises(SystemExit) as stop:
+        render.main(["--choose-recipe", PAPER, "--results-dir", str(tmp_path)])
+    assert stop.value.code == 2
+
+
+def test_the_recipe_is_the_best_seed0_mmt_recipe_and_other_settings_keep_theirs(tmp_path):
+    old = {"setting": QUICK_100, "recommended": "mmt+la", "chosen_from": "seed 0 only", "rule": "r"}
+    (tmp_path / "recommendation.json").write_text(json.dumps(old))  # the first, flat form
+    write_runs(tmp_path, PAPER, {"ce": [70.0], "la": [77.0], "mmt": [75.0, 90.0], "mmt+la": [76.5],
+                                 "mmt+drw": [77.5]})
+    assert render.main(["--choose-recipe", PAPER, "--results-dir", str(tmp_path)]) == 0
+    written = json.loads((tmp_path / "recommendation.json").read_text())
+    assert written[QUICK_100] == old
+    entry = written[PAPER]
+    assert entry["recommended"] == "mmt+drw"  # mmt's seed 1 (90.0) is not looked at
+    assert entry["seed0_top1_of_mmt_recipes"] == {"mmt": 75.0, "mmt+la": 76.5, "mmt+drw": 77.5}
+    assert entry["seed0_top1_of_alternatives_known_then"] == {"ce": 70.0, "la": 77.0}
+    assert entry["chosen_from"] == "seed 0 only" and entry["rule"] == recipe.RULE
+    assert entry["git"] and entry["written_at"].startswith("20")
+    with pytest.raises(ValueError, match="already has a recommended recipe"):
+        recipe.choose_recipe(PAPER, tmp_path)
+
+
+def test_a_seed0_tie_goes_to_the_first_recipe_in_the_rules_order(tmp_path):
+    write_runs(tmp_path, PAPER, {"mmt": [70.0], "mmt+la": [71.0], "mmt+drw": [71.0]})
+    assert recipe.choose_recipe(PAPER, tmp_path, git="abc")["recommended"] == "mmt+la"
+
+
+# -- the time column ------------------------------------------------------------------------------
+
+
+def test_the_time_is_the_median_epoch_time_times_the_protocols_epochs(tmp_path):
     # A run paused for hours: its wall clock says 500 minutes, its epochs 30 x 6 s = 3 minutes.
     write_run(tmp_path, make_run(QUICK_100, "ce", 0, 50.0, epoch_seconds=6.0, wall_seconds=30_000.0))
-    assert update_summary(tmp_path)[QUICK_100]["ce"]["run_seconds"] == [180.0]
+    write_run(tmp_path, make_run(QUICK_100, "ce", 1, 52.0, epoch_seconds=8.0, wall_seconds=500.0))
+    assert update_summary(tmp_path)[QUICK_100]["ce"]["run_seconds"] == [180.0, 240.0]
+    report = render.render(tmp_path, make_plots=False)
+    assert "| ce | 2 | 51.00 ± 1.41 | 52.00 ± 1.41 | 46.00 ± 1.41 | — | 3.5 |" in report
+
+
+# -- the summary across settings ------------------------------------------------------------------
+
+
+def test_the_summary_table_has_methods_by_protocol_and_ratio_with_mean_sd_and_seeds(tmp_path):
+    write_runs(tmp_path, QUICK_100, {"ce": [48.0, 50.0, 52.0], "la": [64.0], "mmt-mixup-p1": [55.0]})
+    write_runs(tmp_path, QUICK_10, {"ce": [73.0, 74.0]})
+    write_runs(tmp_path, PAPER, {"la": [77.0]})
+    write_runs(tmp_path, PAPER, {"la": [79.0]}, **BF16_CUDA)
+    report = render.render(tmp_path, make_plots=False)
+    table = report.split("\n\n## ")[0]
+    assert "| method | paper ir100 | quick ir10 | quick ir100 |" in table
+    assert "| ce | — | 73.50 ± 0.71 (2) | 50.00 ± 2.00 (3) |" in table
+    assert "| la | 77.00 (1) | — | 64.00 (1) |" in table
+    assert "| la [bf16, cuda] | 79.00 (1) | — | — |" in table
+    assert "mmt-mixup-p1" not in table
+    assert "`paper`: resnet32, 200 epochs" in table and "`quick`: resnet8, 30 epochs" in table
+
+
+def test_the_readme_section_opens_with_the_summary_table_and_keeps_the_rest(tmp_path):
+    write_runs(tmp_path, QUICK_100, {"ce": [50.0], "mmt": [60.0]})
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{render.README_START}\nold\n{render.README_END}\n\ntail\n")
+    render.render(tmp_path, make_plots=False, readme=readme)
+    generated = readme.read_text().split(render.README_START)[1].split(render.README_END)[0]
+    first = [line for line in generated.splitlines() if line and not line.startswith("<!--")][0]
+    assert first.startswith("Top-1 (%) on cifar10-lt") and "old" not in generated
+    assert f"### {QUICK_100}" in generated and readme.read_text().endswith(f"{render.README_END}\n\ntail\n")
+
+
+# -- the published reference points ---------------------------------------------------------------
+
+
+def test_every_published_value_names_its_source_data_architecture_epochs_and_epoch():
+    data = published.read_published()
+    for entry in data["entries"] + data["cifar100_lt"]["entries"]:
+        assert {"top1", "source", "data", "architecture", "epochs", "epoch_reported", "evidence", "note"} <= set(entry)
+        assert entry["epoch_reported"] in ("last", "best", "unknown")
+    assert data["unverified"] and data["cifar100_lt"]["unverified"]
+
+
+def test_the_published_values_are_a_separate_section_and_cifar100_is_said_to_be_unmeasured(tmp_path):
+    write_runs(tmp_path, QUICK_100, {"ce": [50.0]})
+    data = published.read_published()
+    (tmp_path / "published.json").write_text(json.dumps(data))
+    report = render.render(tmp_path, make_plots=False)
+    ours, theirs = report.split(f"## {published.HEADING}")
+    assert "Remix-DRW" not in ours and f"{data['entries'][0]['top1']:.2f}" in theirs
+    assert theirs.count("\n| ") == 2 * 2 + len(data["entries"]) + len(data["cifar100_lt"]["entries"])
+    assert "CIFAR-100-LT is not measured here (the project has no offline copy of CIFAR-100); the MMT paper " \
+           "reports +6.12 points over CE there" in theirs
+    assert "1,241 epochs" in theirs and "last epoch" in theirs
+
+
+# -- the standard protocol's runs -----------------------------------------------------------------
+
+
+def _park(results_dir: Path, stem: str, epoch: int, protocol: str = "paper") -> None:
+    path = results_dir / "in-progress" / f"{stem}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config = {"dataset": "cifar10", "imbalance_ratio": 100.0, "profile": "exp",
+              "protocol": {"name": protocol, "epochs": EPOCHS[protocol]}}
+    torch.save({"epoch": epoch, "config": config}, path)
+
+
+def test_the_standard_protocol_state_counts_finished_and_parked_runs(tmp_path):
+    write_runs(tmp_path, PAPER, {"ce": [70.0], "la": [77.0, 77.5], "mixup": [72.0]})  # mixup is not planned
+    write_run(tmp_path, make_run(PAPER, "mmt", 0, 75.0, **BF16_CUDA))  # another variant: not the planned run
+    _park(tmp_path, "mmt-seed0", 57)
+    _park(tmp_path, "rs-seed0", 12, protocol="quick")  # another setting's checkpoint of the same name
+    state = progress.standard_state(tmp_path)
+    assert state["finished"] == ["ce-seed0", "la-seed0", "la-seed1"]
+    assert state["in_progress"] == {"mmt-seed0": {"epoch": 57, "epochs": 200}}
+    assert len(state["planned"]) == 10 and state["planned"][-2:] == ["la-seed1", "la-seed2"]
+    line = progress.progress_line(state)
+    assert "3 of 10 planned runs finished" in line and "mmt-seed0 (epoch 57 of 200)" in line
+    assert "rs-seed0" in line.split("not started:")[1]
+
+
+def test_the_recipes_further_seeds_join_the_plan_once_it_is_chosen(tmp_path):
+    write_runs(tmp_path, PAPER, {"mmt+drw": [77.0, 77.2]})
+    before = progress.standard_state(tmp_path)
+    assert before["finished"] == ["mmt+drw-seed0"] and len(before["planned"]) == 10
+    (tmp_path / "recommendation.json").write_text(json.dumps({PAPER: {"recommended": "mmt+drw"}}))
+    after = progress.standard_state(tmp_path)
+    assert after["finished"] == ["mmt+drw-seed0", "mmt+drw-seed1"] and len(after["planned"]) == 12
+    assert after["planned"][-2:] == ["mmt+drw-seed1", "mmt+drw-seed2"]
+    assert "2 of 12 planned runs finished" in progress.progress_line(after)
+
+
+def test_the_results_show_the_standard_protocol_state_once_a_run_is_there(tmp_path):
+    write_runs(tmp_path, QUICK_100, {"ce": [50.0]})
+    assert "planned runs finished" not in render.render(tmp_path, make_plots=False)
+    _park(tmp_path, "ce-seed0", 3)
+    assert "0 of 10 planned runs finished" in render.render(tmp_path, make_plots=False)
 
 
 # -- the sampler distribution comes from a file -----------------------------------------------------
@@ -112,6 +329,24 @@ def test_a_distribution_is_found_by_setting_or_by_the_same_counts_and_batch_size
     assert find_distribution(distributions, PAPER, COUNTS, 128) is entry  # same counts: the same shares
     assert find_distribution(distributions, PAPER, COUNTS, 64) is None
     assert find_distribution(distributions, QUICK_100, COUNTS[:-1] + [49], 128) is None
+
+
+def test_render_draws_the_sampler_plot_from_the_file_without_sampling(tmp_path, monkeypatch, capsys):
+    import mmt_augment
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("render sampled")
+
+    monkeypatch.setattr(mmt_augment, "MMTBatchSampler", refuse)
+    write_runs(tmp_path, QUICK_100, {"ce": [50.0]})
+    plot = tmp_path / "plots" / f"{QUICK_100}-sampler.png"
+    render.render(tmp_path, settings=[QUICK_100])
+    assert not plot.exists() and "sampler-distribution.json has no sampler distribution" in capsys.readouterr().err
+    shares = {"weighting": "balanced", "epochs": 1, "head": list(np.array(COUNTS) / sum(COUNTS)), "tail": [0.1] * 10}
+    (tmp_path / "sampler-distribution.json").write_text(json.dumps(
+        {QUICK_100: {"train_counts": COUNTS, "batch_size": 128, "weightings": [shares]}}))
+    report = render.render(tmp_path, settings=[QUICK_100])
+    assert plot.stat().st_size > 0 and f"({plot.relative_to(tmp_path).as_posix()})" in report
 
 
 def test_the_committed_sampler_file_covers_every_committed_setting():
