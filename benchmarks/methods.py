@@ -54,9 +54,13 @@ import torch.nn.functional as F
 
 from benchmarks.protocols import Protocol, mixing_epochs
 
-__all__ = ["BASELINES", "METHODS", "Loss", "Method", "Recipe", "check_methods", "library_defaults", "parse_method"]
+__all__ = ["BASELINES", "CORE_METHODS", "METHODS", "Loss", "Method", "Recipe", "check_methods", "library_defaults",
+           "parse_method"]
 
+#: The methods every accuracy table starts with: plain CE, the two in-batch mixers, CMO and MMT.
 BASELINES = ("ce", "mixup", "cutmix", "cmo", "mmt")
+#: The first comparison of every run plan: the plain baseline, the closest prior method (CMO) and MMT.
+CORE_METHODS = ("ce", "cmo", "mmt")
 
 LOSSES = ("ce", "la", "drw")
 DRW_BETA = 0.9999
