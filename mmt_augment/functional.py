@@ -8,10 +8,9 @@ Kernels (no randomness, no state; differentiable in both images):
 Parameter sampling (explicit ``torch.Generator``, ``(B,)`` tensors on any device, the same
 draws eagerly and under ``torch.compile``): :func:`sample_mix_params` (everything one call
 needs, for any mode or tuple of modes), :func:`sample_lam`, :func:`sample_apply`,
-:func:`sample_boxes`, and :func:`draw_uniforms` (the one random draw behind them);
-:func:`sample_batch_params_on_host` and :func:`sample_row_params_on_host`, the same per-batch
-draw read as Python numbers and the same per-row draw as NumPy arrays (the CPU fast paths,
-equal bit for bit). The box rules: :func:`cutmix_boxes`, :func:`resize_boxes`.
+:func:`sample_boxes`, and :func:`draw_uniforms` (the one random draw behind them). The box
+rules: :func:`cutmix_boxes`, :func:`resize_boxes`. Applying parameters to images is
+:func:`mmt_augment.modes.apply`.
 
 Example:
     >>> import torch
@@ -22,6 +21,8 @@ Example:
     >>> images = MF.cutmix(head, tail, params.boxes)
     >>> targets = MF.mix_index_labels(torch.tensor([0, 1, 2, 3]), torch.tensor([9, 9, 9, 9]), params.lam, 10)
 """
+
+import warnings
 
 from mmt_augment.kernels import (
     box_area_lam,
@@ -36,23 +37,10 @@ from mmt_augment.kernels import (
     resize_paste,
 )
 from mmt_augment.losses import mixed_cross_entropy, remix_labels
-from mmt_augment.modes import cutmix_boxes, resize_boxes
-from mmt_augment.params import (
-    HostBatchParams,
-    HostRowParams,
-    MixParams,
-    draw_uniforms,
-    sample_apply,
-    sample_batch_params_on_host,
-    sample_boxes,
-    sample_lam,
-    sample_mix_params,
-    sample_row_params_on_host,
-)
+from mmt_augment.modes import MixParams, cutmix_boxes, resize_boxes
+from mmt_augment.params import draw_uniforms, sample_apply, sample_boxes, sample_lam, sample_mix_params
 
 __all__ = [
-    "HostBatchParams",
-    "HostRowParams",
     "MixParams",
     "box_area_lam",
     "box_masks",
@@ -70,9 +58,26 @@ __all__ = [
     "resize_boxes",
     "resize_paste",
     "sample_apply",
-    "sample_batch_params_on_host",
     "sample_boxes",
     "sample_lam",
     "sample_mix_params",
-    "sample_row_params_on_host",
 ]
+
+# Public in 0.2.0, internal since (the per-batch CPU form of the mode table): kept working with a
+# DeprecationWarning until 0.4.
+_DEPRECATED = {
+    "HostBatchParams": ("mmt_augment.modes", "HostBatchParams"),
+    "sample_batch_params_on_host": ("mmt_augment.params", "sample_batch_on_host"),
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _DEPRECATED:
+        module_name, attribute = _DEPRECATED[name]
+        warnings.warn(f"mmt_augment.functional.{name} is deprecated and will be removed in 0.4: it is the "
+                      "internal CPU form of MMTMix's per-batch parameters (MMTMix.make_params draws it where "
+                      "it applies)", DeprecationWarning, stacklevel=2)
+        import importlib
+
+        return getattr(importlib.import_module(module_name), attribute)
+    raise AttributeError(f"module 'mmt_augment.functional' has no attribute {name!r}")

@@ -1,9 +1,11 @@
 """Pure tensor kernels of MMT: blend a head batch with a tail batch and mix their labels.
 
 Every function here is deterministic: the random parameters (``lam``, ``boxes``) come in as
-arguments, so the result is a pure function of (head, tail, params). Nothing loops over rows,
-nothing reads a tensor back to the host, and every kernel is differentiable with respect to
-both image batches, so they run unchanged under ``torch.compile`` and in CUDA graphs.
+arguments, so the result is a pure function of (head, tail, params). Nothing loops over rows and
+nothing reads a tensor back to the host. The kernels without a trailing underscore or ``_bits``
+are differentiable in both image batches and run unchanged under ``torch.compile`` and in CUDA
+graphs; the in-place ones (``keep_rows_``, ``cutmix_``) and :func:`cutmix_bits` are the CPU forms
+the mode table (:mod:`mmt_augment.modes`) uses outside autograd and compile.
 
 Conventions: images are ``(B, C, H, W)``; ``lam`` is the head's share of each output row, a
 ``(B,)`` tensor; a box is ``(x1, y1, x2, y2)`` in pixels, half-open (columns ``x1 <= x < x2``,
@@ -12,25 +14,31 @@ rows ``y1 <= y < y2``), and ``boxes`` is a ``(B, 4)`` integer tensor of them.
 
 from __future__ import annotations
 
-import functools
 from typing import Optional, Union
 
-import numpy as np
 import torch
 
 __all__ = [
     "box_area_lam",
-    "box_area_lam_on_host",
     "box_masks",
     "cutmix",
     "cutmix_",
+    "cutmix_bits",
+    "keep_rows",
+    "keep_rows_",
     "mix_index_labels",
     "mix_soft_labels",
     "mixup",
-    "keep_rows",
     "paste_box",
     "resize_paste",
 ]
+
+
+def _check_rows(rows: torch.Tensor, batch_size: int) -> None:
+    # A 0/1 integer mask would index rows instead of selecting them: refused by every form alike.
+    if not isinstance(rows, torch.Tensor) or rows.dtype != torch.bool or rows.shape != (batch_size,):
+        what = f"{rows.dtype} of shape {tuple(rows.shape)}" if isinstance(rows, torch.Tensor) else type(rows).__name__
+        raise TypeError(f"rows must be a bool tensor of shape ({batch_size},), got {what}")
 
 
 def mixup(
@@ -55,212 +63,57 @@ def mixup(
 
     Returns:
         ``(B, C, H, W)`` blend with the dtype and memory format of ``head_images``.
+
+    Raises:
+        TypeError: if ``rows`` is not a ``(B,)`` bool tensor.
     """
+    if rows is not None:
+        _check_rows(rows, head_images.shape[0])
+    blended = _lerp(head_images, tail_images, lam)
+    return blended if rows is None else keep_rows(blended, head_images, rows)
+
+
+def _lerp(head_images: torch.Tensor, tail_images: torch.Tensor, lam: Union[torch.Tensor, float]) -> torch.Tensor:
     compute_dtype = head_images.dtype if head_images.is_floating_point() else torch.float32
-    if isinstance(lam, torch.Tensor):
-        weight: Union[torch.Tensor, float] = lam.to(compute_dtype).view(-1, 1, 1, 1)
-    else:
-        weight = float(lam)
+    weight = lam.to(compute_dtype).view(-1, 1, 1, 1) if isinstance(lam, torch.Tensor) else float(lam)
     if head_images.is_floating_point():
-        blended = torch.lerp(tail_images, head_images, weight)
-    else:
-        blended = torch.lerp(tail_images.to(torch.float32), head_images.to(torch.float32), weight)
-        blended = blended.round_().to(head_images.dtype)
-    if rows is None:
-        return blended
-    return keep_rows(blended, head_images, rows)
+        return torch.lerp(tail_images, head_images, weight)
+    blended = torch.lerp(tail_images.to(torch.float32), head_images.to(torch.float32), weight)
+    return blended.round_().to(head_images.dtype)
 
 
 def keep_rows(blended: torch.Tensor, head_images: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """``blended`` where ``rows`` is True, else the head row, copied exactly.
+    """``blended`` where ``rows`` is True, else the head row, copied exactly (one ``torch.where``).
 
-    On the CPU outside autograd and ``torch.compile``, the head rows are copied into ``blended``
-    in place (only the unmixed rows are touched); elsewhere it is one ``torch.where``.
+    Raises:
+        TypeError: if ``rows`` is not a ``(B,)`` bool tensor.
     """
-    rows = rows.to(blended.device)
-    if blended.is_cpu and not _records_grad(blended, head_images) and not torch.compiler.is_compiling():
-        kept = (~rows).nonzero().squeeze(1)
-        if kept.numel():
-            blended.index_copy_(0, kept, head_images.index_select(0, kept))
-        return blended
-    return torch.where(rows.view(-1, 1, 1, 1), blended, head_images)
+    _check_rows(rows, blended.shape[0])
+    return torch.where(rows.to(blended.device).view(-1, 1, 1, 1), blended, head_images)
 
 
-_NUMPY_INTEGERS = {torch.uint8: np.uint8, torch.int16: np.int16, torch.int32: np.int32, torch.int64: np.int64}
-# Box dtypes the tables are indexed with (NumPy takes integer indices only).
-_BOX_INTEGERS = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
-# Longest side whose edge tables (two (L + 1, L) arrays per dtype, 0.8 MB for int64 at 224 px)
-# are kept; longer sides compare positions with the box edges instead.
-_EDGE_TABLE_MAX_LENGTH = 256
+def keep_rows_(blended: torch.Tensor, head_images: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """In-place :func:`keep_rows`: the head rows where ``rows`` is False are copied into
+    ``blended`` (only those rows are touched); returns ``blended``. Not for autograd or
+    ``torch.compile`` (its row count depends on the values of ``rows``).
 
-
-@functools.lru_cache(maxsize=16)
-def _edge_tables(length: int, dtype: torch.dtype, all_ones: bool) -> tuple[np.ndarray, np.ndarray]:
-    # Row k of the first table is 1 (every bit set with ``all_ones``) at positions x < k, row k of
-    # the second at x >= k, for k = 0 .. length; read-only, shared by every call.
-    positions = np.arange(length)
-    below = positions < np.arange(length + 1)[:, None]
-    fill = np.array(-1 if all_ones else 1).astype(_NUMPY_INTEGERS[dtype])  # -1 wraps to all ones
-    tables = below * fill, ~below * fill
-    for table in tables:
-        table.flags.writeable = False
-    return tables
+    Raises:
+        TypeError: if ``rows`` is not a ``(B,)`` bool tensor.
+    """
+    _check_rows(rows, blended.shape[0])
+    kept = (~rows.to(blended.device)).nonzero().squeeze(1)
+    if kept.numel():
+        blended.index_copy_(0, kept, head_images.index_select(0, kept))
+    return blended
 
 
 def _box_edges(boxes: torch.Tensor, length: int, dtype: torch.dtype, *, all_ones: bool = False) -> torch.Tensor:
     # (B, 2, L) tensor in ``dtype`` of 1 (all bits set with ``all_ones``) where [b, 0, x] has
     # x1 <= x < x2 and [b, 1, y] has y1 <= y < y2, else 0.
-    if (dtype in _NUMPY_INTEGERS and length <= _EDGE_TABLE_MAX_LENGTH and boxes.dtype in _BOX_INTEGERS
-            and host_readable(boxes)):
-        # The same sets read from tables in NumPy: x < high is row ``high`` of a table of prefixes,
-        # x >= low row ``low`` of their complements; "clip" takes an index below 0 as row 0 and
-        # one above ``length`` as the last row, which is what the comparisons give there. A third
-        # of the time of ten tensor ops on small arrays.
-        below, at_or_above = _edge_tables(length, dtype, all_ones)
-        edges = boxes.numpy()
-        return torch.from_numpy(below.take(edges[:, 2:], axis=0, mode="clip")
-                                & at_or_above.take(edges[:, :2], axis=0, mode="clip"))
     coords = torch.arange(length, device=boxes.device)
     low, high = boxes[:, :2].unsqueeze(-1), boxes[:, 2:].unsqueeze(-1)  # (B, 2, 1): (x, y)
     inside = ((coords >= low) & (coords < high)).to(dtype)
     return inside.neg_() if all_ones else inside
-
-
-def _box_indicator(boxes: torch.Tensor, height: int, width: int, dtype: torch.dtype) -> torch.Tensor:
-    # (B, 1, H, W) tensor of 0/1 in ``dtype``. The outer product of the row and column
-    # indicators is a multiplication, which vectorises on CPU where boolean ``&`` does not.
-    inside = _box_edges(boxes, max(height, width), dtype)
-    return (inside[:, 1, :height].unsqueeze(2) * inside[:, 0, :width].unsqueeze(1)).unsqueeze(1)
-
-
-_BITS_OF_SIZE = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
-# Above this batch size the bitwise selection's extra passes cost more than ``torch.where``'s
-# scalar loop saves (the crossover measured on a 2-core AMD EPYC lay between 6 and 12 MB).
-_BITWISE_MAX_BYTES = 8 * 2**20
-
-
-def _records_grad(*tensors: torch.Tensor) -> bool:
-    # Whether autograd records an op on these tensors (a kernel's in-place and reinterpreting
-    # fast paths must then step aside).
-    if not torch.is_grad_enabled():
-        return False
-    for tensor in tensors:
-        if tensor.requires_grad:
-            return True
-    return False
-
-
-# These checks run on every call of the CPU fast paths, so they read cheap attributes
-# (``is_cpu`` rather than ``device.type``) through names bound once.
-_is_functorch_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
-_functorch_interpreter = torch._C._functorch.peek_interpreter_stack
-_forward_ad = torch.autograd.forward_ad
-
-
-def _carries_tangent(tensor: torch.Tensor) -> bool:
-    # Forward-mode AD (dual tensors, torch.func.jvp) and other functorch transforms see through
-    # torch.where but not through a reinterpreting view.
-    # Dual tensors exist only inside a dual level (-1: none open), so the unpacking is skipped.
-    return _is_functorch_wrapped(tensor) or (
-        getattr(_forward_ad, "_current_level", 0) >= 0 and _forward_ad.unpack_dual(tensor).tangent is not None)
-
-
-def host_readable(*tensors: torch.Tensor) -> bool:
-    """Whether every tensor can be read as a NumPy array, for the package's host-side fast paths:
-    on the CPU, outside autograd, ``torch.compile`` and ``torch.func`` transforms."""
-    # Inside a torch.func transform even a plain tensor cannot be read as an array.
-    if torch.compiler.is_compiling() or _functorch_interpreter() is not None:
-        return False
-    for tensor in tensors:
-        if not tensor.is_cpu or tensor.requires_grad or _carries_tangent(tensor):
-            return False
-    return True
-
-
-# Dtypes whose bits the select can move as integers of their size: not bool, not complex.
-_BITWISE_DTYPES = frozenset(
-    dtype for dtype in vars(torch).values()
-    if isinstance(dtype, torch.dtype) and dtype.itemsize in _BITS_OF_SIZE and not dtype.is_complex
-    and dtype != torch.bool
-)
-
-
-def _bitwise_applies(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.Tensor) -> bool:
-    """Whether the bitwise select gives exactly what ``torch.where`` would (and is the faster)."""
-    return (
-        not torch.compiler.is_compiling()  # first: symbolic sizes must not reach the checks below
-        and outside.is_cpu
-        and inside.is_cpu
-        and inside.dtype == outside.dtype  # torch.where promotes mixed dtypes; bits cannot
-        and outside.dtype in _BITWISE_DTYPES
-        and outside.ndim == 4
-        and inside.shape == outside.shape
-        and boxes.shape[0] == outside.shape[0]  # no broadcasting of the masks over the batch
-        and outside.numel() * outside.element_size() <= _BITWISE_MAX_BYTES
-        and not _records_grad(inside, outside)
-        and not _carries_tangent(inside)
-        and not _carries_tangent(outside)
-    )
-
-
-def _shares_memory(first: torch.Tensor, second: torch.Tensor) -> bool:
-    # torch.func's wrapped tensors expose no storage: taken as shared, which is always safe here.
-    if _is_functorch_wrapped(first) or _is_functorch_wrapped(second):
-        return True
-    return first.untyped_storage().data_ptr() == second.untyped_storage().data_ptr()
-
-
-def _boxes_on_device_of(boxes: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-    # ``boxes.to(images.device)``, skipped on the CPU, where that no-op call costs more than the check.
-    return boxes if boxes.is_cpu and images.is_cpu else boxes.to(images.device)
-
-
-def _select_in_boxes(boxes: torch.Tensor, inside: torch.Tensor, outside: torch.Tensor, *,
-                     in_place: bool = False) -> torch.Tensor:
-    """``where(box_masks(boxes), inside, outside)``: pixels copied, never computed.
-
-    On the CPU (outside autograd and ``torch.compile``), ``torch.where`` with a mask broadcast
-    over the channels does not vectorise; selecting on the images' bits does and gives the same
-    bits: ``outside ^ ((outside ^ inside) & mask)`` with ``mask`` all ones inside the box, three
-    passes over the batch and a ``(B, 1, H, W)`` mask. More passes than ``torch.where``'s one,
-    so it wins while the batch stays in the CPU's caches and loses once memory bandwidth bounds
-    both; batches over ``_BITWISE_MAX_BYTES`` (8 MiB) use
-    ``torch.where``, as do other devices, mixed dtypes or shapes (``torch.where`` promotes and
-    broadcasts them), autograd (reverse or forward mode) and other ``torch.func`` transforms.
-
-    With ``in_place``, the result is written into ``outside`` (which is returned): on the bitwise
-    path three passes over ``outside`` and one ``(B, 1, H, W)`` mask, else ``torch.where`` writing
-    into ``outside`` (through a copy under autograd and ``torch.compile``).
-    """
-    height, width = outside.shape[-2:]
-    bitwise = _bitwise_applies(boxes, inside, outside)  # checked first: it steps aside under compile
-    # Storage cannot be read while compiling (where the copy path below runs anyway).
-    shared = in_place and not torch.compiler.is_compiling() and _shares_memory(inside, outside)
-    if not bitwise or shared:
-        mask = box_masks(boxes, height, width)
-        if not in_place:
-            return torch.where(mask, inside, outside)
-        # ``out=`` takes no part in compile or autograd (either mode) and must not overlap an input.
-        if (torch.compiler.is_compiling() or _records_grad(inside, outside) or _carries_tangent(inside)
-                or _carries_tangent(outside) or inside.dtype != outside.dtype or shared):
-            return outside.copy_(torch.where(mask, inside, outside))
-        return torch.where(mask, inside, outside, out=outside)
-    bits = _BITS_OF_SIZE[outside.element_size()]
-    outside_bits, inside_bits = outside.view(bits), inside.view(bits)
-    # The box's columns ([:, 0]) and rows ([:, 1]) as all-ones / 0 integers.
-    edges = _box_edges(boxes, max(height, width), bits, all_ones=True)
-    rows, columns = edges[:, 1, :height].unsqueeze(2), edges[:, 0, :width].unsqueeze(1)  # (B, H, 1), (B, 1, W)
-    if in_place:
-        # outside ^ ((outside ^ inside) & m) is inside ^ ((outside ^ inside) & ~m): three passes
-        # over ``outside`` itself, with ~m = ~rows | ~columns the only (B, 1, H, W) buffer.
-        outer_mask = torch.bitwise_or(rows.bitwise_not(), columns.bitwise_not()).unsqueeze(1)
-        outside_bits.bitwise_xor_(inside_bits).bitwise_and_(outer_mask).bitwise_xor_(inside_bits)
-        return outside
-    # One (B, 1, H, W) mask and three passes over the batch: a pass fewer than applying the
-    # box's rows and then its columns, which measured slower in the benchmark's rounds.
-    selected = torch.bitwise_xor(outside_bits, inside_bits)
-    selected.bitwise_and_(torch.bitwise_and(rows, columns).unsqueeze(1))
-    return selected.bitwise_xor_(outside_bits).view(outside.dtype)
 
 
 def box_masks(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -274,9 +127,15 @@ def box_masks(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
     Returns:
         ``(B, 1, H, W)`` bool tensor on the device of ``boxes``.
     """
-    indicator = _box_indicator(boxes, height, width, torch.uint8)
-    # 0/1 bytes are valid bools: reinterpret them without a copy (inductor compiles the cast only).
-    return indicator.bool() if torch.compiler.is_compiling() else indicator.view(torch.bool)
+    # The outer product of the row and column indicators as a multiplication of bytes, which
+    # vectorises on the CPU where boolean ``&`` does not.
+    inside = _box_edges(boxes, max(height, width), torch.uint8)
+    return (inside[:, 1, :height].unsqueeze(2) * inside[:, 0, :width].unsqueeze(1)).unsqueeze(1).bool()
+
+
+def _boxes_on_device_of(boxes: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    # ``boxes.to(images.device)``, skipped on the CPU, where that no-op call costs more than the check.
+    return boxes if boxes.is_cpu and images.is_cpu else boxes.to(images.device)
 
 
 def cutmix(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
@@ -285,9 +144,7 @@ def cutmix(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Te
     ``out = where(mask(box), tail, head)``: pixels are copied, never blended, so a pixel
     outside the box is the head's pixel bit for bit (also when the tail holds NaN there).
     Rows may carry different boxes; an empty box (``x1 == x2``) leaves the head row unchanged.
-    One ``torch.where`` pass with a ``(B, 1, H, W)`` mask broadcast over the channels (on the
-    CPU, for batches up to 8 MiB outside autograd and compile, the same selection done on the
-    pixels' bits, which vectorises).
+    One ``torch.where`` pass with a ``(B, 1, H, W)`` mask broadcast over the channels.
 
     Args:
         head_images: ``(B, C, H, W)`` head batch.
@@ -297,21 +154,19 @@ def cutmix(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Te
     Returns:
         ``(B, C, H, W)`` tensor with the dtype of ``head_images``.
     """
-    return _select_in_boxes(_boxes_on_device_of(boxes, head_images), tail_images, head_images)
+    height, width = head_images.shape[-2:]
+    return torch.where(box_masks(_boxes_on_device_of(boxes, head_images), height, width), tail_images, head_images)
 
 
 def cutmix_(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-    """In-place :func:`cutmix`: paste each row's box from the tail batch into ``head_images`` itself.
+    """In-place :func:`cutmix`: the result is written into ``head_images``, which is returned.
 
-    The same pixels as :func:`cutmix` without a new batch-sized tensor: on the CPU (the bitwise
-    path) three passes over ``head_images`` and one ``(B, 1, H, W)`` mask; elsewhere one
-    ``torch.where`` written into ``head_images`` (under autograd and ``torch.compile``, a new
-    tensor copied back). Useful for a batch the caller owns, such as the result of a previous mix.
+    The result is computed before anything is written, so the tail may share memory with the
+    head in any way (even through another storage object over the same memory).
 
     Args:
         head_images: ``(B, C, H, W)`` batch to paste into; modified.
-        tail_images: ``(B, C, H, W)`` tail batch of the same shape and dtype (it may be
-            ``head_images`` itself).
+        tail_images: ``(B, C, H, W)`` tail batch of the same shape and dtype.
         boxes: ``(B, 4)`` integer boxes ``(x1, y1, x2, y2)``, clipped to the image.
 
     Returns:
@@ -325,7 +180,48 @@ def cutmix_(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.T
             "cutmix_ needs tail_images of the shape and dtype of head_images "
             f"{tuple(head_images.shape)} {head_images.dtype}, got {tuple(tail_images.shape)} {tail_images.dtype}"
         )
-    return _select_in_boxes(_boxes_on_device_of(boxes, head_images), tail_images, head_images, in_place=True)
+    return head_images.copy_(cutmix(head_images, tail_images, boxes))
+
+
+_BITS_OF_SIZE = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def cutmix_bits(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Tensor, *,
+                in_place: bool = False) -> torch.Tensor:
+    """:func:`cutmix` computed on the pixels' bits: ``head ^ ((head ^ tail) & mask)``.
+
+    The same bits as :func:`cutmix` in three passes over the batch with one ``(B, 1, H, W)``
+    integer mask; on the CPU this vectorises where ``torch.where`` with a mask broadcast over the
+    channels does not, so it is the faster form for batches that fit the caches. It reinterprets
+    the images as integers, which autograd and ``torch.func`` cannot follow: for plain tensors of
+    one shape and dtype outside autograd (the mode table's CPU form, see
+    :func:`mmt_augment._fastpath.on_host`).
+
+    Args:
+        head_images: ``(B, C, H, W)`` head batch.
+        tail_images: ``(B, C, H, W)`` tail batch, same shape, dtype and device.
+        boxes: ``(B, 4)`` integer boxes on the images' device.
+        in_place: write the result into ``head_images`` (which must not share memory with
+            ``tail_images``) and return it.
+
+    Returns:
+        ``(B, C, H, W)`` tensor with the dtype of ``head_images``.
+    """
+    height, width = head_images.shape[-2:]
+    bits = _BITS_OF_SIZE[head_images.element_size()]
+    head_bits, tail_bits = head_images.view(bits), tail_images.view(bits)
+    # The box's columns ([:, 0]) and rows ([:, 1]) as all-ones / 0 integers.
+    edges = _box_edges(boxes, max(height, width), bits, all_ones=True)
+    rows, columns = edges[:, 1, :height].unsqueeze(2), edges[:, 0, :width].unsqueeze(1)  # (B, H, 1), (B, 1, W)
+    if in_place:
+        # head ^ ((head ^ tail) & m) is tail ^ ((head ^ tail) & ~m): three passes over the head
+        # itself, with ~m = ~rows | ~columns the only (B, 1, H, W) buffer.
+        outer = torch.bitwise_or(rows.bitwise_not(), columns.bitwise_not()).unsqueeze(1)
+        head_bits.bitwise_xor_(tail_bits).bitwise_and_(outer).bitwise_xor_(tail_bits)
+        return head_images
+    selected = torch.bitwise_xor(head_bits, tail_bits)
+    selected.bitwise_and_(torch.bitwise_and(rows, columns).unsqueeze(1))
+    return selected.bitwise_xor_(head_bits).view(head_images.dtype)
 
 
 def paste_box(head_images: torch.Tensor, tail_images: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:
@@ -397,7 +293,7 @@ def resize_paste(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: to
         resized = resized.to(head_images.dtype)
     else:
         resized = resized.round_().clamp_(0, 255).to(head_images.dtype)
-    return _select_in_boxes(boxes, resized, head_images)
+    return torch.where(box_masks(boxes, height, width), resized, head_images)
 
 
 def box_area_lam(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -411,18 +307,8 @@ def box_area_lam(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
     Returns:
         ``(B,)`` float32 tensor in ``[0, 1]``.
     """
-    if boxes.dtype == torch.int64 and height * width > 0 and host_readable(boxes):
-        # The same float32 arithmetic in NumPy: a quarter of the time for a batch of boxes.
-        return torch.from_numpy(box_area_lam_on_host(boxes.numpy(), height, width))
     pasted = (boxes[:, 2:] - boxes[:, :2]).prod(1).to(torch.float32)
     return 1.0 - pasted / float(height * width)
-
-
-def box_area_lam_on_host(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
-    """:func:`box_area_lam` for a NumPy ``(B, 4)`` int64 array, in the same float32 arithmetic
-    (bit for bit; ``height * width > 0``)."""
-    pasted = ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).astype(np.float32)
-    return np.float32(1.0) - pasted / np.float32(height * width)
 
 
 def mix_index_labels(

@@ -14,9 +14,9 @@ import torch
 from kornia.augmentation import MixAugmentationBaseV2
 from kornia.constants import DataKey
 
-from mmt_augment import _checks
-from mmt_augment.params import MixParams, sample_mix_params
-from mmt_augment.transforms import apply_mix_params
+from mmt_augment import _checks, modes
+from mmt_augment.modes import MixParams
+from mmt_augment.params import sample_mix_params
 
 __all__ = ["RandomMMT"]
 
@@ -171,7 +171,7 @@ class RandomMMT(MixAugmentationBaseV2):
         self, input: torch.Tensor, params: Dict[str, torch.Tensor], flags: Optional[Dict[str, Any]] = None
     ) -> torch.Tensor:
         half = _checks.check_even_rows("paired_images", input.shape[0])
-        return apply_mix_params(input[:half], input[half:], self._mix_params(params, input.device))
+        return modes.apply(input[:half], input[half:], self._mix_params(params, input.device))
 
     def apply_transform_class(
         self, input: torch.Tensor, params: Dict[str, torch.Tensor], flags: Optional[Dict[str, Any]] = None

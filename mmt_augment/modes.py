@@ -2,8 +2,8 @@
 
 Each entry of :data:`MODES` is a :class:`MixMode`. :class:`mmt_augment.MMTMix`,
 :class:`mmt_augment.RandomMMT`, :func:`mmt_augment.functional.sample_mix_params` and the
-argument checks all read this table, so a new mode is one kernel in
-:mod:`mmt_augment.kernels` plus one entry here.
+argument checks all read this table, and :func:`apply` is the one place where parameters meet
+images, so a new mode is one kernel in :mod:`mmt_augment.kernels` plus one entry here.
 
 * ``"mixup"``: ``lam * head + (1 - lam) * tail`` with ``lam ~ Beta(alpha, alpha)``; ``lam`` is
   the head's share.
@@ -13,26 +13,90 @@ argument checks all read this table, so a new mode is one kernel in
 * ``"resizemix"``: the head with the **whole** tail image shrunk by ``s ~ U(0.1, 0.8)`` per side
   (antialiased bilinear) and pasted at a uniform position; the head's share is
   ``1 - pasted area / (H W)``.
+
+An entry's tensor forms run everywhere (any device, autograd, ``torch.compile``, ``torch.func``).
+MixUp and CutMix also keep CPU forms beside them, which give the same bits faster and run only
+where :func:`mmt_augment._fastpath.on_host` allows: per-row parameters applied on the pixels'
+bits or in place, and per-batch parameters drawn and applied as Python numbers.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections.abc import Callable
-from typing import Optional
+from typing import NamedTuple, Optional, Union
 
 import numpy as np
 import torch
 
-from mmt_augment import kernels
+from mmt_augment import _fastpath, kernels
 
-__all__ = ["MODES", "MixMode", "cutmix_box_on_host", "cutmix_boxes", "cutmix_draw_on_host", "resize_boxes"]
+__all__ = ["MODES", "BatchOnHost", "MixMode", "MixParams", "apply", "cutmix_box_on_host", "cutmix_boxes",
+           "resize_boxes"]
 
+Box = tuple[int, int, int, int]
 Draw = Callable[..., tuple[torch.Tensor, Optional[torch.Tensor]]]
 Apply = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor],
                   Optional[torch.Tensor]], torch.Tensor]
+
+
+class MixParams(NamedTuple):
+    """Parameters of one MMT call, one entry per output row.
+
+    Attributes:
+        lam: ``(B,)`` float32, the head's true share of each output row: 1 for a row that is
+            not mixed, ``1 - box area / image area`` for a box mode (CutMix, ResizeMix) after
+            the box is clipped, the interpolation weight for MixUp.
+        apply: ``(B,)`` bool, whether the row is mixed.
+        mode: ``(B,)`` int64 index of each row's mode in ``modes``.
+        boxes: ``(B, 4)`` int64 ``(x1, y1, x2, y2)``, the pasted region of rows mixed by a box
+            mode (``(0, 0, 0, 0)`` for every other row); ``None`` when no mode uses a box.
+        modes: the mode names, in the order ``mode`` indexes.
+        mixes_all: True when every row is mixed whatever was drawn (``p == 1``), which the
+            kernels can use without reading ``apply``.
+    """
+
+    lam: torch.Tensor
+    apply: torch.Tensor
+    mode: torch.Tensor
+    boxes: Optional[torch.Tensor]
+    modes: tuple[str, ...]
+    mixes_all: bool = False
+
+
+class HostBatchParams(NamedTuple):
+    """Per-batch parameters of one mode as Python numbers: the CPU form of :class:`MixParams`
+    with ``per_sample=False`` (the same draw, bit for bit), which :func:`apply` takes.
+
+    Attributes:
+        lam: the head's true share of every row (1.0 when the batch is not mixed).
+        apply: whether the batch is mixed.
+        mode: the batch's mode name.
+        box: ``(x1, y1, x2, y2)`` for CutMix (``(0, 0, 0, 0)`` when not mixed), else ``None``.
+    """
+
+    lam: float
+    apply: bool
+    mode: str
+    box: Optional[Box]
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchOnHost:
+    """A mode's per-batch CPU form: its draw and its kernel on Python numbers.
+
+    Attributes:
+        draw: ``draw(target_lam, draws, height, width) -> (lam, box)`` from the row's Beta draw
+            and its uniforms (Python floats): the head's true share and the box (``None`` for
+            blending modes), bit for bit the tensor form's.
+        apply: ``apply(head, tail, lam, box) -> images``.
+        dtypes: the image dtypes for which ``apply`` gives the tensor form's bits.
+    """
+
+    draw: Callable[[float, list[float], int, int], tuple[float, Optional[Box]]]
+    apply: Callable[[torch.Tensor, torch.Tensor, float, Optional[Box]], torch.Tensor]
+    dtypes: frozenset[torch.dtype]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +115,9 @@ class MixMode:
             place unless it is ``head``, the caller's batch). Box modes get
             ``boxes`` with empty boxes for the rows they do not own; blending modes get ``rows``
             (``None``: every row).
+        apply_on_host: the same as ``apply`` for plain CPU tensors outside autograd (``None``:
+            the mode has no CPU form).
+        batch_on_host: the per-batch CPU form (``None``: none).
     """
 
     name: str
@@ -58,6 +125,11 @@ class MixMode:
     box: bool
     draw: Draw
     apply: Apply
+    apply_on_host: Optional[Apply] = None
+    batch_on_host: Optional[BatchOnHost] = None
+
+
+# -- the box rules ------------------------------------------------------------------------------
 
 
 def _sqrt_rounded(values: torch.Tensor) -> torch.Tensor:
@@ -88,8 +160,6 @@ def cutmix_boxes(lam: torch.Tensor, centres: torch.Tensor, height: int, width: i
         ``(B, 4)`` int64 boxes ``(x1, y1, x2, y2)``; their area can be below ``(1 - lam) H W``
         after clipping, so the head's true share is :func:`mmt_augment.kernels.box_area_lam`.
     """
-    if lam.dtype == centres.dtype == torch.float32 and kernels.host_readable(lam, centres):
-        return torch.from_numpy(_cutmix_boxes_on_host(lam.numpy(), centres.numpy(), height, width))
     # (x, y) pairs at once, against an image-size tensor filled on the device from Python
     # numbers: a torch.tensor([W, H], device=cuda) would be a blocking host-to-device copy.
     size = torch.full((2,), float(width), device=lam.device)
@@ -101,66 +171,14 @@ def cutmix_boxes(lam: torch.Tensor, centres: torch.Tensor, height: int, width: i
     return torch.cat([low.clamp(min=0).minimum(limit), (low + cut).clamp(min=0).minimum(limit)], dim=1)
 
 
-def _cutmix_boxes_on_host(lam: np.ndarray, centres: np.ndarray, height: int, width: int) -> np.ndarray:
-    # cutmix_boxes for float32 NumPy arrays, op for op in float32 (bit for bit the tensor rule; a
-    # test compares them): a dozen NumPy ops on (B,) arrays take a third of the time of the same
-    # tensor ops.
-    with np.errstate(invalid="ignore"):  # a NaN share or centre casts to garbage silently, as in torch
-        return _finite_cutmix_boxes_on_host(lam, centres, height, width)
-
-
-def cutmix_draw_on_host(lam: np.ndarray, centres: np.ndarray, height: int,
-                        width: int) -> tuple[np.ndarray, np.ndarray]:
-    """CutMix's draw for finite float32 NumPy draws: the head's true shares and the boxes.
-
-    What the ``"cutmix"`` entry of :data:`MODES` computes from the same draws, in the same
-    float32 arithmetic (bit for bit; tests compare them), for the CPU fast path of per-sample
-    parameters (:func:`mmt_augment.params.sample_row_params_on_host`).
-
-    Args:
-        lam: ``(B,)`` float32 target head shares in [0, 1].
-        centres: ``(B, 2)`` float32 uniforms in [0, 1) for the centres' (x, y).
-        height: image height H (``H * W > 0``).
-        width: image width W.
-
-    Returns:
-        ``(lam, boxes)``: ``(B,)`` float32 shares after clipping and ``(B, 4)`` int64 boxes.
-    """
-    boxes = _finite_cutmix_boxes_on_host(lam, centres, height, width)
-    return kernels.box_area_lam_on_host(boxes, height, width), boxes
-
-
-def _finite_cutmix_boxes_on_host(lam: np.ndarray, centres: np.ndarray, height: int, width: int) -> np.ndarray:
-    # The box rule for finite shares and centres (the draws), which need no errstate.
-    f32 = np.float32
-    size, limits = _host_sizes(height, width)
-    side = np.sqrt(np.maximum(f32(1.0) - lam, f32(0.0)))  # NumPy's float32 sqrt is correctly rounded
-    cut = (side[:, None] * size).astype(np.int64)  # (B, 2): box width, height
-    boxes = np.empty((len(lam), 4), dtype=np.int64)
-    low = np.subtract((centres * size).astype(np.int64), cut >> 1, out=boxes[:, :2])  # cut >= 0: cut // 2
-    np.add(low, cut, out=boxes[:, 2:])
-    np.maximum(boxes, 0, out=boxes)  # np.clip costs more than both of these on small arrays
-    return np.minimum(boxes, limits, out=boxes)
-
-
-@functools.lru_cache(maxsize=16)
-def _host_sizes(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    # (W, H) as float32 and (W, H, W, H) as int64, read-only: shared by every call. The limits
-    # are the float32 sizes truncated, as the tensor rule's (W itself up to 2 ** 24).
-    size = np.array([width, height], dtype=np.float32)
-    limits = np.tile(size.astype(np.int64), 2)
-    size.flags.writeable = limits.flags.writeable = False
-    return size, limits
-
-
 def cutmix_box_on_host(lam: float, centre_x: float, centre_y: float, height: int,
                        width: int) -> tuple[tuple[int, int, int, int], float]:
-    """:func:`cutmix_boxes` for one row of Python numbers, in float32 arithmetic like the tensors.
+    """:func:`cutmix_boxes` and the head share for one row of Python numbers: CutMix's per-batch
+    CPU form, which skips a dozen one-element tensor ops.
 
     Every step rounds like the float32 tensor ops (IEEE float32 through NumPy scalars, the square
-    root correctly rounded like :func:`cutmix_boxes`), so the
-    box and the head share equal the tensor rule's bit for bit (a test checks this); the CPU
-    per-batch fast path of :class:`mmt_augment.MMTMix` uses it to skip a dozen tiny tensor ops.
+    root correctly rounded like :func:`cutmix_boxes`), so the box and the head share equal the
+    tensor rule's bit for bit (a test checks this).
 
     Returns:
         ``((x1, y1, x2, y2), lam)``: the box and the head's true share (a float32 value).
@@ -171,7 +189,8 @@ def cutmix_box_on_host(lam: float, centre_x: float, centre_y: float, height: int
     cut_w, cut_h = int(side * f32(width)), int(side * f32(height))
     x_low = int(f32(centre_x) * f32(width)) - cut_w // 2
     y_low = int(f32(centre_y) * f32(height)) - cut_h // 2
-    width_limit, height_limit = int(f32(width)), int(f32(height))  # as the tensor rule's (see _host_sizes)
+    # The float32 sizes truncated, as the tensor rule's limits (W itself up to 2 ** 24).
+    width_limit, height_limit = int(f32(width)), int(f32(height))
     x1, x2 = (min(max(value, 0), width_limit) for value in (x_low, x_low + cut_w))
     y1, y2 = (min(max(value, 0), height_limit) for value in (y_low, y_low + cut_h))
     share = f32(1.0) - f32((x2 - x1) * (y2 - y1)) / f32(height * width)
@@ -202,15 +221,29 @@ def resize_boxes(draws: torch.Tensor, height: int, width: int, scale: tuple[floa
     return torch.stack([x1, y1, x1 + box_w, y1 + box_h], dim=1)
 
 
+# -- the entries --------------------------------------------------------------------------------
+
+
 def _draw_mixup(target_lam, draws, height, width, *, resize_scale):
     return target_lam.contiguous(), None  # the draw may be a column of the block of uniforms
 
 
 def _apply_mixup(out, head, tail, lam, boxes, rows):
     blended = kernels.mixup(head, tail, lam)
-    if rows is None:
-        return blended
-    return kernels.keep_rows(blended, out, rows)
+    return blended if rows is None else kernels.keep_rows(blended, out, rows)
+
+
+def _apply_mixup_on_host(out, head, tail, lam, boxes, rows):
+    blended = kernels.mixup(head, tail, lam)
+    return blended if rows is None else kernels.keep_rows_(blended, out, rows)
+
+
+def _draw_mixup_batch(target_lam, draws, height, width):
+    return target_lam, None
+
+
+def _apply_mixup_batch(head, tail, lam, box):
+    return kernels.mixup(head, tail, lam)
 
 
 def _draw_cutmix(target_lam, draws, height, width, *, resize_scale):
@@ -219,9 +252,23 @@ def _draw_cutmix(target_lam, draws, height, width, *, resize_scale):
 
 
 def _apply_cutmix(out, head, tail, lam, boxes, rows):
-    if out is head:  # the caller's batch: never written
+    return kernels.cutmix(out, tail, boxes)
+
+
+def _apply_cutmix_on_host(out, head, tail, lam, boxes, rows):
+    if not _fastpath.bitwise_pays(out):
         return kernels.cutmix(out, tail, boxes)
-    return kernels.cutmix_(out, tail, boxes)  # the result of an earlier mode of this call
+    return kernels.cutmix_bits(out, tail, boxes, in_place=out is not head)  # ``out`` of an earlier mode: ours
+
+
+def _draw_cutmix_batch(target_lam, draws, height, width):
+    box, share = cutmix_box_on_host(target_lam, draws[0], draws[1], height, width)
+    return share, box
+
+
+def _apply_cutmix_batch(head, tail, lam, box):
+    assert box is not None  # CutMix always draws a box
+    return kernels.paste_box(head, tail, box)
 
 
 def _draw_resizemix(target_lam, draws, height, width, *, resize_scale):
@@ -233,9 +280,64 @@ def _apply_resizemix(out, head, tail, lam, boxes, rows):
     return kernels.resize_paste(out, tail, boxes)
 
 
+_EXACT_WITH_A_FLOAT = frozenset({torch.uint8, torch.float32, torch.float64})
+_EVERY_DTYPE = frozenset({torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64})
+
 #: The mixing modes by name.
 MODES: dict[str, MixMode] = {
-    "mixup": MixMode("mixup", columns=0, box=False, draw=_draw_mixup, apply=_apply_mixup),
-    "cutmix": MixMode("cutmix", columns=2, box=True, draw=_draw_cutmix, apply=_apply_cutmix),
+    "mixup": MixMode("mixup", columns=0, box=False, draw=_draw_mixup, apply=_apply_mixup,
+                     apply_on_host=_apply_mixup_on_host,
+                     # float16/bfloat16 blend with a rounded tensor weight: a Python float differs.
+                     batch_on_host=BatchOnHost(_draw_mixup_batch, _apply_mixup_batch, _EXACT_WITH_A_FLOAT)),
+    "cutmix": MixMode("cutmix", columns=2, box=True, draw=_draw_cutmix, apply=_apply_cutmix,
+                      apply_on_host=_apply_cutmix_on_host,
+                      batch_on_host=BatchOnHost(_draw_cutmix_batch, _apply_cutmix_batch, _EVERY_DTYPE)),
     "resizemix": MixMode("resizemix", columns=3, box=True, draw=_draw_resizemix, apply=_apply_resizemix),
 }
+
+
+# -- the one apply point ------------------------------------------------------------------------
+
+
+def apply(head_images: torch.Tensor, tail_images: torch.Tensor,
+          params: Union[MixParams, HostBatchParams]) -> torch.Tensor:
+    """Blend the image batches with the parameters of one call (a pure function of its inputs).
+
+    Each mode of ``params.modes`` mixes the rows it owns (blending modes first, then box modes
+    paste into the result), and every other row is the head row bit for bit. The CPU forms of
+    the entries run where :func:`mmt_augment._fastpath.on_host` allows, the tensor forms
+    elsewhere; they give the same bits. The inputs are never modified.
+
+    Args:
+        head_images: ``(B, C, H, W)`` head batch.
+        tail_images: ``(B, C, H, W)`` tail batch of the same shape, dtype and device.
+        params: :class:`MixParams` for ``B`` rows (or a per-batch :class:`HostBatchParams`).
+
+    Returns:
+        ``(B, C, H, W)`` mixed images, a new tensor.
+    """
+    if isinstance(params, HostBatchParams):
+        if not params.apply:
+            return head_images.clone()
+        form = MODES[params.mode].batch_on_host
+        assert form is not None  # drawn only for modes with a per-batch CPU form
+        return form.apply(head_images, tail_images, params.lam, params.box)
+    host = _fastpath.on_host(head_images, tail_images)
+    if len(params.modes) == 1:  # one mode: its kernel on every row it mixes
+        entry = MODES[params.modes[0]]
+        rows = None if params.mixes_all else params.apply
+        kernel = entry.apply_on_host if host and entry.apply_on_host is not None else entry.apply
+        out = kernel(head_images, head_images, tail_images, params.lam, params.boxes, rows)
+        return out.clone() if out is head_images else out
+    order = sorted(range(len(params.modes)), key=lambda index: MODES[params.modes[index]].box)
+    out = head_images
+    for index in order:
+        entry = MODES[params.modes[index]]
+        rows = params.apply & (params.mode == index)
+        boxes = params.boxes
+        if entry.box:
+            assert boxes is not None  # box modes always draw boxes
+            boxes = boxes * rows.unsqueeze(1)  # empty boxes for the rows of other modes
+        kernel = entry.apply_on_host if host and entry.apply_on_host is not None else entry.apply
+        out = kernel(out, head_images, tail_images, params.lam, boxes, rows)
+    return out.clone() if out is head_images else out

@@ -20,82 +20,21 @@ tensor arithmetic only, so:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import numpy as np
 import torch
 
-from mmt_augment import kernels
-from mmt_augment.modes import MODES, MixMode, cutmix_box_on_host, cutmix_boxes, cutmix_draw_on_host
+from mmt_augment.modes import MODES, HostBatchParams, MixParams, cutmix_boxes
 
 __all__ = [
-    "HostBatchParams",
-    "HostRowParams",
     "MixParams",
     "draw_uniforms",
     "sample_apply",
-    "sample_batch_params_on_host",
     "sample_boxes",
     "sample_lam",
     "sample_mix_params",
-    "sample_row_params_on_host",
 ]
-
-
-class MixParams(NamedTuple):
-    """Parameters of one MMT call, one entry per output row.
-
-    Attributes:
-        lam: ``(B,)`` float32, the head's true share of each output row: 1 for a row that is
-            not mixed, ``1 - box area / image area`` for a box mode (CutMix, ResizeMix) after
-            the box is clipped, the interpolation weight for MixUp.
-        apply: ``(B,)`` bool, whether the row is mixed.
-        mode: ``(B,)`` int64 index of each row's mode in ``modes``.
-        boxes: ``(B, 4)`` int64 ``(x1, y1, x2, y2)``, the pasted region of rows mixed by a box
-            mode (``(0, 0, 0, 0)`` for every other row); ``None`` when no mode uses a box.
-        modes: the mode names, in the order ``mode`` indexes.
-        mixes_all: True when every row is mixed whatever was drawn (``p == 1``), which the
-            kernels can use without reading ``apply``.
-    """
-
-    lam: torch.Tensor
-    apply: torch.Tensor
-    mode: torch.Tensor
-    boxes: Optional[torch.Tensor]
-    modes: tuple[str, ...]
-    mixes_all: bool = False
-
-
-class HostRowParams(NamedTuple):
-    """Per-row parameters as NumPy arrays (the CPU fast path), equal to :class:`MixParams`'s.
-
-    Attributes:
-        lam: ``(B,)`` float32, the head's true share of each row (1 for a row not mixed).
-        apply: ``(B,)`` bool, whether the row is mixed; ``None`` when every row is (``p == 1``).
-        mode: the mode name.
-        boxes: ``(B, 4)`` int64 for CutMix (``(0, 0, 0, 0)`` for a row not mixed), else ``None``.
-    """
-
-    lam: np.ndarray
-    apply: Optional[np.ndarray]
-    mode: str
-    boxes: Optional[np.ndarray]
-
-
-class HostBatchParams(NamedTuple):
-    """Per-batch parameters as Python numbers (the CPU fast path), equal to :class:`MixParams`'s.
-
-    Attributes:
-        lam: the head's true share of every row (1.0 when the batch is not mixed).
-        apply: whether the batch is mixed.
-        mode: the batch's mode name.
-        box: ``(x1, y1, x2, y2)`` for CutMix (``(0, 0, 0, 0)`` when not mixed), else ``None``.
-    """
-
-    lam: float
-    apply: bool
-    mode: str
-    box: Optional[tuple[int, int, int, int]]
 
 
 # -- the one draw -------------------------------------------------------------------------------
@@ -297,86 +236,27 @@ def sample_mix_params(
     return MixParams(lam=lam, apply=apply, mode=mode_index, boxes=boxes, modes=names, mixes_all=mixes_all)
 
 
-# -- the CPU fast paths: the same draws, the arithmetic on the host -----------------------------
+# -- the per-batch CPU form: the same draw, read as Python numbers -------------------------------
 
 
-def _host_mode(mode: str) -> MixMode:
-    # The modes whose parameters the CPU fast paths compute on the host.
-    if mode not in ("mixup", "cutmix"):
-        raise ValueError(f"mode must be 'mixup' or 'cutmix' for host-side parameters, got {mode!r}")
-    return MODES[mode]
+def sample_batch_on_host(height: int, width: int, *, mode: str, alpha: float = 1.0, p: float = 1.0,
+                         generator: Optional[torch.Generator] = None) -> HostBatchParams:
+    """:func:`sample_mix_params` with ``per_sample=False`` for one mode with a per-batch CPU form
+    (:attr:`mmt_augment.modes.MixMode.batch_on_host`), read as Python numbers.
 
-
-def sample_batch_params_on_host(
-    height: int,
-    width: int,
-    *,
-    mode: str,
-    alpha: float = 1.0,
-    p: float = 1.0,
-    generator: Optional[torch.Generator] = None,
-) -> HostBatchParams:
-    """:func:`sample_mix_params` with ``per_sample=False`` on the CPU, read as Python numbers.
-
-    The same draw (one :func:`draw_uniforms` call, so the generator advances alike) and the same
-    arithmetic in float32 on the host: the result equals the tensor path's bit for bit (a test
-    checks this over many seeds), at a fraction of the cost of a dozen one-element tensor ops.
-    For ``"mixup"`` and ``"cutmix"`` (the modes with a faster per-batch CPU kernel).
-
-    Raises:
-        ValueError: for any other mode.
+    The same :func:`draw_uniforms` call (so the generator advances alike), then the mode's own
+    per-batch form of its rule, bit for bit the tensor path's (a test compares them over many
+    seeds): a fraction of the cost of a dozen one-element tensor ops.
     """
-    entry = _host_mode(mode)
-    if alpha == 1.0:
-        # _draw's block for Beta(1, 1) on the same device, read whole: lam is its first column.
-        device = generator.device if generator is not None else torch.device("cpu")
-        lam, apply_draw, *draws = torch.rand(1, 2 + entry.columns, generator=generator, device=device).tolist()[0]
-    else:
-        uniforms, target_lam = draw_uniforms(1, 1 + entry.columns, alpha, generator=generator)
-        (apply_draw, *draws), lam = uniforms[0].tolist(), float(target_lam[0])
+    form = MODES[mode].batch_on_host
+    if form is None:
+        raise ValueError(f"mode {mode!r} has no per-batch CPU form; modes with one: "
+                         f"{[name for name, entry in MODES.items() if entry.batch_on_host is not None]}")
+    uniforms, target_lam = draw_uniforms(1, 1 + MODES[mode].columns, alpha, generator=generator,
+                                         device=torch.device("cpu"))
+    (apply_draw, *draws), lam = uniforms[0].tolist(), float(target_lam[0])
     # A float32 tensor compared with a Python float compares in float32.
     if not apply_draw < float(np.float32(p)):
-        return HostBatchParams(lam=1.0, apply=False, mode=mode, box=(0, 0, 0, 0) if entry.box else None)
-    if mode == "cutmix":
-        box, share = cutmix_box_on_host(lam, draws[0], draws[1], height, width)
-        return HostBatchParams(lam=share, apply=True, mode=mode, box=box)
-    return HostBatchParams(lam=lam, apply=True, mode=mode, box=None)
-
-
-def sample_row_params_on_host(
-    batch_size: int,
-    height: int,
-    width: int,
-    *,
-    mode: str,
-    alpha: float = 1.0,
-    p: float = 1.0,
-    generator: Optional[torch.Generator] = None,
-) -> HostRowParams:
-    """:func:`sample_mix_params` with ``per_sample=True`` on the CPU, as NumPy arrays.
-
-    The same draw (one :func:`draw_uniforms` call, so the generator advances alike) and the same
-    float32 arithmetic in NumPy: the result equals the tensor path's bit for bit (a test checks
-    this over many seeds), without the dozen small tensor ops that cost more than the arithmetic
-    on a CPU. For ``"mixup"`` and ``"cutmix"``.
-
-    Raises:
-        ValueError: for any other mode.
-    """
-    uniforms, target_lam = draw_uniforms(batch_size, 1 + _host_mode(mode).columns, alpha, generator=generator,
-                                         device=torch.device("cpu"))
-    if kernels.host_readable(uniforms, target_lam):
-        draws, lam = uniforms.numpy(), target_lam.numpy()
-    else:  # drawn inside a torch.func transform: wrapped tensors have no storage to share
-        draws = np.array(uniforms.tolist(), dtype=np.float32).reshape(tuple(uniforms.shape))
-        lam = np.array(target_lam.tolist(), dtype=np.float32)
-    boxes = None
-    if mode == "cutmix":
-        lam, boxes = cutmix_draw_on_host(lam, draws[:, 1:], height, width)
-    if p >= 1.0:
-        return HostRowParams(lam=lam, apply=None, mode=mode, boxes=boxes)
-    # A float32 tensor compared with a Python float compares in float32.
-    apply = draws[:, 0] < np.float32(p)
-    if boxes is not None:
-        boxes = boxes * apply[:, None]
-    return HostRowParams(lam=np.where(apply, lam, np.float32(1.0)), apply=apply, mode=mode, boxes=boxes)
+        return HostBatchParams(lam=1.0, apply=False, mode=mode, box=(0, 0, 0, 0) if MODES[mode].box else None)
+    share, box = form.draw(lam, draws, height, width)
+    return HostBatchParams(lam=share, apply=True, mode=mode, box=box)

@@ -1,8 +1,8 @@
 """``MMTMix``: the MMT batch transform, used like torchvision's ``v2.CutMix`` / ``v2.MixUp``.
 
-The module draws parameters with :func:`mmt_augment.params.sample_mix_params` and applies each
-mode's kernel from the table in :mod:`mmt_augment.modes`; it adds argument checks and the call
-forms.
+The module checks the inputs once, draws the parameters in :meth:`MMTMix.make_params` and applies
+them with :func:`mmt_augment.modes.apply`, the mode table's one apply point; it adds the call
+forms and the targets.
 """
 
 from __future__ import annotations
@@ -15,17 +15,10 @@ import torch
 from torch.utils._pytree import tree_flatten, tree_unflatten
 from torchvision import tv_tensors
 
-from mmt_augment import _checks, kernels
+from mmt_augment import _checks, _fastpath, kernels, modes
 from mmt_augment.losses import MixedLabels
-from mmt_augment.modes import MODES
-from mmt_augment.params import (
-    HostBatchParams,
-    HostRowParams,
-    MixParams,
-    sample_batch_params_on_host,
-    sample_mix_params,
-    sample_row_params_on_host,
-)
+from mmt_augment.modes import MODES, HostBatchParams, MixParams
+from mmt_augment.params import sample_batch_on_host, sample_mix_params
 
 __all__ = ["MMTMix"]
 
@@ -43,39 +36,11 @@ def _keep_memory_format(output: torch.Tensor, like: torch.Tensor) -> torch.Tenso
     return output
 
 
-def _is_compiling() -> bool:
-    return torch.compiler.is_compiling()
-
-
 def _rewrap(images: torch.Tensor, like: Any) -> torch.Tensor:
     """Give ``images`` the tv_tensors type of ``like`` (``tv_tensors.Image`` in, ``Image`` out)."""
     if isinstance(like, tv_tensors.TVTensor) and not isinstance(images, type(like)):
         return tv_tensors.wrap(images, like=like)
     return images
-
-
-def apply_mix_params(head_images: torch.Tensor, tail_images: torch.Tensor, params: MixParams) -> torch.Tensor:
-    """Blend the image batches with parameters from :func:`mmt_augment.params.sample_mix_params`.
-
-    A pure function of its inputs: each mode of ``params.modes`` mixes the rows it owns (blending
-    modes first, then box modes paste into the result), and every other row is the head row
-    bit for bit. The inputs are never modified.
-    """
-    if len(params.modes) == 1:  # one mode: its kernel on every row it mixes
-        rows = None if params.mixes_all else params.apply
-        out = MODES[params.modes[0]].apply(head_images, head_images, tail_images, params.lam, params.boxes, rows)
-        return out.clone() if out is head_images else out
-    order = sorted(range(len(params.modes)), key=lambda index: MODES[params.modes[index]].box)
-    out = head_images
-    for index in order:
-        mode = MODES[params.modes[index]]
-        rows = params.apply & (params.mode == index)
-        boxes = params.boxes
-        if mode.box:
-            assert boxes is not None  # box modes always draw boxes
-            boxes = boxes * rows.unsqueeze(1)  # empty boxes for the rows of other modes
-        out = mode.apply(out, head_images, tail_images, params.lam, boxes, rows)
-    return out.clone() if out is head_images else out
 
 
 class MMTMix(torch.nn.Module):
@@ -202,15 +167,23 @@ class MMTMix(torch.nn.Module):
 
     # -- parameters ---------------------------------------------------------------------------
 
-    def make_params(self, head_images: torch.Tensor) -> MixParams:
+    def make_params(self, head_images: torch.Tensor) -> Union[MixParams, HostBatchParams]:
         """Draw the parameters for one call on a head batch of shape ``(B, C, H, W)``.
 
-        ``(B,)`` tensors on the images' device, from one draw of the generator (else the
-        device's global RNG); nothing is read back, so this neither synchronises a GPU nor
-        breaks ``torch.compile``, and a seed gives the same parameters eagerly and compiled.
+        The one draw point of every call. :class:`~mmt_augment.modes.MixParams` holds ``(B,)``
+        tensors on the images' device, from one draw of the generator (else the device's
+        global RNG); nothing is read back, so this neither synchronises a GPU nor breaks
+        ``torch.compile``, and a seed gives the same parameters eagerly and compiled. On the CPU
+        (eager, outside autograd), per-batch MixUp and CutMix draw the same parameters as Python
+        numbers instead (:class:`~mmt_augment.modes.HostBatchParams`, bit for bit the same
+        result, at a fraction of the cost); :meth:`apply_params` takes either.
         """
         batch_size, _, height, width = head_images.shape
-        params = sample_mix_params(
+        if self._batch_on_host(head_images):
+            assert isinstance(self.mode, str)  # a mode tuple has no per-batch CPU form
+            return sample_batch_on_host(height, width, mode=self.mode, alpha=self.alpha, p=self.p,
+                                        generator=self._stream())
+        return sample_mix_params(
             batch_size,
             height,
             width,
@@ -223,12 +196,23 @@ class MMTMix(torch.nn.Module):
             generator=self._stream(),
             device=head_images.device,
         )
-        return params
+
+    def _batch_on_host(self, head_images: torch.Tensor) -> bool:
+        # Per-batch parameters as Python numbers: a mode with that CPU form, for this dtype, a
+        # CPU generator (its draws are read back) and images the CPU forms may take.
+        if self.per_sample or not isinstance(self.mode, str) or head_images.shape[0] == 0:
+            return False
+        form = MODES[self.mode].batch_on_host
+        generator_on_cpu = self.generator is None or self.generator.device.type == "cpu"
+        return (form is not None and head_images.dtype in form.dtypes and generator_on_cpu
+                and _fastpath.on_host(head_images))
 
     @staticmethod
-    def apply_params(head_images: torch.Tensor, tail_images: torch.Tensor, params: MixParams) -> torch.Tensor:
-        """Blend the image batches with parameters from :meth:`make_params` (a pure function)."""
-        return apply_mix_params(head_images, tail_images, params)
+    def apply_params(head_images: torch.Tensor, tail_images: torch.Tensor,
+                     params: Union[MixParams, HostBatchParams]) -> torch.Tensor:
+        """Blend the image batches with parameters from :meth:`make_params` (a pure function;
+        :func:`mmt_augment.modes.apply`)."""
+        return modes.apply(head_images, tail_images, params)
 
     # -- public calls -------------------------------------------------------------------------
 
@@ -306,40 +290,11 @@ class MMTMix(torch.nn.Module):
     def _mix_images(
         self, head_images: torch.Tensor, tail_images: torch.Tensor, like: Any
     ) -> tuple[torch.Tensor, Union[torch.Tensor, float]]:
-        """The mixed images and the head share ``lam`` (one float for host-side parameters)."""
+        """The mixed images and the head share ``lam`` (one float for per-batch CPU parameters)."""
         head, tail = _plain(head_images), _plain(tail_images)
-        lam: Union[torch.Tensor, float]
-        if self._on_host(head, tail):
-            assert isinstance(self.mode, str)  # _on_host holds for a single mode only
-            # On the CPU: the same draws as make_params with the arithmetic in NumPy or on Python
-            # numbers (equal to sample_mix_params bit for bit); a dozen small tensor ops would cost
-            # more than the arithmetic, and per batch, more than the mix.
-            batch_size, _, height, width = head.shape
-            if self.per_sample:
-                rows = sample_row_params_on_host(batch_size, height, width, mode=self.mode, alpha=self.alpha,
-                                                 p=self.p, generator=self._stream())
-                images, lam = _apply_rows_on_host(head, tail, rows), torch.from_numpy(rows.lam)
-            else:
-                host = sample_batch_params_on_host(height, width, mode=self.mode, alpha=self.alpha, p=self.p,
-                                                   generator=self._stream())
-                images, lam = _apply_on_host(head, tail, host), host.lam
-        else:
-            params = self.make_params(head)
-            images, lam = self.apply_params(head, tail, params), params.lam
-        return _rewrap(_keep_memory_format(images, head), like), lam
-
-    def _on_host(self, head: torch.Tensor, tail: torch.Tensor) -> bool:
-        generator_device = self.generator.device.type if self.generator is not None else "cpu"
-        return (
-            self.mode in ("mixup", "cutmix")
-            and head.is_cpu
-            and generator_device == "cpu"
-            and head.shape[0] > 0
-            # float16/bfloat16 MixUp takes a rounded tensor weight; a Python float would differ.
-            and (self.per_sample or self.mode == "cutmix" or head.dtype in (torch.uint8, torch.float32, torch.float64))
-            and not _is_compiling()
-            and not (torch.is_grad_enabled() and (head.requires_grad or tail.requires_grad))
-        )
+        params = self.make_params(head)
+        images = self.apply_params(head, tail, params)
+        return _rewrap(_keep_memory_format(images, head), like), params.lam
 
     @staticmethod
     def _mix_targets(
@@ -357,7 +312,7 @@ class MMTMix(torch.nn.Module):
 
     def _should_validate(self, labels: torch.Tensor) -> bool:
         if self.validate_labels is None:
-            return labels.is_cpu and not _is_compiling()
+            return labels.is_cpu and not _fastpath.is_compiling()
         return self.validate_labels
 
     def _unpack(self, inputs: tuple[Any, ...]):
@@ -422,24 +377,6 @@ class MMTMix(torch.nn.Module):
             return tree_unflatten(out, spec)
 
         return (*parts, like, rebuild)
-
-
-def _apply_on_host(head_images: torch.Tensor, tail_images: torch.Tensor, params: HostBatchParams) -> torch.Tensor:
-    """The kernels for per-batch parameters held as Python numbers: a paste is one strided copy."""
-    if not params.apply:
-        return head_images.clone()
-    if params.box is not None:
-        return kernels.paste_box(head_images, tail_images, params.box)
-    return kernels.mixup(head_images, tail_images, params.lam)
-
-
-def _apply_rows_on_host(head_images: torch.Tensor, tail_images: torch.Tensor, params: HostRowParams) -> torch.Tensor:
-    """The kernels for per-row parameters held as NumPy arrays (the mode table's, on tensors read
-    from them without a copy)."""
-    if params.boxes is not None:
-        return kernels.cutmix(head_images, tail_images, torch.from_numpy(params.boxes))
-    rows = None if params.apply is None else torch.from_numpy(params.apply)
-    return kernels.mixup(head_images, tail_images, torch.from_numpy(params.lam), rows)
 
 
 def _labels_from_dict(sample: dict) -> torch.Tensor:

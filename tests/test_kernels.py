@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmt_augment import functional as MF
+from mmt_augment import kernels
 
 FLOAT_DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
 
@@ -245,8 +246,9 @@ def test_cutmix_never_leaks_non_finite_tail_pixels_outside_the_box(requires_grad
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16, torch.uint8])
 @pytest.mark.parametrize("size", [(5, 8, 6), (3, 1000, 1000)])  # below and above the bitwise path's 8 MiB
-def test_cutmix_on_the_cpu_selects_bits_like_where_for_mixed_layouts_and_non_finite_values(dtype, size):
-    # The CPU kernel selects on the pixels' bits; it must agree with torch.where bit for bit.
+@pytest.mark.parametrize("in_place", [False, True])
+def test_cutmix_on_the_bits_selects_like_where_for_mixed_layouts_and_non_finite_values(dtype, size, in_place):
+    # The CPU form selects on the pixels' bits; it must agree with torch.where bit for bit.
     batch, height, width = size
     generator = torch.Generator().manual_seed(1)
     head = (torch.rand(batch, 3, height, width, generator=generator) * 200).to(dtype)
@@ -256,14 +258,15 @@ def test_cutmix_on_the_cpu_selects_bits_like_where_for_mixed_layouts_and_non_fin
         tail[0, 1, 0, 0], tail[2] = float("nan"), float("-inf")
     boxes = MF.sample_boxes(torch.rand(batch, generator=generator), height, width, generator=generator)
     expected = torch.where(MF.box_masks(boxes, height, width), tail, head)
-    out = MF.cutmix(head, tail, boxes)
+    out = kernels.cutmix_bits(head, tail, boxes, in_place=in_place)
     bits = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[out.element_size()]
     assert out.dtype == dtype and torch.equal(out.view(bits), expected.view(bits))
+    assert (out is head) == in_place
 
 
-def test_cutmix_keeps_torch_where_semantics_where_bits_cannot():
+def test_cutmix_keeps_torch_where_semantics():
     # Mixed dtypes promote, a single image broadcasts over the boxes and forward-mode AD carries a
-    # tangent, exactly as torch.where does; the bitwise CPU select must step aside for these.
+    # tangent, exactly as torch.where does.
     generator = torch.Generator().manual_seed(2)
     head, tail = torch.rand(2, 3, 6, 6, generator=generator), torch.rand(2, 3, 6, 6, generator=generator)
     boxes = torch.tensor([[0, 0, 3, 3], [1, 1, 6, 6]])
@@ -296,7 +299,7 @@ def test_cutmix_on_the_cpu_reads_boxes_beyond_the_image_as_clipped():
     assert torch.equal(MF.cutmix(head, tail, boxes.clamp(min=0).minimum(torch.tensor([7, 5, 7, 5]))), expected)
 
 
-@pytest.mark.parametrize("width", [8, 300])  # edges read from tables up to 256 px, compared beyond
+@pytest.mark.parametrize("width", [8, 300])
 def test_cutmix_takes_boxes_of_any_real_dtype_alike(width):
     generator = torch.Generator().manual_seed(6)
     head, tail = torch.rand(3, 2, 5, width, generator=generator), torch.rand(3, 2, 5, width, generator=generator)
@@ -311,8 +314,8 @@ def test_cutmix_takes_boxes_of_any_real_dtype_alike(width):
 @pytest.mark.parametrize("size", [(5, 7), (1, 300), (33, 256), (256, 1)])
 @pytest.mark.parametrize("box_dtype", [torch.int64, torch.int32])
 def test_box_masks_and_cutmix_follow_the_box_definition_for_any_integer_boxes(dtype, size, box_dtype):
-    # The CPU reads box edges from tables (sides up to 256); boxes reaching past the image, empty,
-    # reversed or far out of range must select what the definition x1 <= x < x2, y1 <= y < y2 does.
+    # Boxes reaching past the image, empty, reversed or far out of range select what the
+    # definition x1 <= x < x2, y1 <= y < y2 does, in every form of CutMix.
     height, width = size
     generator = torch.Generator().manual_seed(11)
     low = torch.randint(-2 * max(size), 2 * max(size), (40, 2), generator=generator)
@@ -329,6 +332,7 @@ def test_box_masks_and_cutmix_follow_the_box_definition_for_any_integer_boxes(dt
     tail = (torch.rand(40, 3, height, width, generator=generator) * 200).to(dtype)
     assert torch.equal(MF.cutmix(head, tail, boxes), torch.where(expected.unsqueeze(1), tail, head))
     assert torch.equal(MF.cutmix_(head.clone(), tail, boxes), torch.where(expected.unsqueeze(1), tail, head))
+    assert torch.equal(kernels.cutmix_bits(head, tail, boxes), torch.where(expected.unsqueeze(1), tail, head))
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16, torch.uint8])
@@ -383,8 +387,7 @@ def test_cutmix_of_empty_images_is_empty(size):
     assert MF.cutmix_(head, tail, boxes).shape == head.shape
 
 
-def test_cutmix_in_place_past_the_bitwise_path_writes_into_the_batch():
-    # Over 8 MiB the CPU selects with torch.where, written straight into the batch.
+def test_cutmix_in_place_writes_into_the_batch_itself():
     generator = torch.Generator().manual_seed(6)
     head, tail = torch.rand(3, 3, 700, 700, generator=generator), torch.rand(3, 3, 700, 700, generator=generator)
     boxes = MF.sample_boxes(torch.rand(3, generator=generator), 700, 700, generator=generator)
@@ -400,6 +403,34 @@ def test_cutmix_in_place_reads_a_tail_that_overlaps_the_batch():
     boxes = torch.tensor([[0, 0, 3, 3], [1, 1, 6, 6], [0, 2, 6, 4], [2, 0, 4, 6]])
     expected = MF.cutmix(head.clone(), tail.clone(), boxes)
     assert torch.equal(MF.cutmix_(head, tail, boxes), expected)
+
+
+def test_cutmix_in_place_reads_a_tail_over_the_same_memory_through_another_storage():
+    # Two storage objects over one NumPy buffer: the rows overlap though the storages differ.
+    buffer = torch.rand(5, 3, 6, 6).numpy()
+    head, tail = torch.from_numpy(buffer[:4]), torch.from_numpy(buffer[1:])
+    assert head.untyped_storage().data_ptr() != tail.untyped_storage().data_ptr()
+    boxes = torch.tensor([[0, 0, 3, 3], [1, 1, 6, 6], [0, 2, 6, 4], [2, 0, 4, 6]])
+    expected = MF.cutmix(head.clone(), tail.clone(), boxes)
+    assert torch.equal(MF.cutmix_(head, tail, boxes), expected)
+
+
+@pytest.mark.parametrize("rows", [torch.tensor([1, 0, 1, 0]), torch.tensor([1.0, 0.0, 1.0, 0.0]),
+                                  torch.tensor([True, False]), [True, False, True, False]])
+def test_mixup_and_keep_rows_take_only_a_bool_mask_of_rows(rows):
+    # A 0/1 integer mask would index rows instead of selecting them.
+    head, tail = torch.rand(4, 3, 5, 5), torch.rand(4, 3, 5, 5)
+    for call in (lambda: MF.mixup(head, tail, 0.5, rows), lambda: MF.keep_rows(tail, head, rows),
+                 lambda: kernels.keep_rows_(tail.clone(), head, rows)):
+        with pytest.raises(TypeError, match=r"rows must be a bool tensor of shape \(4,\)"):
+            call()
+
+
+def test_keep_rows_in_place_copies_the_head_rows_into_the_blend():
+    head, blended = torch.rand(4, 3, 5, 5), torch.rand(4, 3, 5, 5)
+    rows = torch.tensor([True, False, False, True])
+    expected = MF.keep_rows(blended, head, rows)
+    assert kernels.keep_rows_(blended, head, rows) is blended and torch.equal(blended, expected)
 
 
 def test_cutmix_in_place_under_forward_mode_ad_and_torch_func():

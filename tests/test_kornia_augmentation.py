@@ -8,7 +8,7 @@ K = pytest.importorskip("kornia.augmentation", reason="RandomMMT needs kornia (t
 
 from mmt_augment import MixedLabels, MMTMix, RandomMMT, mixed_cross_entropy  # noqa: E402
 from mmt_augment import functional as MF  # noqa: E402
-from mmt_augment.transforms import apply_mix_params  # noqa: E402
+from mmt_augment.modes import apply  # noqa: E402
 
 MixAugmentationBaseV2 = K.MixAugmentationBaseV2
 
@@ -32,7 +32,7 @@ def test_equals_the_shared_mix_with_the_same_draws(mode, same_on_batch):
     mixed, kornia_labels = aug(images, labels)
     params = MF.sample_mix_params(4, 8, 8, mode=mode, alpha=1.0, p=0.7, per_sample=not same_on_batch,
                                   generator=torch.Generator().manual_seed(5))
-    assert torch.equal(mixed, apply_mix_params(images[:4], images[4:], params))
+    assert torch.equal(mixed, apply(images[:4], images[4:], params))
     torch.testing.assert_close(kornia_labels[:, 2], 1 - params.lam)
 
 

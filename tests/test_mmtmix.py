@@ -163,24 +163,33 @@ def test_callable_labels_getter_finds_labels_in_any_structure():
     assert out["pixels"].shape == head.shape and out["target"].shape == (6, 10)
 
 
-def test_soft_labels_are_mixed_without_num_classes():
+@pytest.mark.parametrize("mode", MODES)
+def test_soft_labels_are_mixed_by_lam_without_num_classes(mode):
     head, _, tail, _ = make_batch(4)
-    head_soft = torch.softmax(torch.rand(4, 7), 1)
-    tail_soft = torch.softmax(torch.rand(4, 7), 1)
-    images, targets = MMTMix(mode="mixup", p=1.0)(head, head_soft, tail, tail_soft)
-    assert targets.shape == (4, 7)
-    torch.testing.assert_close(targets.sum(1), torch.ones(4))
+    generator = torch.Generator().manual_seed(1)
+    head_soft, tail_soft = torch.softmax(torch.rand(4, 7, generator=generator), 1), torch.eye(7)[[6, 5, 4, 3]]
+    _, targets = MMTMix(mode=mode, p=0.7, generator=torch.Generator().manual_seed(2))(head, head_soft, tail, tail_soft)
+    _, mixed = MMTMix(mode=mode, p=0.7, generator=torch.Generator().manual_seed(2)).mix(head, head_soft, tail,
+                                                                                       tail_soft)
+    lam = mixed.lam.unsqueeze(1)
+    assert bool((lam < 1).any())  # some rows are mixed, so the tail's labels must show
+    torch.testing.assert_close(targets, lam * head_soft + (1 - lam) * tail_soft)
 
 
-def test_tv_tensor_image_input_gives_tv_tensor_image_output():
+def test_tv_tensor_image_input_gives_the_same_pixels_as_a_tv_tensor_image():
     head, head_labels, tail, tail_labels = make_batch()
-    images, _ = seeded(p=1.0)(tv_tensors.Image(head), head_labels, tv_tensors.Image(tail), tail_labels)
+    images, targets = seeded(p=1.0)(tv_tensors.Image(head), head_labels, tv_tensors.Image(tail), tail_labels)
+    plain_images, plain_targets = seeded(p=1.0)(head, head_labels, tail, tail_labels)
     assert isinstance(images, tv_tensors.Image)
+    assert torch.equal(images.as_subclass(torch.Tensor), plain_images) and torch.equal(targets, plain_targets)
 
 
-def test_float64_images_give_float64_targets():
+def test_float64_images_give_float64_targets_with_the_float64_shares():
     head, head_labels, tail, tail_labels = make_batch(dtype=torch.float64)
-    assert seeded()(head, head_labels, tail, tail_labels)[1].dtype == torch.float64
+    _, targets = seeded(1)(head, head_labels, tail, tail_labels)
+    _, mixed = seeded(1).mix(head, head_labels, tail, tail_labels)
+    assert targets.dtype == torch.float64
+    assert torch.equal(targets, mixed.to_dense(10, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("mode", [*MODES, "resizemix", ("cutmix", "mixup"), ("mixup", "resizemix", "cutmix")])
@@ -196,22 +205,32 @@ def test_inputs_are_never_modified(mode, per_sample, p):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_nan_flows_through_without_crashing(mode):
-    head, head_labels, tail, tail_labels = make_batch()
-    head[0, 0, 0, 0] = float("nan")
-    tail[1, 0, 0, 0] = float("nan")
-    images, targets = seeded(mode=mode, per_sample=True, p=1.0)(head, head_labels, tail, tail_labels)
-    assert images.shape == head.shape and bool(torch.isfinite(targets).all())
+def test_a_nan_pixel_reaches_only_the_output_pixels_it_mixes_into(mode):
+    head, head_labels, tail, tail_labels = make_batch(16, size=(8, 8))
+    head[:, 0, 0, 0] = float("nan")
+    tail[:, 1, 7, 7] = float("nan")
+    images, targets = seeded(3, mode=mode, per_sample=True, p=1.0)(head, head_labels, tail, tail_labels)
+    drawn = seeded(3, mode=mode, per_sample=True, p=1.0).make_params(head)
+    if mode == "mixup":  # every pixel blends both rows
+        expected = head.isnan() | tail.isnan()
+    else:  # a pixel comes from the tail inside the box, from the head outside
+        inside = torch.zeros(16, 1, 8, 8, dtype=torch.bool)
+        for row, (x1, y1, x2, y2) in enumerate(drawn.boxes.tolist()):
+            inside[row, :, y1:y2, x1:x2] = True
+        expected = torch.where(inside, tail.isnan(), head.isnan())
+    assert torch.equal(images.isnan(), expected)
+    assert bool(torch.isfinite(targets).all())
 
 
-def test_gradients_reach_both_image_batches():
+def test_mixup_gradients_are_lam_for_the_head_and_one_minus_lam_for_the_tail():
     head, head_labels, tail, tail_labels = make_batch(4, dtype=torch.float64)
     head.requires_grad_(True)
     tail.requires_grad_(True)
-    images, targets = seeded(mode="mixup", p=1.0)(head, head_labels, tail, tail_labels)
+    images, mixed = seeded(mode="mixup", p=1.0).mix(head, head_labels, tail, tail_labels)
     images.sum().backward()
-    assert head.grad is not None and tail.grad is not None
-    assert float(head.grad.sum()) > 0 and float(tail.grad.sum()) > 0
+    lam = mixed.lam.double().view(-1, 1, 1, 1).expand_as(head)
+    torch.testing.assert_close(head.grad, lam)
+    torch.testing.assert_close(tail.grad, 1 - lam)
 
 
 def test_mix_and_mixed_cross_entropy_equal_dense_cross_entropy():

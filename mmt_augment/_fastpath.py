@@ -1,0 +1,54 @@
+"""Whether the CPU forms of the mode table may run: one predicate, and the torch internals it reads.
+
+Some modes of :mod:`mmt_augment.modes` keep, beside their tensor form, a CPU form that gives the
+same bits faster: it selects pixels on their bits, writes rows in place or draws per-batch
+parameters as Python numbers. Autograd, ``torch.compile`` and ``torch.func`` transforms cannot
+follow those, so they run only where :func:`on_host` holds; everything else takes the tensor
+forms. This module is the only place that reads torch's private functorch and forward-AD state.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["BITWISE_MAX_BYTES", "bitwise_pays", "is_compiling", "on_host"]
+
+# Bound once: the predicate runs on every call.
+_is_functorch_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+_functorch_interpreter = torch._C._functorch.peek_interpreter_stack
+_forward_ad = torch.autograd.forward_ad
+
+#: Largest batch (bytes) for which selecting on bits beats ``torch.where``: three passes against
+#: one, which wins while the batch stays in the CPU's caches (the crossover measured on a 2-core
+#: AMD EPYC lay between 6 and 12 MB).
+BITWISE_MAX_BYTES = 8 * 2**20
+
+
+def is_compiling() -> bool:
+    """Whether ``torch.compile`` is tracing the caller."""
+    return torch.compiler.is_compiling()
+
+
+def _has_tangent(tensor: torch.Tensor) -> bool:
+    # Dual tensors (forward-mode AD) exist only inside a dual level (-1: none open).
+    return getattr(_forward_ad, "_current_level", 0) >= 0 and _forward_ad.unpack_dual(tensor).tangent is not None
+
+
+def on_host(*tensors: torch.Tensor) -> bool:
+    """Whether the CPU forms may read, reinterpret and write these tensors: every one is a plain
+    CPU tensor, in eager mode, outside any ``torch.func`` transform or forward-mode AD, and
+    autograd does not record ops on it."""
+    if torch.compiler.is_compiling() or _functorch_interpreter() is not None:
+        return False
+    recording = torch.is_grad_enabled()
+    for tensor in tensors:
+        if not tensor.is_cpu or (recording and tensor.requires_grad) or _is_functorch_wrapped(tensor):
+            return False
+        if _has_tangent(tensor):
+            return False
+    return True
+
+
+def bitwise_pays(images: torch.Tensor) -> bool:
+    """Whether selecting ``images``' pixels on their bits is faster than ``torch.where``."""
+    return images.numel() * images.element_size() <= BITWISE_MAX_BYTES
