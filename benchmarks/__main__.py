@@ -23,7 +23,7 @@ import torch
 
 from benchmarks.data import DATASETS, load_dataset, long_tailed, setting_key
 from benchmarks.loop import train
-from benchmarks.methods import check_methods
+from benchmarks.methods import CORE_METHODS, check_methods
 from benchmarks.protocols import PROTOCOLS
 from benchmarks.results_io import LOCAL_RESULTS_DIR
 from benchmarks.run_config import RunConfig, result_path
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ir", type=float, default=None, help="imbalance ratio (default: 10 digits, 100 otherwise)")
     parser.add_argument("--protocol", default=None, choices=sorted(PROTOCOLS),
                         help="default: tiny for digits, quick otherwise")
-    parser.add_argument("--methods", nargs="+", default=["ce", "cmo", "mmt"])
+    parser.add_argument("--methods", nargs="+", default=list(CORE_METHODS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (0: torch's default). One thread keeps the run fast when another "

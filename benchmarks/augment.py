@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["crop_flip", "normalize", "random_crop_flip", "sample_crop_flip_params"]
+__all__ = ["crop_flip", "normalize", "sample_crop_flip_params"]
 
 
 def sample_crop_flip_params(
@@ -76,14 +76,6 @@ def crop_flip(
     # Advanced indices separated by a slice put their broadcast shape first: (B, H, W, C).
     gathered = padded[batch, :, rows[:, :, None], columns[:, None, :]]
     return gathered.permute(0, 3, 1, 2).contiguous()
-
-
-def random_crop_flip(
-    images: torch.Tensor, *, padding: int = 4, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """:func:`crop_flip` with parameters drawn by :func:`sample_crop_flip_params`."""
-    params = sample_crop_flip_params(images.shape[0], padding=padding, generator=generator, device=images.device)
-    return crop_flip(images, *params, padding=padding)
 
 
 def normalize(

@@ -47,7 +47,7 @@ from benchmarks.data import (
     setting_key,
 )
 from benchmarks.environment import machine_info, resolve_device
-from benchmarks.methods import parse_method
+from benchmarks.methods import CORE_METHODS, parse_method
 from benchmarks.protocols import PROTOCOLS, Protocol
 from benchmarks.results_io import LOCAL_RESULTS_DIR, write_json
 from benchmarks.step import build_run
@@ -84,7 +84,7 @@ def _synchronize(device: torch.device) -> None:
 def training_step_cost(
     dataset: ImageDataset,
     *,
-    methods: tuple[str, ...] = ("ce", "cmo", "mmt"),
+    methods: tuple[str, ...] = CORE_METHODS,
     protocol: Protocol = PROTOCOLS["quick"],
     device: str = "auto",
     rounds: int = 31,
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--npz", default=None)
     parser.add_argument("--root", default=None)
     parser.add_argument("--ir", type=float, default=100, help="imbalance ratio")
-    parser.add_argument("--methods", nargs="+", default=["ce", "cmo", "mmt"], help="training-step methods")
+    parser.add_argument("--methods", nargs="+", default=list(CORE_METHODS), help="training-step methods")
     parser.add_argument("--protocol", default="quick", choices=sorted(PROTOCOLS), help="model and batch size")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")

@@ -1,9 +1,11 @@
 """The training methods compared by the benchmarks: each name is one :class:`Method`.
 
 A method is everything that differs between methods, in one object: which batches it
-samples, how it turns them into training rows and targets, and its loss. :meth:`Method.build`
-returns a :class:`Recipe` that the shared training step (:mod:`benchmarks.train`) calls; adding
-a method is one entry in :data:`METHODS` (or one option in :func:`parse_method`) in this file.
+samples, how it turns them into training rows and targets, its loss, and how it is described
+(:meth:`Method.describe`). :meth:`Method.build` returns a :class:`Recipe` that the shared training
+step (:mod:`benchmarks.step`) calls; adding a method is one entry in :data:`METHODS` (or one option
+in :func:`parse_method`) in this file, and the lists of methods (:data:`BASELINES`,
+:data:`CORE_METHODS`, :data:`METHODS`) are written here only.
 
 ======================  ======================================================================
 name                    what it trains with
@@ -108,6 +110,43 @@ class Method:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> Method:
+        """The method a ``method_config`` record (:meth:`to_dict`) describes.
+
+        A record written before a field existed lacks it: the field's default fills it (the
+        method it meant then), so one method read from old and new files is one method.
+        """
+        fields = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in record.items() if key in fields})
+
+    def describe(self) -> str:
+        """The method in words, for tables and notes.
+
+        Example:
+            >>> parse_method("cmo-window").describe()
+            'cutmix, alpha 1, p 0.5, per-batch, tail weighting balanced; mixing epochs 3:-3'
+        """
+        weighting = self.weighting
+        weighting = weighting if isinstance(weighting, str) or weighting is None else f"n_c^-{weighting:g}"
+        if self.mixer == "none":
+            words = "no mixing"
+        elif self.mixer == "remix":
+            words = f"in-batch mixup (a permuted copy as the tail), alpha {self.alpha:g}, Remix labels"
+        elif self.mixer != "mmt":
+            words = f"torchvision {self.mixer}, in-batch, alpha {self.alpha:g}"
+        else:
+            words = (f"{self.mode}, alpha {self.alpha:g}, p {self.p:g}, "
+                     f"{'per-sample' if self.per_sample else 'per-batch'}, tail weighting {weighting}")
+        if self.sampler == "resample":
+            words += f"; batches re-sampled with class weighting {weighting}"
+        if self.loss != "ce":
+            prior = "the training set's" if self.prior == "train" else "the trained targets'"
+            words += f"; {'logit-adjusted CE' if self.loss == 'la' else 'deferred re-weighting'} with {prior} class prior"
+        if self.mix_epochs:
+            words += f"; mixing epochs {self.mix_epochs}"
+        return words
 
     def active_epochs(self, protocol: Protocol) -> range:
         """The epochs in which this method mixes (its own window, else the protocol's)."""
