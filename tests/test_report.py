@@ -286,10 +286,10 @@ def test_the_standard_protocol_state_counts_finished_and_parked_runs(tmp_path):
     state = progress.standard_state(tmp_path)
     assert state["finished"] == ["ce-seed0", "la-seed0", "la-seed1"]
     assert state["in_progress"] == {"mmt-seed0": {"epoch": 57, "epochs": 200}}
-    assert len(state["planned"]) == 10 and state["planned"][-2:] == ["la-seed1", "la-seed2"]
+    assert len(state["planned"]) == 10 and state["planned"][6:8] == ["la-seed1", "la-seed2"]
     line = progress.progress_line(state)
     assert "3 of 10 planned runs finished" in line and "mmt-seed0 (epoch 57 of 200)" in line
-    assert "rs-seed0" in line.split("not started:")[1]
+    assert "rs-seed0" in line.split("not started:")[1] and "recipe-seed1" in line.split("not started:")[1]
 
 
 def test_the_recipes_further_seeds_join_the_plan_once_it_is_chosen(tmp_path):
@@ -298,9 +298,16 @@ def test_the_recipes_further_seeds_join_the_plan_once_it_is_chosen(tmp_path):
     assert before["finished"] == ["mmt+drw-seed0"] and len(before["planned"]) == 10
     (tmp_path / "recommendation.json").write_text(json.dumps({PAPER: {"recommended": "mmt+drw"}}))
     after = progress.standard_state(tmp_path)
-    assert after["finished"] == ["mmt+drw-seed0", "mmt+drw-seed1"] and len(after["planned"]) == 12
+    assert after["finished"] == ["mmt+drw-seed0", "mmt+drw-seed1"] and len(after["planned"]) == 10
     assert after["planned"][-2:] == ["mmt+drw-seed1", "mmt+drw-seed2"]
-    assert "2 of 12 planned runs finished" in progress.progress_line(after)
+    assert "2 of 10 planned runs finished" in progress.progress_line(after)
+
+
+def test_the_extra_alternatives_are_reported_beside_the_plan_not_in_its_count(tmp_path):
+    write_runs(tmp_path, PAPER, {"ce": [70.0], "cmo-window": [71.0]})
+    state = progress.standard_state(tmp_path)
+    assert state["finished"] == ["ce-seed0", "cmo-window-seed0"]
+    assert "1 of 10 planned runs finished" in progress.progress_line(state)
 
 
 def test_the_results_show_the_standard_protocol_state_once_a_run_is_there(tmp_path):
