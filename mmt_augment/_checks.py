@@ -20,6 +20,12 @@ import torch
 #: precision, so the mix would almost never happen.
 MIN_ALPHA = 1e-3
 
+#: Largest accepted Beta concentration. ``lam`` is ``g1 / (g1 + g2)`` of two float32
+#: Gamma(alpha) draws, each about ``alpha``: from ``alpha = 2**127`` (about 1.7e38) their sum
+#: overflows and every ``lam`` would be 0 (measured with ``params.draw_uniforms``); 1e38 keeps a
+#: margin. Far below it ``lam`` is already 0.5 to float32 precision.
+MAX_ALPHA = 1e38
+
 #: Tail-sampler class weightings by name; a float is an exponent gamma (p_c ∝ n_c^-gamma).
 WEIGHTINGS = ("inverse", "reverse", "balanced")
 Weighting = Union[str, float]
@@ -62,20 +68,38 @@ def check_mode_probs(mode_probs: object, mode: Union[str, tuple[str, ...]]) -> O
     for value in mode_probs:
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"mode_probs must hold real numbers, got {type(value).__name__} {value!r}")
-        if not (math.isfinite(value) and float(value) >= 0):
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an int too large for a float
+            finite = False
+        if not (finite and float(value) >= 0):
             raise ValueError(f"mode_probs must be finite and >= 0, got {mode_probs!r}")
-    total = float(sum(mode_probs))
+    try:
+        total = float(sum(mode_probs))
+    except OverflowError:  # ints whose sum is too large for a float
+        total = math.inf
     if total <= 0:
         raise ValueError(f"mode_probs must not all be 0, got {mode_probs!r}")
+    if not math.isfinite(total):
+        # Finite weights whose sum overflows: divided by the largest first, they sum to at most
+        # len(mode_probs), and the weights normalise to finite probabilities that sum to 1.
+        largest = float(max(mode_probs))
+        scaled = [float(value) / largest for value in mode_probs]
+        return tuple(value / sum(scaled) for value in scaled)
     return tuple(float(value) / total for value in mode_probs)
 
 
 def check_alpha(alpha: object) -> float:
+    """A Beta concentration in ``[MIN_ALPHA, MAX_ALPHA]``, as a float."""
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
         raise TypeError(f"alpha must be a positive real number, got {type(alpha).__name__} {alpha!r}")
-    if not (math.isfinite(alpha) and float(alpha) >= MIN_ALPHA):
-        raise ValueError(f"alpha must be a finite number >= {MIN_ALPHA}, got {alpha!r}")
-    return float(alpha)
+    try:
+        number = float(alpha)
+    except OverflowError:  # an int too large for a float
+        number = math.inf
+    if not MIN_ALPHA <= number <= MAX_ALPHA:  # NaN fails too
+        raise ValueError(f"alpha must be a finite number >= {MIN_ALPHA} and <= {MAX_ALPHA:g}, got {alpha!r}")
+    return number
 
 
 def check_resize_scale(scale: object) -> tuple[float, float]:
@@ -288,13 +312,37 @@ def check_int(value: object, name: str, *, minimum: int | None = None) -> int:
     return int(value)
 
 
-def check_real(value: object, name: str) -> float:
-    """Return ``value`` as a finite ``float`` after checking it is a real number (not a bool)."""
+def check_real(
+    value: object,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a finite ``float`` after checking it is a real number (not a bool).
+
+    With ``low`` and/or ``high`` it must also lie in the range they bound (closed unless
+    ``low_open``/``high_open``), and the error names the range.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float counts as infinite
+        number = math.inf if value > 0 else -math.inf  # type: ignore[operator]
+    if low is None and high is None:
+        if not math.isfinite(number):
+            raise ValueError(f"{name} must be finite, got {value}")
+        return number
+    lower = -math.inf if low is None else low
+    upper = math.inf if high is None else high
+    inside = (number > lower if low_open else number >= lower) and (number < upper if high_open else number <= upper)
+    if not (math.isfinite(number) and inside):
+        interval = f"{'(' if low_open else '['}{lower}, {upper}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return number
 
 
 def check_seed(seed: object) -> int:
@@ -311,6 +359,4 @@ def check_weighting(weighting: object) -> Weighting:
             f"weighting must be a str in {WEIGHTINGS} or a float gamma, got "
             f"{type(weighting).__name__} {weighting!r}"
         )
-    if not math.isfinite(weighting):
-        raise ValueError(f"weighting gamma must be finite, got {weighting}")
-    return float(weighting)
+    return check_real(weighting, "weighting gamma")

@@ -1,6 +1,7 @@
-"""Hostile inputs to the core (issue 18): ordinary inputs keep their bits.
+"""Hostile inputs to the core (issue 18): clear errors or documented results, same bits otherwise.
 
-Pins the outputs of ordinary inputs of every function that long training runs depend on (class
+Covers the argument checks of ``_checks`` (``mode_probs``, ``alpha``, ``check_real``), and pins
+the outputs of ordinary inputs of every function that long training runs depend on (class
 weightings, priors, loss weights, Remix, the samplers' batches) to the bits the code gave before
 the issue-18 fixes: a fix for degenerate input must leave those unchanged.
 """
@@ -8,14 +9,17 @@ the issue-18 fixes: a fix for degenerate input must leave those unchanged.
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
+import pytest
 import torch
 
 from mmt_augment import (
     DifferentialBatchSampler,
     MixedLabels,
     MMTBatchSampler,
+    MMTMix,
     UniformBatchSampler,
     class_balanced_weights,
     class_probabilities,
@@ -25,6 +29,97 @@ from mmt_augment import (
     mixed_cross_entropy,
     remix_labels,
 )
+from mmt_augment._checks import MAX_ALPHA, check_alpha, check_mode_probs, check_real
+from mmt_augment.params import draw_uniforms
+
+# -- mode_probs and alpha -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode_probs", [(1e308, 1e308), (1.5e308, 1e308, 0.0), (10**308, 10**308)])
+def test_mode_probs_whose_sum_overflows_normalise_to_finite_probabilities(mode_probs):
+    probabilities = check_mode_probs(mode_probs, ("cutmix", "mixup", "resizemix")[: len(mode_probs)])
+    assert all(math.isfinite(value) for value in probabilities)
+    assert math.isclose(sum(probabilities), 1.0, rel_tol=1e-12)
+    expected = np.array(mode_probs, dtype=np.float64) / np.max(mode_probs)
+    np.testing.assert_allclose(probabilities, expected / expected.sum(), rtol=1e-12)
+
+
+def test_mmtmix_with_huge_mode_probs_mixes():
+    mmt = MMTMix(num_classes=3, mode=("cutmix", "mixup"), mode_probs=(1e308, 1e308),
+                 generator=torch.Generator().manual_seed(0))
+    images, targets = mmt(torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0]), torch.rand(4, 3, 8, 8),
+                          torch.tensor([1, 2, 0, 1]))
+    assert images.shape == (4, 3, 8, 8)
+    torch.testing.assert_close(targets.sum(1), torch.ones(4))
+
+
+def test_mode_probs_keep_their_normalisation_bits():
+    # The same arithmetic as before the overflow fix: float(sum) then one division per weight.
+    for mode_probs in [(1, 2), (0.1, 0.2, 0.7), (np.float32(0.1), np.float32(0.3)), (3, 0.5)]:
+        modes = ("cutmix", "mixup", "resizemix")[: len(mode_probs)]
+        total = float(sum(mode_probs))
+        assert check_mode_probs(mode_probs, modes) == tuple(float(value) / total for value in mode_probs)
+
+
+def test_alpha_up_to_the_maximum_gives_finite_half_shares():
+    _, lam = draw_uniforms(10_000, 0, MAX_ALPHA, generator=torch.Generator().manual_seed(0))
+    assert bool(torch.isfinite(lam).all())
+    assert bool((lam == 0.5).all())  # Beta(a, a) for huge a is 0.5 to float32 precision
+
+
+@pytest.mark.parametrize("alpha", [2e38, 1.7014118e38, 3.4e38, 1e300, 10**400])
+def test_alpha_above_the_maximum_is_refused(alpha):
+    with pytest.raises(ValueError, match=r"alpha must be a finite number >= 0.001 and <= 1e\+38"):
+        check_alpha(alpha)
+    with pytest.raises(ValueError, match="alpha"):
+        MMTMix(alpha=alpha)
+
+
+def test_the_maximum_alpha_is_below_where_the_gamma_sum_overflows():
+    # Measured: from 2**127 the two float32 Gamma draws sum to inf and every lam is 0.
+    _, lam = draw_uniforms(1000, 0, 2.0**127, generator=torch.Generator().manual_seed(0))
+    assert bool((lam == 0).all())
+    assert MAX_ALPHA < 2.0**127
+
+
+# -- one real-number check ------------------------------------------------------------------
+
+
+def test_check_real_without_a_range_keeps_its_messages():
+    assert check_real(3, "x") == 3.0
+    with pytest.raises(ValueError, match="x must be finite, got inf"):
+        check_real(math.inf, "x")
+    with pytest.raises(TypeError, match="x must be a real number, got bool True"):
+        check_real(True, "x")
+
+
+@pytest.mark.parametrize(
+    "value, kwargs, pattern",
+    [
+        (-1, {"low": 0.0, "high": math.inf}, r"tau must be in \[0.0, inf\], got -1"),
+        (0.0, {"low": 0.0, "high": 1.0, "low_open": True}, r"tau must be in \(0.0, 1.0\], got 0.0"),
+        (1.0, {"low": 0.0, "high": 1.0, "high_open": True}, r"tau must be in \[0.0, 1.0\), got 1.0"),
+        (math.nan, {"low": 0.0}, r"tau must be in \[0.0, inf\], got nan"),
+    ],
+)
+def test_check_real_with_a_range_names_the_range(value, kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        check_real(value, "tau", **kwargs)
+
+
+def test_check_real_reads_an_int_too_large_for_a_float_as_infinite():
+    with pytest.raises(ValueError, match="x must be finite"):
+        check_real(10**400, "x")
+    with pytest.raises(ValueError, match=r"x must be in \[0.0, 1.0\]"):
+        check_real(-(10**400), "x", low=0.0, high=1.0)
+
+
+def test_losses_use_the_shared_check():
+    with pytest.raises(ValueError, match=r"tau must be in \[0.0, inf\], got -1"):
+        logit_adjustment([1.0, 1.0], tau=-1)
+    with pytest.raises(ValueError, match=r"kappa must be in \[1.0, inf\], got 0.5"):
+        remix_labels(MixedLabels(torch.tensor([0]), torch.tensor([1]), torch.tensor([0.5])), [1, 2], kappa=0.5)
+
 
 # -- ordinary inputs keep their bits ---------------------------------------------------------
 
