@@ -19,14 +19,14 @@ the training set's: see :func:`mmt_augment.weighting.mixed_class_prior`.
 from __future__ import annotations
 
 import math
-import numbers
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from mmt_augment import kernels
+from mmt_augment._checks import check_label_range, check_real
 
 __all__ = [
     "MixedLabels",
@@ -85,7 +85,7 @@ def mixed_cross_entropy(
     logits: torch.Tensor,
     head_labels: torch.Tensor,
     tail_labels: torch.Tensor,
-    lam: torch.Tensor,
+    lam: Union[torch.Tensor, float],
     *,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
@@ -98,10 +98,13 @@ def mixed_cross_entropy(
     ``(B, 3)`` label tensor from :class:`mmt_augment.RandomMMT` through :meth:`MixedLabels.from_kornia`.
 
     Args:
-        logits: ``(B, C)`` unnormalised scores.
-        head_labels: ``(B,)`` class indices or ``(B, C)`` soft labels.
-        tail_labels: same form as ``head_labels``.
-        lam: ``(B,)`` head share per row.
+        logits: ``(B, C)`` unnormalised floating scores.
+        head_labels: ``(B,)`` integer class indices or ``(B, C)`` floating soft labels.
+        tail_labels: same forms as ``head_labels``.
+        lam: head share per row: a ``(B,)`` tensor, a ``(B, 1)`` tensor (the shape MixUp code
+            often keeps for broadcasting over images; read as ``(B,)``), or one share for every
+            row as a 0-d tensor or a real number in ``[0, 1]``. Any other shape is refused: a
+            ``(B, 1)`` or ``(1, B)`` weight would otherwise broadcast to ``(B, B)`` losses.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
         label_smoothing: passed to :func:`torch.nn.functional.cross_entropy`.
 
@@ -109,27 +112,90 @@ def mixed_cross_entropy(
         The reduced loss, or ``(B,)`` losses for ``reduction="none"``.
 
     Raises:
-        ValueError: for an unknown ``reduction`` or mismatched batch sizes.
+        TypeError: for a non-tensor ``logits`` or labels, labels of the wrong dtype, or a
+            ``lam`` that is neither a tensor nor a real number.
+        ValueError: for an unknown ``reduction``, ``logits`` that are not ``(B, C)``, labels
+            that are neither ``(B,)`` nor ``(B, C)``, a ``lam`` of another shape (or a number
+            outside ``[0, 1]``), a tensor on another device than ``logits``, or (on the CPU)
+            an index label outside ``[0, C)``.
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
-        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise ValueError(f"logits must be a (B, C) tensor, got {shape}")
-    batch_size = logits.shape[0]
-    for name, tensor in (("head_labels", head_labels), ("tail_labels", tail_labels), ("lam", lam)):
-        if not isinstance(tensor, torch.Tensor) or tensor.ndim == 0 or tensor.shape[0] != batch_size:
-            got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor).__name__
-            raise ValueError(f"{name} must have one entry per logits row ({batch_size}), got {got}")
+    _check_logits(logits)
+    _check_targets("head_labels", head_labels, logits)
+    _check_targets("tail_labels", tail_labels, logits)
+    _check_index_range(logits, head_labels=head_labels, tail_labels=tail_labels)
+    lam = _check_lam(lam, logits)
     head_loss = F.cross_entropy(logits, head_labels, reduction="none", label_smoothing=label_smoothing)
     tail_loss = F.cross_entropy(logits, tail_labels, reduction="none", label_smoothing=label_smoothing)
-    lam = lam.to(head_loss.dtype)
+    if isinstance(lam, torch.Tensor):
+        lam = lam.to(head_loss.dtype)
     loss = torch.lerp(tail_loss, head_loss, lam)
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
     return loss
+
+
+def _is_integer(tensor: torch.Tensor) -> bool:
+    return not (tensor.dtype == torch.bool or tensor.is_floating_point() or tensor.is_complex())
+
+
+def _check_logits(logits: object) -> None:
+    """``logits`` must be a ``(B, C)`` floating tensor."""
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"logits must be a (B, C) tensor, got {type(logits).__name__}")
+    if logits.ndim != 2:
+        raise ValueError(f"logits must be a (B, C) tensor, got shape {tuple(logits.shape)}")
+    if not logits.is_floating_point():
+        raise TypeError(f"logits must be floating point, got dtype {logits.dtype}")
+
+
+def _check_targets(name: str, targets: object, logits: torch.Tensor) -> None:
+    """``targets`` must be ``(B,)`` integer class indices or ``(B, C)`` floating soft targets."""
+    batch_size, num_classes = logits.shape
+    forms = f"({batch_size},) class indices or ({batch_size}, {num_classes}) soft labels"
+    if not isinstance(targets, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor of {forms}, got {type(targets).__name__}")
+    if targets.ndim == 0 or targets.shape[0] != batch_size:
+        raise ValueError(f"{name} must have one entry per logits row ({batch_size}), got shape {tuple(targets.shape)}")
+    if targets.ndim == 1:
+        if not _is_integer(targets):
+            raise TypeError(f"{name} of shape (B,) must hold integer class indices, got dtype {targets.dtype}")
+    elif targets.shape == (batch_size, num_classes):
+        if not targets.is_floating_point():
+            raise TypeError(f"{name} of shape (B, C) must be floating point soft labels, got dtype {targets.dtype}")
+    else:
+        raise ValueError(f"{name} must be {forms} for logits of shape {tuple(logits.shape)}, got shape {tuple(targets.shape)}")
+    if targets.device != logits.device:
+        raise ValueError(f"{name} must be on the logits' device ({logits.device}), got {targets.device}")
+
+
+def _check_index_range(logits: torch.Tensor, **targets: torch.Tensor) -> None:
+    """Index targets must lie in ``[0, C)``; checked on the CPU only (elsewhere it would sync).
+
+    Without it a label of -100 (cross-entropy's ``ignore_index``) would silently drop a row.
+    """
+    if logits.is_cpu and not torch.compiler.is_compiling():
+        check_label_range(logits.shape[1], **targets)
+
+
+def _check_lam(lam: object, logits: torch.Tensor) -> Union[torch.Tensor, float]:
+    """``lam`` as ``(B,)`` or 0-d tensor, or a float in ``[0, 1]``; ``(B, 1)`` is read as ``(B,)``."""
+    batch_size = logits.shape[0]
+    if not isinstance(lam, torch.Tensor):
+        return check_real(lam, "lam", low=0.0, high=1.0)
+    if lam.shape == (batch_size, 1):
+        lam = lam.reshape(batch_size)
+    elif lam.ndim != 0 and lam.shape != (batch_size,):
+        raise ValueError(
+            f"lam must have one entry per logits row ({batch_size}): a tensor of shape ({batch_size},) or "
+            f"({batch_size}, 1), or one share for every row; got shape {tuple(lam.shape)}"
+        )
+    if lam.device != logits.device:
+        raise ValueError(f"lam must be on the logits' device ({logits.device}), got {lam.device}")
+    return lam
 
 
 def _as_class_vector(name: str, values: object) -> torch.Tensor:
@@ -148,18 +214,11 @@ def _as_class_vector(name: str, values: object) -> torch.Tensor:
     return vector
 
 
-def _check_real(name: str, value: object, *, low: float, high: float, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    number = float(value)
-    inside = (number > low if low_open else number >= low) and number <= high
-    if not (math.isfinite(number) and inside):
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value!r}")
-    return number
+#: The normalised prior :func:`logit_adjustment` gives a class whose prior is 0 by default.
+EMPTY_CLASS_PRIOR = 1e-12
 
 
-def logit_adjustment(class_prior: object, *, tau: float = 1.0) -> torch.Tensor:
+def logit_adjustment(class_prior: object, *, tau: float = 1.0, eps: float = EMPTY_CLASS_PRIOR) -> torch.Tensor:
     """The logit adjustment ``tau * log(prior)`` (prior normalised to sum to 1), validated once.
 
     Add it to the logits in training, ``F.cross_entropy(logits + adjustment, targets)``, and
@@ -167,29 +226,46 @@ def logit_adjustment(class_prior: object, *, tau: float = 1.0) -> torch.Tensor:
     adjustment computed once, the form for a GPU training loop (move it to the device once;
     validating a prior every step would read values back from the GPU).
 
+    A class whose normalised prior is 0 (a class with count 0, which :func:`class_counts` and
+    :func:`mmt_augment.weighting.mixed_class_prior` give an empty class) would get a logit of
+    ``-inf``; it gets ``tau * log(eps)`` instead (about ``-27.6 * tau`` by default), so the
+    recipe ``logit_adjustment(mixed_class_prior(counts, ...))`` works on data with empty
+    classes. Every other class keeps ``tau * log(prior_c / sum(prior))``; the prior is not
+    renormalised (the softmax is unchanged by a constant shift, so this is only a floor).
+
     Args:
-        class_prior: ``(C,)`` positive class frequencies of the targets the model trains on.
+        class_prior: ``(C,)`` non-negative class frequencies of the targets the model trains
+            on, not all zero.
         tau: adjustment strength, >= 0.
+        eps: the normalised prior of a class whose prior is 0, in ``(0, 1]``.
 
     Returns:
         ``(C,)`` float32 tensor on the CPU.
 
     Raises:
-        TypeError, ValueError: for a prior that is not ``(C,)``, finite and positive, or a
-            negative or non-real ``tau``.
+        TypeError, ValueError: for a prior that is not ``(C,)``, finite, non-negative and not
+            all zero, a negative or non-real ``tau``, or ``eps`` outside ``(0, 1]``.
 
     Example:
         >>> logit_adjustment([3, 1])
         tensor([-0.2877, -1.3863])
+        >>> logit_adjustment([3, 1, 0])  # the empty class gets log(1e-12)
+        tensor([ -0.2877,  -1.3863, -27.6310])
     """
-    tau = _check_real("tau", tau, low=0.0, high=math.inf)
+    tau = check_real(tau, "tau", low=0.0, high=math.inf)
+    eps = check_real(eps, "eps", low=0.0, high=1.0, low_open=True)
     prior = _as_class_vector("class_prior", class_prior)
-    if not (prior > 0).all():
-        raise ValueError(
-            "class_prior must be positive for every class (a class with prior 0 would get a logit "
-            f"of -inf), got {prior.tolist()[:8]}"
-        )
-    return (tau * torch.log(prior / prior.sum())).to(torch.float32)
+    if (prior < 0).any() or not (prior > 0).any():
+        raise ValueError(f"class_prior must be >= 0 and not all zero, got {prior.tolist()[:8]}")
+    total = prior.sum()
+    if not torch.isfinite(total):
+        # Finite values whose sum overflows: scaled by a power of two (exact, every ratio kept).
+        prior = prior * 2.0 ** -(math.ceil(math.log2(len(prior))) + 1)
+        total = prior.sum()
+    normalised = prior / total
+    if not (normalised > 0).all():
+        normalised = torch.where(normalised > 0, normalised, eps)
+    return (tau * torch.log(normalised)).to(torch.float32)
 
 
 def logit_adjusted_cross_entropy(
@@ -200,6 +276,7 @@ def logit_adjusted_cross_entropy(
     tau: float = 1.0,
     weight: Optional[torch.Tensor] = None,
     reduction: str = "mean",
+    eps: float = EMPTY_CLASS_PRIOR,
 ) -> torch.Tensor:
     """Logit-adjusted cross-entropy: ``CE(logits + tau * log(prior), targets)``.
 
@@ -213,34 +290,36 @@ def logit_adjusted_cross_entropy(
         logits: ``(B, C)`` unnormalised scores.
         targets: ``(B,)`` class indices or ``(B, C)`` soft targets (e.g. from
             :class:`mmt_augment.MMTMix`), as :func:`torch.nn.functional.cross_entropy` takes.
-        class_prior: ``(C,)`` positive class frequencies of the targets the model trains on
-            (normalised here). For plain training: the training set's class counts. Composed
+        class_prior: ``(C,)`` non-negative class frequencies of the targets the model trains
+            on (normalised here). For plain training: the training set's class counts. Composed
             with MMT: :func:`mmt_augment.weighting.mixed_class_prior`, since the tail stream
-            has already re-balanced the targets.
+            has already re-balanced the targets. A class with prior 0 gets ``eps``, as in
+            :func:`logit_adjustment`.
         tau: adjustment strength, >= 0 (0 is plain cross-entropy).
         weight: optional ``(C,)`` class weights, as in :func:`~torch.nn.functional.cross_entropy`.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+        eps: the normalised prior of a class whose prior is 0, in ``(0, 1]``.
 
     Returns:
         The reduced loss, or ``(B,)`` losses for ``reduction="none"``.
 
     Raises:
-        TypeError: for a non-tensor ``logits`` or a non-real ``tau``.
-        ValueError: for a prior that is not ``(C,)``, finite and positive, a negative ``tau``
-            or an unknown ``reduction``.
+        TypeError: for a non-tensor ``logits`` or ``targets``, targets of the wrong dtype, or
+            a non-real ``tau``.
+        ValueError: for targets that are neither ``(B,)`` nor ``(B, C)``, a prior that is not
+            ``(C,)``, finite, non-negative and not all zero, a negative ``tau``, ``eps``
+            outside ``(0, 1]`` or an unknown ``reduction``.
 
     Example:
         >>> logits, labels = torch.randn(4, 3), torch.tensor([0, 0, 1, 2])
         >>> loss = logit_adjusted_cross_entropy(logits, labels, [100, 10, 1])
     """
-    if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
-        got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise (ValueError if isinstance(logits, torch.Tensor) else TypeError)(
-            f"logits must be a (B, C) tensor, got {got}"
-        )
+    _check_logits(logits)
+    _check_targets("targets", targets, logits)
+    _check_index_range(logits, targets=targets)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    adjustment = logit_adjustment(class_prior, tau=tau)
+    adjustment = logit_adjustment(class_prior, tau=tau, eps=eps)
     if adjustment.numel() != logits.shape[1]:
         raise ValueError(
             f"class_prior must have one entry per logits column ({logits.shape[1]}), got {adjustment.numel()}"
@@ -278,17 +357,20 @@ def class_balanced_weights(class_counts: object, beta: float = 0.9999) -> torch.
     counts = _as_class_vector("class_counts", class_counts)
     if (counts < 0).any() or not (counts > 0).any():
         raise ValueError(f"class_counts must be >= 0 and not all zero, got {counts.tolist()[:8]}")
-    if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
-        raise TypeError(f"beta must be a real number in [0, 1), got {type(beta).__name__} {beta!r}")
-    beta = float(beta)
-    if not 0.0 <= beta < 1.0:
-        raise ValueError(f"beta must be in [0, 1), got {beta!r}")
+    beta = check_real(beta, "beta", low=0.0, high=1.0, high_open=True)
     present = counts > 0
     # 1 - beta ** n through expm1/log1p stays accurate for beta close to 1.
     effective = -torch.expm1(counts[present] * math.log(beta)) if beta > 0 else torch.ones_like(counts[present])
     weights = torch.zeros_like(counts)
     weights[present] = (1.0 - beta) / effective if beta > 0 else effective
-    return (weights * len(counts) / weights.sum()).to(torch.float32)
+    result = (weights * len(counts) / weights.sum()).to(torch.float32)
+    if not torch.isfinite(result).all():
+        # Only counts far below 1 get here: 1 - beta ** n underflows to 0 (or the sum overflows).
+        raise ValueError(
+            f"class_counts are too small for beta={beta}: a class weight (1 - beta) / (1 - beta ** n) "
+            f"overflows, got {counts.tolist()[:8]}"
+        )
+    return result
 
 
 def class_weighted_cross_entropy(
@@ -312,13 +394,24 @@ def class_weighted_cross_entropy(
         The reduced loss, or ``(B,)`` losses for ``reduction="none"``.
 
     Raises:
-        ValueError: for an unknown ``reduction`` or a ``weight`` that is not ``(C,)``.
+        TypeError: for a non-tensor ``logits``, ``targets`` or ``weight``, or targets of the
+            wrong dtype (``(B,)`` integer, ``(B, C)`` floating).
+        ValueError: for an unknown ``reduction``, ``logits`` that are not ``(B, C)``, targets
+            that are neither ``(B,)`` nor ``(B, C)``, a ``weight`` that is not ``(C,)``, a
+            tensor on another device than ``logits``, or (on the CPU) an index target outside
+            ``[0, C)``.
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    if not isinstance(weight, torch.Tensor) or weight.shape != (logits.shape[-1],):
-        got = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
-        raise ValueError(f"weight must be a ({logits.shape[-1]},) tensor of class weights, got {got}")
+    _check_logits(logits)
+    _check_targets("targets", targets, logits)
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"weight must be a ({logits.shape[1]},) tensor of class weights, got {type(weight).__name__}")
+    if weight.shape != (logits.shape[1],):
+        raise ValueError(f"weight must be a ({logits.shape[1]},) tensor of class weights, got {tuple(weight.shape)}")
+    if weight.device != logits.device:
+        raise ValueError(f"weight must be on the logits' device ({logits.device}), got {weight.device}")
+    _check_index_range(logits, targets=targets)
     if targets.ndim == 1:
         return F.cross_entropy(logits, targets, weight=weight, reduction=reduction)
     weighted = targets * weight.to(targets.dtype)
@@ -346,7 +439,8 @@ def remix_labels(
     :meth:`MixedLabels.to_dense`.
 
     Args:
-        mixed: the :class:`MixedLabels` of a mixed batch, with ``(B,)`` class indices.
+        mixed: the :class:`MixedLabels` of a mixed batch: ``(B,)`` integer class indices and a
+            ``(B,)`` ``lam``, all on one device.
         class_counts: ``(C,)`` training-set class counts ``n_c`` (all classes that occur > 0).
         kappa: frequency ratio, >= 1 (Remix: 3).
         tau: share threshold, in ``(0, 1]`` (Remix: 0.5).
@@ -355,7 +449,9 @@ def remix_labels(
         A new :class:`MixedLabels` with the same labels and the adjusted ``lam``.
 
     Raises:
-        TypeError, ValueError: for soft labels, bad counts or out-of-range ``kappa``/``tau``.
+        TypeError, ValueError: for soft labels, labels and ``lam`` of different shapes or
+            devices, bad counts, out-of-range ``kappa``/``tau``, or (on the CPU) a label
+            outside ``[0, C)``; on an accelerator such a label fails inside torch.
 
     Example:
         >>> mixed = MixedLabels(torch.tensor([0, 0, 2]), torch.tensor([2, 1, 2]), torch.tensor([0.3, 0.3, 0.3]))
@@ -364,19 +460,36 @@ def remix_labels(
     """
     if not isinstance(mixed, MixedLabels):
         raise TypeError(f"mixed must be a MixedLabels, got {type(mixed).__name__}")
+    for name, tensor in zip(MixedLabels._fields, mixed):
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"mixed.{name} must be a tensor, got {type(tensor).__name__}")
     head, tail, lam = mixed
-    if head.ndim != 1 or tail.ndim != 1 or head.is_floating_point() or tail.is_floating_point():
+    if head.ndim != 1 or tail.ndim != 1 or not _is_integer(head) or not _is_integer(tail):
         raise ValueError(
             f"remix_labels needs (B,) class indices, got head/tail labels of shape {tuple(head.shape)} "
             f"dtype {head.dtype} and {tuple(tail.shape)} dtype {tail.dtype}"
         )
-    kappa = _check_real("kappa", kappa, low=1.0, high=math.inf)
-    tau = _check_real("tau", tau, low=0.0, high=1.0, low_open=True)
+    if tail.shape != head.shape or lam.shape != head.shape:
+        raise ValueError(
+            f"mixed.tail_labels and mixed.lam must have the shape of mixed.head_labels {tuple(head.shape)}, "
+            f"got {tuple(tail.shape)} and {tuple(lam.shape)}"
+        )
+    if tail.device != head.device or lam.device != head.device:
+        raise ValueError(
+            f"mixed.tail_labels and mixed.lam must be on the device of mixed.head_labels ({head.device}), "
+            f"got {tail.device} and {lam.device}"
+        )
+    kappa = check_real(kappa, "kappa", low=1.0, high=math.inf)
+    tau = check_real(tau, "tau", low=0.0, high=1.0, low_open=True)
     counts = _as_class_vector("class_counts", class_counts)
     if (counts < 0).any():
         raise ValueError(f"class_counts must be >= 0, got {counts.tolist()[:8]}")
+    if head.is_cpu and not torch.compiler.is_compiling():
+        # A label of -1 would otherwise read the last class's count.
+        check_label_range(len(counts), **{"mixed.head_labels": head, "mixed.tail_labels": tail})
     counts = counts.to(lam.device)
-    head_counts, tail_counts = counts[head.long()], counts[tail.long()]
+    # index_select, unlike indexing, refuses a negative label where the range is not checked.
+    head_counts, tail_counts = counts.index_select(0, head.long()), counts.index_select(0, tail.long())
     to_tail = (head_counts >= kappa * tail_counts) & (lam < tau)
     to_head = (tail_counts >= kappa * head_counts) & (1 - lam < tau)
     new_lam = torch.where(to_tail, torch.zeros_like(lam), torch.where(to_head, torch.ones_like(lam), lam))

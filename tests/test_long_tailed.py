@@ -218,3 +218,22 @@ def test_shot_splits_custom_thresholds():
 def test_shot_splits_bad_input_raises_naming_the_argument(counts, kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
         shot_splits(counts, **kwargs)
+
+
+# --- the recommended loss recipe on a subset with empty classes (issue 18) --------------------
+
+
+def test_the_recipe_prior_works_on_a_subset_with_empty_classes():
+    import torch.nn.functional as F
+
+    from mmt_augment import logit_adjustment, mixed_class_prior
+
+    labels = balanced_labels(10, 5)
+    subset = labels[make_long_tailed(labels, 100)]  # quotas 5, 2, 1, 1, 0, ...: classes 4-9 are empty
+    counts = class_counts(subset, num_classes=10)
+    assert counts.tolist() == [5, 2, 1, 1, 0, 0, 0, 0, 0, 0]
+    adjustment = logit_adjustment(mixed_class_prior(counts, 0.5, head_share=0.5))
+    assert bool(torch.isfinite(adjustment).all())
+    assert bool((adjustment[4:] < adjustment[:4].min()).all())  # empty classes sit below every present one
+    loss = F.cross_entropy(torch.zeros(2, 10) + adjustment, torch.tensor([0, 3]))
+    assert torch.isfinite(loss)

@@ -1,5 +1,7 @@
 """mixed_cross_entropy: the loss-side form of MMT targets."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -72,8 +74,12 @@ def test_logit_adjustment_shifts_logits_by_tau_log_prior():
 
 
 def test_logit_adjustment_rejects_bad_priors():
-    with pytest.raises(ValueError, match="positive for every class"):
-        logit_adjustment([1.0, 0.0])
+    with pytest.raises(ValueError, match="class_prior must be >= 0 and not all zero"):
+        logit_adjustment([1.0, -0.5])
+    with pytest.raises(ValueError, match="class_prior must be >= 0 and not all zero"):
+        logit_adjustment([0.0, 0.0])
+    with pytest.raises(ValueError, match=r"eps must be in \(0.0, 1.0\]"):
+        logit_adjustment([1.0, 0.0], eps=0.0)
     with pytest.raises(ValueError, match="one entry per logits column"):
         logit_adjusted_cross_entropy(torch.randn(2, 3), torch.tensor([0, 1]), [1.0, 1.0])
     with pytest.raises(ValueError, match="tau"):
@@ -121,3 +127,137 @@ def test_mixed_class_prior_mixes_head_and_tail_by_the_head_share():
     np.testing.assert_allclose(mixed_class_prior(counts, 0.5, head_share=1.0), head)
     with pytest.raises(ValueError, match="head_share"):
         mixed_class_prior(counts, 0.5, head_share=1.5)
+
+
+# -- issue 18: hostile inputs ------------------------------------------------------------------
+
+
+def test_mixed_cross_entropy_reads_lam_of_shape_b_1_as_b():
+    generator = torch.Generator().manual_seed(3)
+    logits = torch.randn(6, 4, generator=generator)
+    head, tail = torch.randint(4, (6,), generator=generator), torch.randint(4, (6,), generator=generator)
+    lam = torch.rand(6, generator=generator)
+    for reduction in ("mean", "sum", "none"):
+        expected = mixed_cross_entropy(logits, head, tail, lam, reduction=reduction)
+        assert torch.equal(mixed_cross_entropy(logits, head, tail, lam[:, None], reduction=reduction), expected)
+
+
+def test_mixed_cross_entropy_takes_one_share_for_every_row():
+    logits, head, tail = torch.randn(5, 3), torch.tensor([0, 1, 2, 0, 1]), torch.tensor([2, 2, 0, 1, 1])
+    expected = mixed_cross_entropy(logits, head, tail, torch.full((5,), 0.3), reduction="none")
+    assert torch.equal(mixed_cross_entropy(logits, head, tail, 0.3, reduction="none"), expected)
+    assert torch.equal(mixed_cross_entropy(logits, head, tail, torch.tensor(0.3), reduction="none"), expected)
+    with pytest.raises(ValueError, match=r"lam must be in \[0.0, 1.0\], got 1.5"):
+        mixed_cross_entropy(logits, head, tail, 1.5)
+    with pytest.raises(TypeError, match="lam must be a real number, got str"):
+        mixed_cross_entropy(logits, head, tail, "0.3")
+
+
+@pytest.mark.parametrize("shape", [(4, 2), (1, 4), (4, 1, 1), (5,), (2, 2)])
+def test_mixed_cross_entropy_refuses_lam_of_other_shapes(shape):
+    labels = torch.zeros(4, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"lam must have one entry per logits row \(4\).*got shape"):
+        mixed_cross_entropy(torch.randn(4, 3), labels, labels, torch.full(shape, 0.5))
+
+
+@pytest.mark.parametrize(
+    "name, labels, error, pattern",
+    [
+        ("head_labels", torch.zeros(4, 4), ValueError, r"head_labels must be \(4,\) class indices or \(4, 3\) soft"),
+        ("tail_labels", torch.zeros(4, 3, 1), ValueError, r"tail_labels must be \(4,\) class indices or \(4, 3\)"),
+        ("head_labels", torch.zeros(4), TypeError, r"head_labels of shape \(B,\) must hold integer class indices"),
+        ("tail_labels", torch.zeros(4, 3, dtype=torch.long), TypeError, "tail_labels of shape .* must be floating"),
+        ("head_labels", [0, 1, 2, 0], TypeError, "head_labels must be a tensor"),
+        ("tail_labels", torch.tensor([0, 1, 3, 0]), ValueError, r"tail_labels must lie in \[0, num_classes=3\), got 3"),
+        ("head_labels", torch.tensor([0, -100, 1, 0]), ValueError, r"head_labels must lie in \[0, num_classes=3\)"),
+    ],
+)
+def test_mixed_cross_entropy_checks_the_labels_fully(name, labels, error, pattern):
+    kwargs = {"head_labels": torch.zeros(4, dtype=torch.long), "tail_labels": torch.zeros(4, dtype=torch.long)}
+    kwargs[name] = labels
+    with pytest.raises(error, match=pattern):
+        mixed_cross_entropy(torch.randn(4, 3), kwargs["head_labels"], kwargs["tail_labels"], torch.ones(4))
+
+
+def test_mixed_cross_entropy_refuses_non_tensor_logits_with_a_type_error():
+    with pytest.raises(TypeError, match=r"logits must be a \(B, C\) tensor, got list"):
+        mixed_cross_entropy([[0.0, 1.0]], torch.tensor([0]), torch.tensor([1]), torch.ones(1))
+
+
+def test_logit_adjustment_gives_an_empty_class_the_floor_and_keeps_the_others():
+    adjustment = logit_adjustment([3.0, 1.0, 0.0], tau=2.0)
+    assert torch.equal(adjustment[:2], logit_adjustment([3.0, 1.0], tau=2.0))  # the prior is not renormalised
+    assert adjustment[2] == torch.tensor(2.0 * math.log(1e-12), dtype=torch.float32)
+    assert logit_adjustment([3.0, 0.0], eps=1e-4)[1] == torch.tensor(math.log(1e-4), dtype=torch.float32)
+
+
+def test_logit_adjusted_cross_entropy_takes_a_prior_with_an_empty_class():
+    logits, labels = torch.randn(4, 3), torch.tensor([0, 1, 0, 1])
+    expected = F.cross_entropy(logits + logit_adjustment([5.0, 2.0, 0.0], eps=1e-6), labels)
+    assert torch.equal(logit_adjusted_cross_entropy(logits, labels, [5.0, 2.0, 0.0], eps=1e-6), expected)
+
+
+def test_logit_adjustment_of_a_prior_whose_sum_overflows_is_finite():
+    adjustment = logit_adjustment([1e308, 1e308, 5e307])
+    torch.testing.assert_close(adjustment, torch.tensor([0.4, 0.4, 0.2]).log(), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize(
+    "logits, targets, error, pattern",
+    [
+        ([[0.0, 1.0]], torch.tensor([0]), TypeError, r"logits must be a \(B, C\) tensor, got list"),
+        (torch.randn(2, 3, 1), torch.tensor([0, 1]), ValueError, r"logits must be a \(B, C\) tensor, got shape"),
+        (torch.randn(2, 3), torch.rand(2, 4), ValueError, r"targets must be \(2,\) class indices or \(2, 3\) soft"),
+        (torch.randn(2, 3), torch.rand(3, 3), ValueError, r"targets must have one entry per logits row \(2\)"),
+        (torch.randn(2, 3), torch.rand(2), TypeError, "targets of shape .* must hold integer class indices"),
+        (torch.randn(2, 3), [0, 1], TypeError, "targets must be a tensor"),
+        (torch.randn(2, 3), torch.tensor([0, -100]), ValueError, r"targets must lie in \[0, num_classes=3\)"),
+    ],
+)
+def test_class_weighted_cross_entropy_checks_logits_and_targets(logits, targets, error, pattern):
+    with pytest.raises(error, match=pattern):
+        class_weighted_cross_entropy(logits, targets, torch.ones(3))
+
+
+def test_class_weighted_cross_entropy_checks_the_weight():
+    logits, labels = torch.randn(2, 3), torch.tensor([0, 1])
+    with pytest.raises(TypeError, match=r"weight must be a \(3,\) tensor of class weights, got list"):
+        class_weighted_cross_entropy(logits, labels, [1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match=r"weight must be a \(3,\) tensor of class weights, got \(2,\)"):
+        class_weighted_cross_entropy(logits, labels, torch.ones(2))
+
+
+def test_logit_adjusted_cross_entropy_checks_the_targets():
+    with pytest.raises(ValueError, match=r"targets must be \(2,\) class indices or \(2, 3\) soft"):
+        logit_adjusted_cross_entropy(torch.randn(2, 3), torch.rand(2, 4), [1, 1, 1])
+
+
+@pytest.mark.parametrize("head", [torch.tensor([0, -1]), torch.tensor([0, 3])])
+def test_remix_refuses_labels_outside_the_counts(head):
+    mixed = MixedLabels(head, torch.tensor([1, 0]), torch.tensor([0.3, 0.3]))
+    with pytest.raises(ValueError, match=r"mixed.head_labels must lie in \[0, num_classes=3\)"):
+        remix_labels(mixed, [300, 200, 10])
+
+
+@pytest.mark.parametrize(
+    "head, tail, lam",
+    [
+        (torch.tensor([0, 1, 2]), torch.tensor([1, 0]), torch.tensor([0.3, 0.3, 0.3])),
+        (torch.tensor([0, 1]), torch.tensor([1, 0]), torch.tensor([0.3, 0.3, 0.3])),
+        (torch.tensor([0, 1]), torch.tensor([1, 0]), torch.tensor([[0.3], [0.3]])),
+        (torch.tensor([0, 1]), torch.tensor([1, 0]), torch.tensor(0.3)),
+    ],
+)
+def test_remix_refuses_labels_and_lam_of_different_shapes(head, tail, lam):
+    with pytest.raises(ValueError, match="mixed.tail_labels and mixed.lam must have the shape of mixed.head_labels"):
+        remix_labels(MixedLabels(head, tail, lam), [300, 200, 10])
+
+
+def test_remix_refuses_fields_that_are_not_tensors():
+    with pytest.raises(TypeError, match="mixed.lam must be a tensor, got float"):
+        remix_labels(MixedLabels(torch.tensor([0]), torch.tensor([1]), 0.3), [300, 200])
+
+
+def test_class_balanced_weights_refuse_counts_whose_weight_overflows():
+    with pytest.raises(ValueError, match="class_counts are too small for beta=0.9999"):
+        class_balanced_weights([1e-320, 5.0], beta=0.9999)
