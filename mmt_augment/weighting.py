@@ -3,10 +3,12 @@
 :func:`class_probabilities` turns per-class counts into the tail sampler's class
 distribution; :func:`mixed_class_prior` gives the class distribution of the *targets* an MMT
 run trains on (head and tail mixed by the head's mean share), the prior that a prior-based loss
-(logit adjustment, Balanced Softmax, deferred re-weighting) needs when it is composed with MMT.
+(logit adjustment, Balanced Softmax, deferred re-weighting) needs when it is composed with MMT,
+and :func:`mean_head_share` that mean share for an ``MMTMix`` configuration.
 :func:`alias_table` and :func:`draw_from_classes` draw classes in O(1) per sample.
 
-Nothing here touches torch or global random state.
+Nothing here touches global random state, and only :func:`mean_head_share` touches torch (it
+estimates from MMT's own parameter draws, with a seeded generator of its own).
 
 Example:
     >>> counts = np.array([100, 10, 1])
@@ -18,13 +20,16 @@ Example:
 
 from __future__ import annotations
 
-import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mmt_augment._checks import Weighting, check_weighting
+from mmt_augment._checks import Weighting, check_int, check_real, check_weighting
 
-__all__ = ["alias_table", "class_probabilities", "draw_from_classes", "mixed_class_prior"]
+if TYPE_CHECKING:
+    from mmt_augment.transforms import MMTMix
+
+__all__ = ["alias_table", "class_probabilities", "draw_from_classes", "mean_head_share", "mixed_class_prior"]
 
 
 def _mirrored_counts(counts: np.ndarray) -> np.ndarray:
@@ -47,25 +52,44 @@ def _mirrored_counts(counts: np.ndarray) -> np.ndarray:
 
 
 def _as_counts(class_counts: object) -> np.ndarray:
-    """``class_counts`` as a float64 array after checking it is 1-D, finite, >= 0, not all 0."""
-    counts = np.asarray(class_counts)
+    """``class_counts`` as a float64 array after checking it is 1-D, finite, >= 0, not all 0.
+
+    Finite counts whose sum overflows float64 are scaled down by a power of two, which keeps
+    every ratio exact (all uses here depend only on the ratios) and makes the sum finite.
+    """
+    try:
+        counts = np.asarray(class_counts)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"class_counts must be a non-empty 1-D array of per-class counts, got {type(class_counts).__name__} "
+            f"that cannot be read as an array ({error})"
+        ) from None
     if counts.ndim != 1 or counts.size == 0 or counts.dtype == np.bool_ or not np.issubdtype(counts.dtype, np.number):
         raise ValueError(
             f"class_counts must be a non-empty 1-D array of per-class counts, got shape {counts.shape} "
             f"and dtype {counts.dtype}"
         )
     counts = counts.astype(np.float64)
-    if not np.all(np.isfinite(counts)) or np.any(counts < 0) or counts.sum() <= 0:
+    with np.errstate(over="ignore"):
+        total = counts.sum()
+    if not np.all(np.isfinite(counts)) or np.any(counts < 0) or total <= 0:
         raise ValueError(f"class_counts must be finite, >= 0 and not all zero, got {counts.tolist()[:8]}")
+    if not np.isfinite(total):
+        # Each count is at most the largest float, so dividing by 2 * 2**ceil(log2(C)) bounds the
+        # sum (and its rounding) below it.
+        counts = np.ldexp(counts, -(int(np.ceil(np.log2(len(counts)))) + 1))
     return counts
 
 
 def class_probabilities(class_counts: object, weighting: Weighting = 0.5) -> np.ndarray:
     """The tail sampler's class distribution for per-class counts; empty classes get 0.
 
-    ``"inverse"``: p_c ∝ 1/n_c. ``"reverse"``: p_c ∝ the mirrored count (the largest class
-    gets the smallest count and so on). ``"balanced"``: p_c ∝ 1. A float gamma: p_c ∝
-    n_c^(-gamma) (0.5, the default of the samplers, is the square-root weighting).
+    ``"inverse"``: p_c ∝ 1/n_c, for fractional counts too (the same distribution as gamma = 1).
+    ``"reverse"``: p_c ∝ the mirrored count (the largest class gets the smallest count and so
+    on). ``"balanced"``: p_c ∝ 1. A float gamma: p_c ∝ n_c^(-gamma) (0.5, the default of the
+    samplers, is the square-root weighting). Any finite counts and gamma give finite
+    probabilities: counts whose sum overflows are scaled first (only their ratios matter), and
+    a gamma so large that n_c^(-gamma) overflows puts all the mass on the extreme classes.
 
     Args:
         class_counts: ``(C,)`` non-negative per-class counts (a sequence, array or CPU tensor).
@@ -83,20 +107,44 @@ def class_probabilities(class_counts: object, weighting: Weighting = 0.5) -> np.
 
 
 def _probabilities(counts: np.ndarray, weighting: Weighting) -> np.ndarray:
+    """Normalised class weights for non-negative finite counts whose sum is finite."""
     nonempty = counts > 0
     if weighting == "inverse":
-        weights = np.where(nonempty, 1.0 / np.maximum(counts, 1), 0.0)
+        weights = np.zeros(len(counts), dtype=np.float64)
+        with np.errstate(over="ignore"):
+            weights[nonempty] = 1.0 / counts[nonempty]
+            total = weights.sum()
+        if not np.isfinite(total):
+            # Counts so small that 1 / n_c (or the sum) overflows: the log-space form of gamma = 1.
+            weights = _power_weights(counts, nonempty, 1.0)
     elif weighting == "reverse":
         weights = _mirrored_counts(counts)
     elif weighting == "balanced":
         weights = nonempty.astype(np.float64)
     else:
-        # In log space, shifted so the largest weight is 1: no overflow or underflow to all-zero
-        # however large |gamma| is.
-        log_weights = -float(weighting) * np.log(counts[nonempty].astype(np.float64))
-        weights = np.zeros(len(counts), dtype=np.float64)
-        weights[nonempty] = np.exp(log_weights - log_weights.max())
+        weights = _power_weights(counts, nonempty, float(weighting))
     return weights / weights.sum()
+
+
+def _power_weights(counts: np.ndarray, nonempty: np.ndarray, gamma: float) -> np.ndarray:
+    """``n_c ** -gamma`` for the non-empty classes (0 elsewhere), scaled so the largest is 1.
+
+    In log space, shifted so the largest weight is 1: no overflow or underflow to all-zero
+    however large ``|gamma|`` is.
+    """
+    log_counts = np.log(counts[nonempty].astype(np.float64))
+    weights = np.zeros(len(counts), dtype=np.float64)
+    with np.errstate(over="ignore"):
+        log_weights = -gamma * log_counts
+        if np.all(np.isfinite(log_weights)):
+            # A difference that overflows is -inf, a weight of 0: the largest stays exp(0) = 1.
+            weights[nonempty] = np.exp(log_weights - log_weights.max())
+            return weights
+        # gamma * log(n_c) overflows: shift the logs to the class of largest weight before
+        # scaling, so every exponent is <= 0 (the largest exactly 0) and none is NaN.
+        reference = log_counts.min() if gamma > 0 else log_counts.max()
+        weights[nonempty] = np.exp(-gamma * (log_counts - reference))
+    return weights
 
 
 def alias_table(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -113,7 +161,23 @@ def alias_table(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         ``(thresholds, alias)``: ``thresholds[k] = k + keep[k]`` (float64) so a draw
         ``x = K * u`` keeps bucket ``k = floor(x)`` iff ``x < thresholds[k]``; ``alias`` int64.
+
+    Raises:
+        ValueError: unless ``probabilities`` is a non-empty 1-D array of finite values >= 0
+            summing to 1 (within 1e-9): a table of anything else would draw wrong classes.
     """
+    if (
+        not isinstance(probabilities, np.ndarray)
+        or probabilities.ndim != 1
+        or probabilities.size == 0
+        or not np.all(np.isfinite(probabilities))
+        or np.any(probabilities < 0)
+        or not abs(float(probabilities.sum()) - 1.0) <= 1e-9
+    ):
+        got = probabilities.tolist()[:8] if isinstance(probabilities, np.ndarray) else type(probabilities).__name__
+        raise ValueError(
+            f"probabilities must be a non-empty 1-D array of finite values >= 0 that sum to 1, got {got}"
+        )
     num = len(probabilities)
     fills = probabilities * num
     # The tolerance keeps rounding (fills of 1 - 1e-16) from leaving no receiver at all.
@@ -187,13 +251,21 @@ def mixed_class_prior(
     not the training set's frequencies: the tail stream has already re-balanced the targets,
     and correcting for the training-set prior on top over-corrects.
 
+    A class with count 0 is in neither stream and gets prior 0 (the true share of the targets);
+    :func:`mmt_augment.logit_adjustment` gives such a class a tiny floor (its ``eps``), so
+    ``logit_adjustment(mixed_class_prior(counts, ...))`` works when a class is empty, as
+    :func:`mmt_augment.make_long_tailed` leaves classes on small data at high ratios.
+
     Args:
         class_counts: ``(C,)`` non-negative per-class counts of the training set.
         weighting: the tail sampler's weighting (``"inverse"``, ``"reverse"``, ``"balanced"``
             or a float gamma), as given to :class:`mmt_augment.MMTBatchSampler`.
-        head_share: the mean head share ``E[lam]`` of a training row, in ``[0, 1]``: 0.5 for
-            ``MMTMix``'s symmetric Beta(alpha, alpha) with ``p=1``; ``1 - p / 2`` for a mixing
-            probability ``p`` (rows not mixed are all head); 1 gives the training-set prior.
+        head_share: the mean head share ``E[lam]`` of a training row, in ``[0, 1]``; 1 gives the
+            training-set prior. For MixUp it is 0.5 with ``p=1`` and ``1 - p / 2`` for a mixing
+            probability ``p`` (rows not mixed are all head), whatever ``alpha``. For CutMix and
+            ResizeMix ``lam`` is the head's area share after the box is clipped to the image,
+            whose mean is above 0.5 (CutMix with ``alpha=1`` on 32 x 32 images: about 0.69):
+            :func:`mean_head_share` gives it for any ``MMTMix`` configuration.
 
     Returns:
         ``(C,)`` float64 probabilities summing to 1.
@@ -205,10 +277,87 @@ def mixed_class_prior(
     """
     counts = _as_counts(class_counts)
     weighting = check_weighting(weighting)
-    if isinstance(head_share, bool) or not isinstance(head_share, numbers.Real):
-        raise TypeError(f"head_share must be a real number in [0, 1], got {type(head_share).__name__} {head_share!r}")
-    if not 0.0 <= head_share <= 1.0:
-        raise ValueError(f"head_share must be in [0, 1], got {head_share!r}")
+    # Validated only: the formula below takes head_share as given, as it always has (a NumPy
+    # float32 share computes in float32 there, and its bits must not change).
+    check_real(head_share, "head_share", low=0.0, high=1.0)
     head = counts / counts.sum()
     tail = _probabilities(counts, weighting)
     return head_share * head + (1.0 - head_share) * tail
+
+
+def mean_head_share(mix: MMTMix, image_size: tuple[int, int], *, draws: int = 200_000) -> float:
+    """The mean head share ``E[lam]`` of an MMT configuration: the ``head_share`` of :func:`mixed_class_prior`.
+
+    A row is mixed with probability ``p`` (a row not mixed is all head, ``lam = 1``), by mode
+    ``m`` with probability ``q_m`` (``mode_probs``, equal by default), so
+    ``E[lam] = (1 - p) + p * sum_m q_m * E[lam | m]``, where
+
+    * MixUp: ``lam`` is the Beta(alpha, alpha) draw, symmetric about 0.5, so
+      ``E[lam | m] = 0.5`` exactly, whatever ``alpha`` (MixUp alone: ``1 - p / 2``);
+    * CutMix and ResizeMix: ``lam`` is the head's share of the image after the box is clipped
+      to it, whose mean is above 0.5 and depends on the image size (``alpha=1`` on 32 x 32
+      images: CutMix about 0.69, ResizeMix with the default scales about 0.77). It is estimated
+      from ``draws`` rows of the library's own parameter draws
+      (:func:`mmt_augment.params.sample_mix_params`) with a generator seeded 0, so a
+      configuration always gets the same value; the standard error is below
+      ``0.5 / sqrt(draws)`` (about 1e-3 with the default).
+
+    Args:
+        mix: the run's :class:`mmt_augment.MMTMix` or :class:`mmt_augment.RandomMMT`; its
+            ``mode``, ``mode_probs``, ``alpha``, ``p`` and ``resize_scale`` are read.
+        image_size: ``(height, width)`` of the images it mixes.
+        draws: rows drawn per box mode, >= 1.
+
+    Returns:
+        ``E[lam]``, a float in ``[0, 1]``.
+
+    Raises:
+        TypeError: if ``mix`` is not an ``MMTMix`` or ``RandomMMT``, or ``image_size`` or
+            ``draws`` do not hold ints.
+        ValueError: if ``image_size`` is not two sizes >= 1 or ``draws < 1``.
+
+    Example:
+        >>> from mmt_augment import MMTMix
+        >>> mean_head_share(MMTMix(p=0.5), (32, 32))
+        0.75
+        >>> round(mean_head_share(MMTMix(mode="cutmix"), (32, 32)), 2)
+        0.69
+    """
+    import sys
+
+    import torch
+
+    from mmt_augment.params import sample_mix_params
+    from mmt_augment.transforms import MMTMix
+
+    mixers: tuple[type, ...] = (MMTMix,)
+    kornia_module = sys.modules.get("mmt_augment.kornia_augmentation")  # loaded if a RandomMMT exists
+    if kornia_module is not None:
+        mixers += (kornia_module.RandomMMT,)
+    if not isinstance(mix, mixers):
+        raise TypeError(f"mix must be an MMTMix or a RandomMMT, got {type(mix).__name__}")
+    if not isinstance(image_size, (tuple, list)) or len(image_size) != 2:
+        raise TypeError(f"image_size must be a (height, width) tuple, got {type(image_size).__name__} {image_size!r}")
+    height = check_int(image_size[0], "image_size height", minimum=1)
+    width = check_int(image_size[1], "image_size width", minimum=1)
+    draws = check_int(draws, "draws", minimum=1)
+
+    names = (mix.mode,) if isinstance(mix.mode, str) else tuple(mix.mode)
+    mode_probs = mix.mode_probs if mix.mode_probs is not None else (1.0 / len(names),) * len(names)
+    mixed_share = 0.0
+    for name, probability in zip(names, mode_probs):
+        if name == "mixup":
+            mixed_share += probability * 0.5  # the symmetric Beta draw itself: exact
+            continue
+        params = sample_mix_params(
+            draws,
+            height,
+            width,
+            mode=name,
+            alpha=mix.alpha,
+            p=1.0,
+            resize_scale=mix.resize_scale,
+            generator=torch.Generator().manual_seed(0),
+        )
+        mixed_share += probability * float(params.lam.double().mean())
+    return (1.0 - mix.p) + mix.p * mixed_share

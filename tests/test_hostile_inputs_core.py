@@ -1,9 +1,10 @@
 """Hostile inputs to the core (issue 18): clear errors or documented results, same bits otherwise.
 
-Covers the argument checks of ``_checks`` (``mode_probs``, ``alpha``, ``check_real``), and pins
-the outputs of ordinary inputs of every function that long training runs depend on (class
-weightings, priors, loss weights, Remix, the samplers' batches) to the bits the code gave before
-the issue-18 fixes: a fix for degenerate input must leave those unchanged.
+Covers the argument checks of ``_checks`` (``mode_probs``, ``alpha``, ``check_real``), the mean
+head share of an MMT configuration, and pins the outputs of ordinary inputs of every function
+that long training runs depend on (class weightings, priors, loss weights, Remix, the samplers'
+batches) to the bits the code gave before the issue-18 fixes: a fix for degenerate input must
+leave those unchanged.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from mmt_augment import (
     remix_labels,
 )
 from mmt_augment._checks import MAX_ALPHA, check_alpha, check_mode_probs, check_real
-from mmt_augment.params import draw_uniforms
+from mmt_augment.params import draw_uniforms, sample_mix_params
+from mmt_augment.weighting import mean_head_share
 
 # -- mode_probs and alpha -------------------------------------------------------------------
 
@@ -119,6 +121,67 @@ def test_losses_use_the_shared_check():
         logit_adjustment([1.0, 1.0], tau=-1)
     with pytest.raises(ValueError, match=r"kappa must be in \[1.0, inf\], got 0.5"):
         remix_labels(MixedLabels(torch.tensor([0]), torch.tensor([1]), torch.tensor([0.5])), [1, 2], kappa=0.5)
+
+
+# -- the mean head share of an MMT configuration -------------------------------------------
+
+
+def cutmix_mean_share_reference(height: int, width: int, draws: int, seed: int) -> float:
+    """E[lam] of CutMix with alpha = 1, from the box rule written out in NumPy (float64)."""
+    rng = np.random.default_rng(seed)
+    lam = rng.random(draws)
+    side = np.sqrt(1.0 - lam)
+    cut_w, cut_h = np.floor(side * width).astype(np.int64), np.floor(side * height).astype(np.int64)
+    x_low = np.floor(rng.random(draws) * width).astype(np.int64) - cut_w // 2
+    y_low = np.floor(rng.random(draws) * height).astype(np.int64) - cut_h // 2
+    box_w = np.clip(x_low + cut_w, 0, width) - np.clip(x_low, 0, width)
+    box_h = np.clip(y_low + cut_h, 0, height) - np.clip(y_low, 0, height)
+    return float(np.mean(1.0 - box_w * box_h / (height * width)))
+
+
+def test_mixup_head_share_is_exactly_one_minus_p_over_two():
+    for p in (1.0, 0.5, 0.2, 0.0):
+        assert mean_head_share(MMTMix(p=p, alpha=0.4), (32, 32)) == 1.0 - p / 2
+
+
+@pytest.mark.parametrize("size", [(32, 32), (7, 5)])
+def test_cutmix_head_share_matches_the_box_rule_and_is_above_one_half(size):
+    share = mean_head_share(MMTMix(mode="cutmix"), size)
+    reference = cutmix_mean_share_reference(*size, draws=1_000_000, seed=1)
+    # Standard errors: lam's spread is below 0.2, so 0.2 / sqrt(n) for each estimate; 5 z-scores.
+    tolerance = 5 * math.hypot(0.2 / math.sqrt(200_000), 0.2 / math.sqrt(1_000_000))
+    assert abs(share - reference) < tolerance
+    assert share > 0.6
+
+
+def test_head_share_of_a_mode_tuple_matches_the_transforms_own_joint_draws():
+    mmt = MMTMix(mode=("cutmix", "mixup", "resizemix"), mode_probs=(3, 1, 2), p=0.8)
+    share = mean_head_share(mmt, (32, 32))
+    params = sample_mix_params(400_000, 32, 32, mode=mmt.mode, mode_probs=mmt.mode_probs, p=mmt.p,
+                               generator=torch.Generator().manual_seed(5))
+    joint = float(params.lam.double().mean())
+    tolerance = 5 * math.hypot(0.5 / math.sqrt(200_000), 0.5 / math.sqrt(400_000))
+    assert abs(share - joint) < tolerance
+
+
+def test_head_share_is_the_same_on_every_call():
+    mmt = MMTMix(mode="resizemix")
+    assert mean_head_share(mmt, (24, 24)) == mean_head_share(mmt, (24, 24))
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, error, pattern",
+    [
+        (("mixup", (32, 32)), {}, TypeError, "mix must be an MMTMix or a RandomMMT, got str"),
+        ((MMTMix(), 32), {}, TypeError, r"image_size must be a \(height, width\) tuple"),
+        ((MMTMix(), (32, 0)), {}, ValueError, "image_size width must be >= 1"),
+        ((MMTMix(), (32.0, 32)), {}, TypeError, "image_size height must be an int"),
+        ((MMTMix(), (32, 32)), {"draws": 0}, ValueError, "draws must be >= 1"),
+    ],
+)
+def test_head_share_bad_arguments_raise_naming_them(args, kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        mean_head_share(*args, **kwargs)
 
 
 # -- ordinary inputs keep their bits ---------------------------------------------------------

@@ -673,3 +673,75 @@ def test_a_schedule_that_raises_leaves_the_epoch_unchanged(sampler_class):
 def test_samplers_have_a_readable_repr(sampler_class):
     text = repr(sampler_class([0, 0, 1], batch_size=2, seed=4))
     assert text.startswith(sampler_class.__name__ + "(") and "seed=4" in text and "batch_size=2" in text
+
+
+# -- issue 18: hostile inputs to the class weightings ----------------------------------------
+
+from mmt_augment.weighting import class_probabilities, mixed_class_prior  # noqa: E402
+
+ALL_WEIGHTINGS = ["inverse", "reverse", "balanced", 0.5, 1.0, 2.0, -1.0, 0.0]
+
+
+def test_inverse_equals_gamma_one_for_fractional_counts_below_one():
+    counts = np.array([0.5, 0.25, 2.0, 0.0, 3.0])
+    inverse = class_probabilities(counts, "inverse")
+    np.testing.assert_allclose(inverse, class_probabilities(counts, 1.0), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(inverse, expected_probabilities(counts, "inverse"), rtol=1e-12, atol=0)
+
+
+LARGE_COUNTS = np.array([400, 150, 60, 0, 25, 10])  # gamma * log(n_c) overflows for every class
+
+
+@pytest.mark.parametrize("counts", [COUNTS, LARGE_COUNTS], ids=["with a count of 4", "all counts >= 10"])
+@pytest.mark.parametrize("gamma", [1e308, 1e300, -1e308, 5e306])
+def test_extreme_gamma_gives_finite_probabilities_on_the_extreme_class(counts, gamma):
+    probabilities = class_probabilities(counts, gamma)
+    extreme = np.flatnonzero(counts == (counts[counts > 0].min() if gamma > 0 else counts.max()))
+    expected = np.zeros(len(counts))
+    expected[extreme] = 1.0
+    assert np.array_equal(probabilities, expected)
+
+
+@pytest.mark.parametrize("gamma, extreme", [(1e308, 5), (-1e308, 0)])
+def test_extreme_gamma_sampler_draws_only_the_extreme_class(gamma, extreme):
+    labels = shuffled_labels(LARGE_COUNTS)
+    sampler = DifferentialBatchSampler(labels, 16, weighting=gamma, num_batches=4, seed=1)
+    assert set(labels[flat(sampler)].tolist()) == {extreme}
+
+
+@pytest.mark.parametrize("weighting", ALL_WEIGHTINGS)
+def test_counts_whose_sum_overflows_give_the_probabilities_of_their_ratios(weighting):
+    huge = np.array([1e308, 1e308, 0.0, 5e307, 1e307])
+    ratios = np.array([20.0, 20.0, 0.0, 10.0, 2.0])  # the same ratios, huge / 5e306
+    for result, expected in (
+        (class_probabilities(huge, weighting), class_probabilities(ratios, weighting)),
+        (mixed_class_prior(huge, weighting), mixed_class_prior(ratios, weighting)),
+    ):
+        assert np.all(np.isfinite(result))
+        np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("weighting", ["inverse", 1.0, 0.5])
+def test_counts_whose_inverse_overflows_give_finite_probabilities(weighting):
+    counts = [1e-320, 3.0, 0.0, 1e-310]
+    probabilities = class_probabilities(counts, weighting)
+    assert np.all(np.isfinite(probabilities)) and probabilities.sum() == pytest.approx(1.0, rel=1e-12)
+    assert probabilities.argmax() == 0 and probabilities[2] == 0
+    if weighting == "inverse":
+        np.testing.assert_allclose(probabilities, class_probabilities(counts, 1.0), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize(
+    "probabilities",
+    [np.array([0.5, np.nan]), np.array([0.5, 0.25]), np.array([1.5, -0.5]), np.array([[0.5, 0.5]]), [0.5, 0.5]],
+    ids=["nan", "sum below 1", "negative", "2-D", "list"],
+)
+def test_alias_table_refuses_anything_but_a_distribution(probabilities):
+    with pytest.raises(ValueError, match="probabilities must be a non-empty 1-D array of finite values >= 0 that sum to 1"):
+        _alias_table(probabilities)
+
+
+def test_ragged_class_counts_raise_naming_class_counts():
+    with pytest.raises(ValueError, match="class_counts must be a non-empty 1-D array of per-class counts, got list"):
+        class_probabilities([[1, 2], [3]])
+
