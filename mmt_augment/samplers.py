@@ -19,9 +19,11 @@ tail, never from global state.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import numbers
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -74,6 +76,17 @@ def _iter_batches(indices: np.ndarray, batch_size: int, start_batch: int) -> Ite
 # Samplers
 # ---------------------------------------------------------------------------------------------
 
+# The int keys of every state (all that states saved before the configuration keys hold).
+_POSITION_KEYS = ("epoch", "batches_yielded", "seed", "num_replicas", "num_batches")
+
+
+def _same(saved: object, current: object) -> bool:
+    """Whether a saved configuration value equals ours (False for values that do not compare)."""
+    try:
+        return bool(saved == current)
+    except (TypeError, ValueError):  # e.g. an array, whose == is elementwise
+        return False
+
 
 def _compact_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(classes, compact)``: the sorted distinct labels and each label's index among them.
@@ -118,6 +131,10 @@ class _EpochBatchSampler(Sampler[list[int]]):
     def _epoch_changed(self) -> None:
         """Hook run after ``epoch`` changes (by ``set_epoch`` or ``load_state_dict``)."""
 
+    def _configuration(self) -> dict[str, Any]:
+        """What, besides seed, replicas and batch count, decides this sampler's batches."""
+        raise NotImplementedError
+
     def __iter__(self) -> Iterator[list[int]]:
         start, self._resume_from = self._resume_from, 0
         self._batches_yielded = start
@@ -151,7 +168,7 @@ class _EpochBatchSampler(Sampler[list[int]]):
             self._batches_yielded = 0
             self._resume_from = 0
 
-    def state_dict(self) -> dict[str, int]:
+    def state_dict(self) -> dict[str, Any]:
         """Return the position in the current epoch, for an exact mid-epoch resume.
 
         ``batches_yielded`` counts the batches this sampler has handed out in the current
@@ -161,8 +178,14 @@ class _EpochBatchSampler(Sampler[list[int]]):
         finished.
 
         Returns:
-            ``{"epoch", "batches_yielded", "seed", "num_replicas", "num_batches"}``; the last
-            three let :meth:`load_state_dict` reject a state from a different configuration.
+            ``{"epoch", "batches_yielded"}``, the position, and the keys that let
+            :meth:`load_state_dict` reject a state from a differently configured sampler:
+            ``"seed"``, ``"num_replicas"``, ``"num_batches"``, ``"sampler"`` (the class name),
+            ``"batch_size"``, and ``"num_samples"`` and ``"drop_last"``
+            (:class:`UniformBatchSampler`), ``"weighting"`` and ``"labels_digest"`` (a hash of
+            the labels; :class:`DifferentialBatchSampler`), or ``"drop_last"``, ``"weighting"``
+            and ``"labels_digest"`` (:class:`MMTBatchSampler`). The rank is left out (every
+            rank may load rank 0's state) and so is a ``schedule`` (a callable).
         """
         return {
             "epoch": self.epoch,
@@ -170,29 +193,41 @@ class _EpochBatchSampler(Sampler[list[int]]):
             "seed": self.seed,
             "num_replicas": self.num_replicas,
             "num_batches": len(self),
+            "sampler": type(self).__name__,
+            **self._configuration(),
         }
 
-    def load_state_dict(self, state_dict: Mapping[str, int]) -> None:
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore a position saved by :meth:`state_dict`.
 
         The next iteration yields exactly the batches of epoch ``state_dict["epoch"]`` that had
         not been yielded.
 
         Args:
-            state_dict: a mapping returned by :meth:`state_dict`.
+            state_dict: a mapping returned by :meth:`state_dict`. A state saved before the
+                configuration keys existed (only the five int keys) is still accepted.
 
         Raises:
-            TypeError: if ``state_dict`` is not a mapping or holds non-int values.
-            ValueError: if a key is missing, ``seed``/``num_replicas``/``num_batches`` differ
-                from this sampler's, or ``batches_yielded`` is outside ``[0, len(self)]``.
+            TypeError: if ``state_dict`` is not a mapping or holds non-int positions.
+            ValueError: if a key is missing, the state names another sampler class or
+                configuration (``seed``, ``num_replicas``, ``num_batches``, ``batch_size``,
+                ``weighting``, ``labels``, ...; the message names the key), or
+                ``batches_yielded`` is outside ``[0, len(self)]``.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
         expected = self.state_dict()
-        missing = sorted(set(expected) - set(state_dict))
+        missing = sorted(set(_POSITION_KEYS) - set(state_dict))
         if missing:
             raise ValueError(f"state_dict is missing keys {missing}; expected keys {sorted(expected)}")
-        values = {key: check_int(state_dict[key], f"state_dict[{key!r}]") for key in expected}
+        # The class first: another class's configuration keys differ from ours anyway.
+        for key in ("sampler", *self._configuration()):
+            if key in state_dict and not _same(state_dict[key], expected[key]):
+                raise ValueError(
+                    f"state_dict[{key!r}] is {state_dict[key]!r} but this sampler has {key}={expected[key]!r}; "
+                    f"the state was saved by a differently configured sampler"
+                )
+        values = {key: check_int(state_dict[key], f"state_dict[{key!r}]") for key in _POSITION_KEYS}
         for key in ("seed", "num_replicas", "num_batches"):
             if values[key] != expected[key]:
                 raise ValueError(
@@ -205,6 +240,10 @@ class _EpochBatchSampler(Sampler[list[int]]):
             raise ValueError(
                 f"state_dict['batches_yielded'] must be in [0, {len(self)}], got {position}"
             )
+        self._restore(epoch, position)
+
+    def _restore(self, epoch: int, position: int) -> None:
+        """Go to batch ``position`` of ``epoch`` (both already validated)."""
         previous = self.epoch
         self.epoch = epoch
         try:
@@ -303,6 +342,10 @@ class UniformBatchSampler(_EpochBatchSampler):
 
     def _batches(self, start: int) -> Iterator[list[int]]:
         return _iter_batches(self.shard(), self.batch_size, start)
+
+    def _configuration(self) -> dict[str, Any]:
+        # Only the number of labels decides the order, not their values.
+        return {"batch_size": self.batch_size, "drop_last": self.drop_last, "num_samples": self.num_samples}
 
     def __repr__(self) -> str:
         return (
@@ -420,6 +463,7 @@ class DifferentialBatchSampler(_EpochBatchSampler):
         self._natural_probabilities = counts / len(label_array)
         self._target_probabilities = _class_probabilities(counts, self.weighting)
         self._mix = math.nan
+        self._labels_hash: str | None = None  # computed when a state first needs it
         self._probabilities: np.ndarray = self._target_probabilities
         self._thresholds: np.ndarray
         self._alias: np.ndarray
@@ -469,6 +513,22 @@ class DifferentialBatchSampler(_EpochBatchSampler):
     def __len__(self) -> int:
         """Number of batches per epoch on this rank, ``num_batches``."""
         return self.num_batches
+
+    def _configuration(self) -> dict[str, Any]:
+        return {"batch_size": self.batch_size, "weighting": self.weighting, "labels_digest": self._labels_digest()}
+
+    def _labels_digest(self) -> str:
+        """A hash of the labels the sampler was built from (hex, 32 characters).
+
+        The class ids, their counts and the dataset indices of each class determine every
+        label; hashing them costs one pass over ``8 * N`` bytes, once per sampler.
+        """
+        if self._labels_hash is None:
+            digest = hashlib.blake2b(digest_size=16)
+            for part in (self._classes, self._counts, self._indices_by_class):
+                digest.update(np.ascontiguousarray(part, dtype=np.int64).tobytes())
+            self._labels_hash = digest.hexdigest()
+        return self._labels_hash
 
     def _batches(self, start: int) -> Iterator[list[int]]:
         chunk_batches = max(1, _CHUNK_SAMPLES // self.batch_size)
@@ -571,6 +631,14 @@ class MMTBatchSampler(_EpochBatchSampler):
         self._tail.set_epoch(self.epoch)  # first: only the tail's schedule can raise
         self._head.set_epoch(self.epoch)
 
+    def _configuration(self) -> dict[str, Any]:
+        return {
+            "batch_size": self.batch_size,
+            "drop_last": self.drop_last,
+            "weighting": self.weighting,
+            "labels_digest": self._tail._labels_digest(),
+        }
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(batch_size={self.batch_size}, batches={len(self)}, weighting={self.weighting!r}, "
@@ -583,9 +651,7 @@ class MMTBatchSampler(_EpochBatchSampler):
         return len(self._head)
 
     def _batches(self, start: int) -> Iterator[list[int]]:
-        for part in (self._head, self._tail):  # position both parts through their public state
-            state = part.state_dict()
-            state["batches_yielded"] = start
-            part.load_state_dict(state)
+        for part in (self._head, self._tail):  # position both parts as load_state_dict does
+            part._restore(part.epoch, start)
         for head, tail in zip(self._head, self._tail):
             yield head + tail[: len(head)]

@@ -745,3 +745,70 @@ def test_ragged_class_counts_raise_naming_class_counts():
     with pytest.raises(ValueError, match="class_counts must be a non-empty 1-D array of per-class counts, got list"):
         class_probabilities([[1, 2], [3]])
 
+
+# -- issue 18: a state names the sampler that saved it --------------------------------------
+
+
+def test_state_dict_names_the_sampler_and_its_configuration():
+    state = make_sampler("mmt").state_dict()
+    assert state["sampler"] == "MMTBatchSampler"
+    assert {"batch_size", "drop_last", "weighting", "labels_digest"} <= set(state)
+    assert make_sampler("mmt", weighting=0.5).state_dict() == state  # the same configuration, the same state
+
+
+def _labels_of_length(length: int) -> np.ndarray:
+    return np.arange(length) % 3
+
+
+@pytest.mark.parametrize(
+    "saved, loaded, key",
+    [
+        (lambda: UniformBatchSampler(LABELS, 4, seed=7), lambda: MMTBatchSampler(LABELS, 4, seed=7), "sampler"),
+        (lambda: MMTBatchSampler(LABELS, 4, seed=7), lambda: UniformBatchSampler(LABELS, 4, seed=7), "sampler"),
+        (lambda: MMTBatchSampler(LABELS[::-1].copy(), 4, seed=7), lambda: MMTBatchSampler(LABELS, 4, seed=7),
+         "labels_digest"),
+        (lambda: MMTBatchSampler(LABELS, 4, seed=7, weighting="inverse"), lambda: MMTBatchSampler(LABELS, 4, seed=7),
+         "weighting"),
+        (lambda: DifferentialBatchSampler(LABELS, 8, num_batches=50), lambda: DifferentialBatchSampler(LABELS, 4, num_batches=50),
+         "batch_size"),
+        (lambda: DifferentialBatchSampler(np.sort(LABELS), 4, num_batches=50),
+         lambda: DifferentialBatchSampler(LABELS, 4, num_batches=50), "labels_digest"),
+        (lambda: UniformBatchSampler(_labels_of_length(40), 4, drop_last=True),
+         lambda: UniformBatchSampler(_labels_of_length(40), 4), "drop_last"),
+        (lambda: UniformBatchSampler(_labels_of_length(41), 4), lambda: UniformBatchSampler(_labels_of_length(42), 4),
+         "num_samples"),
+    ],
+    ids=["uniform into mmt", "mmt into uniform", "other labels", "other weighting", "other batch size",
+         "other labels, same counts", "other drop_last", "other length"],
+)
+def test_load_state_dict_rejects_a_differently_configured_sampler(saved, loaded, key):
+    state = saved().state_dict()
+    sampler = loaded()
+    assert all(state[name] == sampler.state_dict()[name] for name in ("seed", "num_replicas", "num_batches"))
+    with pytest.raises(ValueError, match=rf"state_dict\['{key}'\] is .* but this sampler has {key}="):
+        sampler.load_state_dict(state)
+
+
+@pytest.mark.parametrize(
+    "kind, epoch, state",
+    [
+        # Saved by the code before the configuration keys existed (commit 78e8e18).
+        ("mmt", 2, {"epoch": 2, "batches_yielded": 5, "seed": 7, "num_replicas": 1, "num_batches": 232}),
+        ("differential", 1, {"epoch": 1, "batches_yielded": 4100, "seed": 7, "num_replicas": 1, "num_batches": 5000}),
+    ],
+)
+def test_load_state_dict_accepts_a_state_saved_before_the_configuration_keys(kind, epoch, state):
+    reference = make_sampler(kind)
+    reference.set_epoch(epoch)
+    full_epoch = list(reference)
+    resumed = make_sampler(kind)
+    resumed.load_state_dict(state)
+    assert list(resumed) == full_epoch[state["batches_yielded"]:]
+
+
+def test_every_rank_loads_the_state_of_rank_zero():
+    state = DifferentialBatchSampler(LABELS, 4, num_replicas=2, rank=0).state_dict()
+    other_rank = DifferentialBatchSampler(LABELS, 4, num_replicas=2, rank=1)
+    other_rank.load_state_dict({**state, "batches_yielded": 3})
+    assert other_rank.state_dict()["batches_yielded"] == 3
+
