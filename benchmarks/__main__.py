@@ -27,6 +27,7 @@ from benchmarks.methods import CORE_METHODS, check_methods
 from benchmarks.protocols import PROTOCOLS
 from benchmarks.results_io import LOCAL_RESULTS_DIR
 from benchmarks.run_config import RunConfig, result_path
+from benchmarks.train import check_config, check_data, check_output
 
 
 def _throughput(results_dir: str) -> None:
@@ -65,6 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     digits = args.dataset == "digits"
     ratio = args.ir if args.ir is not None else (10 if digits else 100)
     protocol = PROTOCOLS[args.protocol or ("tiny" if digits else "quick")]
+    configs = [RunConfig(dataset=args.dataset, imbalance_ratio=ratio, method=method, seed=seed, protocol=protocol,
+                         npz=args.npz, root=args.root, threads=args.threads, results_dir=args.results_dir)
+               for seed in args.seeds for method in args.methods]
+    for config in configs:  # bad values, missing data or an unwritable --results-dir: one line, before any work
+        problem = check_config(config) or check_data(config) or check_output(config, checkpoint=False)
+        if problem is not None:
+            parser.error(problem)
 
     started = time.perf_counter()
     previous_threads = torch.get_num_threads()
@@ -80,16 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     setting = setting_key(args.dataset, ratio, "exp", protocol.name)
     print(f"## Accuracy: {setting} ({len(dataset.train_labels)} training images, "
           f"{protocol.architecture}, {protocol.epochs} epochs)\n", flush=True)
-    for seed in args.seeds:
-        for method in args.methods:
-            config = RunConfig(dataset=args.dataset, imbalance_ratio=ratio, method=method, seed=seed,
-                               protocol=protocol, npz=args.npz, root=args.root, threads=args.threads,
-                               results_dir=args.results_dir)
-            if args.skip_existing and result_path(config).is_file():
-                continue
-            result = train(config, dataset, progress=sys.stderr.isatty(), checkpoint=False, log_epochs=False)
-            print(f"{method} seed {seed}: top-1 {result['metrics']['top1']:.2f} "
-                  f"({result['timing']['wall_seconds']:.0f} s)", flush=True)
+    for config in configs:
+        if args.skip_existing and result_path(config).is_file():
+            continue
+        result = train(config, dataset, progress=sys.stderr.isatty(), checkpoint=False, log_epochs=False)
+        print(f"{config.method} seed {config.seed}: top-1 {result['metrics']['top1']:.2f} "
+              f"({result['timing']['wall_seconds']:.0f} s)", flush=True)
     summary = update_summary(args.results_dir)
     methods = {name: entry for name, entry in summary[setting].items() if name in args.methods}
     print("\n" + markdown_table(methods) + "\n")

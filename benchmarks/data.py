@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -128,25 +129,51 @@ def _from_arrays(
     )
 
 
+NPZ_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
 def load_npz(path: str | Path = DEFAULT_NPZ, *, name: str = "cifar10") -> ImageDataset:
     """Load CIFAR-style arrays (``x_train``, ``y_train``, ``x_test``, ``y_test``, NHWC uint8).
 
+    Pickled data is never loaded (``allow_pickle=False``).
+
     Raises:
         FileNotFoundError: when ``path`` does not exist (the message says how to get data).
+        ValueError: naming the file, when it is not an ``.npz`` of those arrays (other keys,
+            pickled or object arrays, images that are not ``(N, H, W, C)`` uint8, labels that are
+            not one integer per image).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"no dataset file at {path}; pass --npz PATH, or --root DIR to use torchvision's CIFAR"
         )
-    with np.load(path) as arrays:
-        if "class_names" in arrays.files:
-            class_names = tuple(str(n) for n in arrays["class_names"])
-        else:
-            class_names = tuple(str(c) for c in range(int(arrays["y_train"].max()) + 1))
-        return _from_arrays(
-            name, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], class_names, f"npz:{path.name}"
-        )
+    expected = f"expected an .npz of {', '.join(NPZ_ARRAYS)} (NHWC uint8 images, integer labels)"
+    try:
+        arrays = np.load(path, allow_pickle=False)
+        if not isinstance(arrays, np.lib.npyio.NpzFile):  # a single .npy array
+            raise ValueError("one array, not an .npz archive")
+        with arrays:
+            missing = [key for key in NPZ_ARRAYS if key not in arrays.files]
+            if missing:
+                raise ValueError(f"no {', '.join(missing)} (it has {', '.join(arrays.files) or 'nothing'})")
+            loaded = {key: arrays[key] for key in NPZ_ARRAYS}
+            class_names = tuple(str(n) for n in arrays["class_names"]) if "class_names" in arrays.files else None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "pickle" in reason:  # numpy's message suggests loading it anyway; never here
+            reason = "not an .npz archive of plain arrays (pickled data is never loaded)"
+        raise ValueError(f"{path}: {reason}; {expected}") from None
+    for split in ("train", "test"):
+        images, labels = loaded[f"x_{split}"], loaded[f"y_{split}"]
+        if images.dtype != np.uint8 or images.ndim != 4:
+            raise ValueError(f"{path}: x_{split} is {images.dtype} {images.shape}; {expected}")
+        if labels.ndim != 1 or labels.dtype.kind not in "iu" or len(labels) != len(images) or (labels < 0).any():
+            raise ValueError(f"{path}: y_{split} is {labels.dtype} {labels.shape} for {len(images)} images; {expected}")
+    if class_names is None:
+        class_names = tuple(str(c) for c in range(int(loaded["y_train"].max()) + 1))
+    return _from_arrays(name, loaded["x_train"], loaded["y_train"], loaded["x_test"], loaded["y_test"], class_names,
+                        f"npz:{path.name}")
 
 
 def load_torchvision(name: str, root: str | Path, *, download: bool = True) -> ImageDataset:

@@ -32,10 +32,15 @@ from benchmarks.run_config import RunConfig, checkpoint_path, parked_checkpoint_
 from benchmarks.run_result import build_result
 from benchmarks.step import autocast, build_run, device_batches
 
-__all__ = ["PROJECTION_STEPS", "evaluate", "resume_mismatch", "train"]
+__all__ = ["CHECKPOINT_KEYS", "PROJECTION_STEPS", "check_checkpoint", "evaluate", "read_checkpoint", "resume_mismatch",
+           "train"]
 
 #: Steps timed before a run prints its projected remaining time (from their median).
 PROJECTION_STEPS = 20
+#: What a checkpoint must hold to resume a run (``segments`` is optional: older checkpoints lack it).
+CHECKPOINT_KEYS = ("config", "epoch", "history", "train_seconds", "model", "optimizer", "torch_rng", "augment_rng",
+                   "mix_rng")
+_WHAT_TO_DO = "delete it or use another --results-dir"
 
 
 @torch.no_grad()
@@ -100,6 +105,58 @@ def resume_mismatch(checkpoint_config: dict[str, Any], config: RunConfig) -> lis
     return sorted(key for key in set(recorded) | set(wanted) if recorded.get(key) != wanted.get(key))
 
 
+def read_checkpoint(path: Path, *, map_location: torch.device | str = "cpu") -> dict[str, Any]:
+    """The state a run saved in ``path``.
+
+    Raises:
+        ValueError: naming the file and what to do, when it cannot be read (random bytes, a
+            truncated file), is not a dict, or lacks one of :data:`CHECKPOINT_KEYS`.
+    """
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as error:  # torch.load raises many kinds (unpickling, zip, EOF, ...)
+        reason = str(error).splitlines()[0] if str(error) else ""
+        raise ValueError(f"checkpoint {path} cannot be read ({type(error).__name__}: {reason}); {_WHAT_TO_DO}") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"checkpoint {path} is not a training checkpoint (a {type(state).__name__}); {_WHAT_TO_DO}")
+    missing = [key for key in CHECKPOINT_KEYS if key not in state]
+    if missing or not isinstance(state["config"], dict):
+        raise ValueError(f"checkpoint {path} lacks {', '.join(missing) or 'readable run settings'}; {_WHAT_TO_DO}")
+    return state
+
+
+def _differences(path: Path, state: dict[str, Any], config: RunConfig) -> list[str]:
+    """:func:`resume_mismatch` of a checkpoint read from ``path``; a ValueError naming the file when its
+    recorded settings cannot be compared."""
+    try:
+        return resume_mismatch(state["config"], config)
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as error:
+        raise ValueError(f"checkpoint {path} has no readable run settings ({type(error).__name__} {error}); "
+                         f"{_WHAT_TO_DO}") from None
+
+
+def _other_settings(path: Path, differences: list[str]) -> ValueError:
+    return ValueError(f"checkpoint {path} was written by a run with other settings ({', '.join(differences)}); "
+                      f"{_WHAT_TO_DO}")
+
+
+def check_checkpoint(config: RunConfig) -> None:
+    """Check, before any work, that the run's checkpoint (and its parked one) can be read, and that
+    the checkpoint is this run's.
+
+    Raises:
+        ValueError: naming the file (see :func:`read_checkpoint`).
+    """
+    path = checkpoint_path(config)
+    if path.is_file():
+        differences = _differences(path, read_checkpoint(path), config)
+        if differences:
+            raise _other_settings(path, differences)
+    parked = parked_checkpoint_path(config)
+    if parked.is_file():  # another run's parked file of the same name is left alone, but it must be readable
+        _differences(parked, read_checkpoint(parked), config)
+
+
 def _restore_parked(config: RunConfig, checkpoint_file: Path) -> None:
     """Copy the run's parked checkpoint (``in-progress/<stem>.pt``, committed by
     :mod:`benchmarks.park`) to its checkpoint location when it is this run's and further on than
@@ -107,11 +164,11 @@ def _restore_parked(config: RunConfig, checkpoint_file: Path) -> None:
     parked = parked_checkpoint_path(config)
     if not parked.is_file():
         return
-    state = torch.load(parked, map_location="cpu", weights_only=False)
-    if resume_mismatch(state["config"], config):
+    state = read_checkpoint(parked)
+    if _differences(parked, state, config):
         return
     if checkpoint_file.is_file():
-        local = torch.load(checkpoint_file, map_location="cpu", weights_only=False)
+        local = read_checkpoint(checkpoint_file)
         if local["epoch"] >= state["epoch"]:
             return
     _save_checkpoint(checkpoint_file, state)
@@ -213,11 +270,10 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
     if checkpoint:
         _restore_parked(config, checkpoint_file)
     if checkpoint and checkpoint_file.is_file():
-        state = torch.load(checkpoint_file, map_location=device, weights_only=False)
-        differences = resume_mismatch(state["config"], config)
+        state = read_checkpoint(checkpoint_file, map_location=device)
+        differences = _differences(checkpoint_file, state, config)
         if differences:
-            raise ValueError(f"checkpoint {checkpoint_file} was written by a run with other settings "
-                             f"({', '.join(differences)}); delete it or use another --results-dir")
+            raise _other_settings(checkpoint_file, differences)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
@@ -309,7 +365,6 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
     if checkpoint:
         checkpoint_file.unlink(missing_ok=True)
         parked = parked_checkpoint_path(config)
-        if parked.is_file() and not resume_mismatch(torch.load(parked, map_location="cpu",
-                                                                weights_only=False)["config"], config):
+        if parked.is_file() and not _differences(parked, read_checkpoint(parked), config):
             parked.unlink()  # the result replaces it (commit both together)
     return result

@@ -54,7 +54,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmarks.protocols import Protocol, mixing_epochs
+from benchmarks.protocols import Protocol, epoch_window
 
 __all__ = ["BASELINES", "CORE_METHODS", "METHODS", "Loss", "Method", "Recipe", "check_methods", "library_defaults",
            "parse_method"]
@@ -150,9 +150,7 @@ class Method:
 
     def active_epochs(self, protocol: Protocol) -> range:
         """The epochs in which this method mixes (its own window, else the protocol's)."""
-        if self.mix_epochs is None:
-            return mixing_epochs(protocol)
-        return mixing_epochs(dataclasses.replace(protocol, mix_epochs=self.mix_epochs))
+        return epoch_window(protocol.mix_epochs if self.mix_epochs is None else self.mix_epochs, protocol.epochs)
 
     def build(self, labels: np.ndarray, num_classes: int, protocol: Protocol, seed: int,
               device: torch.device, *, image_size: tuple[int, int] = (32, 32)) -> Recipe:
@@ -383,27 +381,43 @@ def _number(token: str, prefix: str, name: str) -> float:
 
 def _parse_mmt(name: str) -> Method:
     options = library_defaults()
+    given: dict[str, str] = {}  # option -> the token that set it: each option once
     # "per-sample" is one option that contains the separator.
     tokens = [t for t in name[len("mmt"):].replace("per-sample", "per_sample").replace("per-batch", "per_batch")
               .split("-") if t]
     for token in tokens:
         if token in ("mixup", "cutmix"):
-            options["mode"] = token
+            option, value = "mode", token
         elif token in ("inverse", "reverse", "balanced"):
-            options["weighting"] = token
+            option, value = "weighting", token
         elif token.startswith("gamma"):
-            options["weighting"] = _number(token, "gamma", "the weighting exponent")
-        elif token == "per_sample":
-            options["per_sample"] = True
-        elif token == "per_batch":
-            options["per_sample"] = False
+            option, value = "weighting", _number(token, "gamma", "the weighting exponent")
+        elif token in ("per_sample", "per_batch"):
+            option, value = "per_sample", token == "per_sample"
         elif token.startswith("p"):
-            options["p"] = _number(token, "p", "the mixing probability")
+            option, value = "p", _number(token, "p", "the mixing probability")
         elif token.startswith("a"):
-            options["alpha"] = _number(token, "a", "alpha")
+            option, value = "alpha", _number(token, "a", "alpha")
         else:
             raise ValueError(f"unknown option {token!r} in method {name!r}; see benchmarks.methods")
+        if option in given:
+            raise ValueError(f"method {name!r} sets the {option} twice ({given[option]!r} and {token!r})")
+        given[option] = token
+        options[option] = value
+    _check_mmt_options(name, options)
     return Method(name, sampler="pair", mixer="mmt", **options)
+
+
+def _check_mmt_options(name: str, options: dict[str, Any]) -> None:
+    """The library's own rules for these options (``MMTMix`` and the tail weighting), at parse time."""
+    from mmt_augment import MMTMix, class_probabilities
+
+    try:
+        MMTMix(num_classes=2, mode=options["mode"], alpha=options["alpha"], p=options["p"],
+               per_sample=options["per_sample"])
+        class_probabilities(np.ones(2), options["weighting"])
+    except ValueError as error:
+        raise ValueError(f"method {name!r}: {error}") from None
 
 
 def parse_method(name: str) -> Method:

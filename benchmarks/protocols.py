@@ -22,12 +22,22 @@ from typing import Any
 __all__ = [
     "PROTOCOLS",
     "Protocol",
+    "ProtocolError",
     "add_protocol_arguments",
+    "epoch_window",
     "lr_factor",
     "mixing_epochs",
     "protocol_from_args",
     "with_overrides",
 ]
+
+
+class ProtocolError(ValueError):
+    """A protocol field with a value no run can train with; ``field`` names it, ``detail`` says why."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field} {detail}")
+        self.field, self.detail = field, detail
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,33 +87,55 @@ class Protocol:
     eval_batch_size: int = 1000
 
     def __post_init__(self) -> None:
+        """Raises :class:`ProtocolError` (a ``ValueError``) for a value no run can train with."""
         if self.schedule not in ("cosine", "step"):
-            raise ValueError(f"schedule must be 'cosine' or 'step', got {self.schedule!r}")
+            raise ProtocolError("schedule", f"must be 'cosine' or 'step', got {self.schedule!r}")
         if len(self.milestones) != len(self.decay):
-            raise ValueError(f"milestones {self.milestones} and decay {self.decay} must have the same length")
-        for field in ("epochs", "batch_size", "eval_batch_size"):
+            raise ProtocolError("milestones", f"{self.milestones} and decay {self.decay} must have the same length")
+        for field in ("epochs", "batch_size", "eval_batch_size", "width"):
             if getattr(self, field) < 1:
-                raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
-        mixing_epochs(self)  # validates mix_epochs
+                raise ProtocolError(field, f"must be >= 1, got {getattr(self, field)}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ProtocolError("lr", f"must be a finite number > 0, got {self.lr}")
+        for field in ("momentum", "weight_decay"):
+            if not (math.isfinite(getattr(self, field)) and getattr(self, field) >= 0):
+                raise ProtocolError(field, f"must be a finite number >= 0, got {getattr(self, field)}")
+        for field in ("warmup_epochs", "eval_every"):
+            if getattr(self, field) < 0:
+                raise ProtocolError(field, f"must be >= 0, got {getattr(self, field)}")
+        if self.crop_padding < -1:
+            raise ProtocolError("crop_padding", f"must be >= -1 (-1: image size / 8), got {self.crop_padding}")
+        try:
+            window = mixing_epochs(self)
+        except ValueError:
+            raise ProtocolError("mix_epochs", f"must be 'all' or 'start:end' (e.g. '3:-3'), got {self.mix_epochs!r}") \
+                from None
+        if not window:
+            raise ProtocolError("mix_epochs", f"{self.mix_epochs!r} selects no epoch of {self.epochs}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 def mixing_epochs(protocol: Protocol) -> range:
-    """The epochs in which mixing is active, from ``protocol.mix_epochs``.
+    """The epochs in which mixing is active, from ``protocol.mix_epochs`` (see :func:`epoch_window`)."""
+    return epoch_window(protocol.mix_epochs, protocol.epochs)
+
+
+def epoch_window(spec: str, epochs: int) -> range:
+    """The epochs of ``range(epochs)`` that ``spec`` selects: ``"all"`` or ``"start:end"`` with Python
+    slice semantics (``"3:-3"``: all but the first and last three).
 
     Raises:
-        ValueError: when ``mix_epochs`` is neither ``"all"`` nor ``"start:end"``.
+        ValueError: when ``spec`` is neither ``"all"`` nor ``"start:end"``.
     """
-    spec = protocol.mix_epochs
     if spec == "all":
-        return range(protocol.epochs)
+        return range(epochs)
     try:
         start, end = (int(part) if part.strip() else None for part in spec.split(":"))
     except ValueError:
         raise ValueError(f"mix_epochs must be 'all' or 'start:end' (e.g. '3:-3'), got {spec!r}") from None
-    return range(protocol.epochs)[slice(start, end)]
+    return range(epochs)[slice(start, end)]
 
 
 def lr_factor(protocol: Protocol, epoch: int, step: int, steps_per_epoch: int) -> float:
@@ -192,10 +224,18 @@ def with_overrides(base: Protocol, overrides: dict[str, Any]) -> Protocol:
 
 
 def protocol_from_args(args: argparse.Namespace) -> Protocol:
-    """The protocol selected by ``--protocol`` with the ``--<field>`` overrides applied."""
+    """The protocol selected by ``--protocol`` with the ``--<field>`` overrides applied.
+
+    Raises:
+        ValueError: naming the option (``--lr must be a finite number > 0, got nan``) when the
+            protocol would be invalid (:class:`ProtocolError`).
+    """
     overrides = {
         field.name: getattr(args, f"protocol_{field.name}")
         for field in dataclasses.fields(Protocol)
         if field.name != "name" and getattr(args, f"protocol_{field.name}", None) is not None
     }
-    return with_overrides(PROTOCOLS[args.protocol], overrides)
+    try:
+        return with_overrides(PROTOCOLS[args.protocol], overrides)
+    except ProtocolError as error:
+        raise ValueError(f"--{error.field.replace('_', '-')} {error.detail}") from None

@@ -10,6 +10,7 @@ recorded in each result file.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ __all__ = [
     "parked_checkpoint_path",
     "data_source",
     "portable_config",
+    "read_result",
+    "recorded_digest",
     "recorded_identity",
     "result_path",
     "run_identity",
@@ -128,6 +131,35 @@ def recorded_identity(result: dict[str, Any]) -> dict[str, Any]:
     identity = dict(result.get("identity") or run_identity(result["config"], method_config=result["method_config"]))
     identity.setdefault("method_config", result["method_config"])
     return identity
+
+
+def read_result(path: str | Path) -> dict[str, Any]:
+    """An existing result file, checked far enough to compare it with a run (its identity).
+
+    Raises:
+        ValueError: naming the file, when it is not JSON (truncated, say) or not a result
+            (``[]``, ``null``, ``{}``, no recorded settings).
+    """
+    try:
+        result = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not a readable result file ({type(error).__name__}: "
+                         f"{str(error).splitlines()[0] if str(error) else ''})") from None
+    if not isinstance(result, dict):
+        raise ValueError(f"{path} is not a result file (a JSON {type(result).__name__}, not an object)")
+    try:
+        recorded_identity(result)
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as error:
+        raise ValueError(f"{path} is not a result file (no readable run settings: {type(error).__name__} "
+                         f"{error})") from None
+    return result
+
+
+def recorded_digest(result: dict[str, Any]) -> str | None:
+    """The content digest of the data a result was made from (``None`` in files written before it was recorded)."""
+    dataset = result.get("dataset")
+    digest = dataset.get("digest") if isinstance(dataset, dict) else None
+    return digest or None
 
 
 def result_path(config: RunConfig) -> Path:

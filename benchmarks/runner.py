@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import signal
@@ -27,10 +26,21 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.loop import check_checkpoint
 from benchmarks.methods import check_methods
 from benchmarks.results_io import LOCAL_RESULTS_DIR
-from benchmarks.run_config import recorded_identity, run_identity
-from benchmarks.train import build_parser, check_data, config_from_args, result_path
+from benchmarks.run_config import data_source, read_result, recorded_digest, recorded_identity, run_identity
+from benchmarks.train import (
+    build_parser,
+    check_config,
+    check_data,
+    check_output,
+    config_from_args,
+    data_problem,
+    load_source,
+    result_path,
+    unwritable,
+)
 
 __all__ = ["Job", "main", "plan_jobs", "run_jobs"]
 
@@ -41,11 +51,17 @@ class Job:
     """One training subprocess: its arguments, results file and log file."""
 
     def __init__(self, method: str, seed: int, train_args: list[str], log_dir: Path) -> None:
+        """Raises ValueError (one line) for arguments no run can train with (:func:`benchmarks.train.check_config`)."""
         self.method = method
         self.seed = seed
         self.argv = [*train_args, "--method", method, "--seed", str(seed)]
-        config = config_from_args(build_parser().parse_args(self.argv))  # validates the arguments
+        args = build_parser().parse_args(self.argv)  # validates the arguments
+        config = config_from_args(args)
+        problem = check_config(config)
+        if problem is not None:
+            raise ValueError(problem)
         self.config = config
+        self.checkpoint = args.checkpoint
         self.result = result_path(config)
         self.log = log_dir / config.setting / f"{method}-seed{seed}.log"
         self.process: subprocess.Popen | None = None
@@ -165,6 +181,39 @@ def _run_loop(pending: list[Job], running: list[Job], failed: list[Job], paralle
                 print(f"FAIL  {job.name} (exit {code}) after {minutes:.1f} min; see {job.log}", flush=True)
 
 
+def _check_finished_and_started(parser: argparse.ArgumentParser, jobs: list[Job]) -> None:
+    """Before any job starts: a finished run is skipped only if it is this run on the same data (its
+    recorded digest, when it has one, against the data loaded once); every checkpoint a job would
+    resume from is readable and its own."""
+    digest = None
+    for job in jobs:
+        if not job.result.is_file():
+            if job.checkpoint:
+                try:
+                    check_checkpoint(job.config)
+                except ValueError as error:
+                    parser.error(str(error))
+            continue
+        try:
+            existing = read_result(job.result)
+        except ValueError as error:
+            parser.error(f"{error}; move it or pass --results-dir to write elsewhere")
+        if recorded_identity(existing) != run_identity(job.config):
+            parser.error(f"{job.result} exists but was made with other settings; "
+                         "move it or pass --results-dir to write elsewhere")
+        if recorded_digest(existing) is None:  # written before digests were recorded: compared by name
+            continue
+        if digest is None:  # every job reads the same data: loaded once
+            try:
+                digest = load_source(job.config).digest
+            except (OSError, RuntimeError, ValueError) as error:
+                parser.error(data_problem(job.config, error))
+        if recorded_digest(existing) != digest:
+            parser.error(f"{job.result} exists but was made from other data (digest {recorded_digest(existing)}; "
+                         f"{data_source(job.config)} now has {digest}); move it or pass --results-dir to write "
+                         "elsewhere")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.runner",
@@ -188,16 +237,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     if not any(arg == "--threads" or arg.startswith("--threads=") for arg in train_args):
         train_args = [*train_args, "--threads", str(args.threads)]
-    jobs = plan_jobs(args.methods, args.seeds, train_args, args.log_dir)
+    try:
+        jobs = plan_jobs(args.methods, args.seeds, train_args, args.log_dir)
+    except ValueError as error:
+        parser.error(str(error))
     problem = check_data(jobs[0].config) if jobs else None
     if problem is not None:
         parser.error(problem)
-    for job in jobs:  # a finished run made with other settings is never skipped silently
-        if job.result.is_file():
-            existing = json.loads(job.result.read_text())
-            if recorded_identity(existing) != run_identity(job.config):
-                parser.error(f"{job.result} exists but was made with other settings; "
-                             "move it or pass --results-dir to write elsewhere")
+    if not args.dry_run:
+        problem = next((found for job in jobs if (found := check_output(job.config, checkpoint=job.checkpoint))),
+                       None)
+        if problem is None and jobs:
+            found = unwritable(jobs[0].log.parent)
+            problem = f"--log-dir {args.log_dir}: cannot write there: {found}" if found else None
+        if problem is not None:
+            parser.error(problem)
+    _check_finished_and_started(parser, jobs)
     if args.dry_run:
         for job in jobs:
             state = "done" if job.result.is_file() else "todo"

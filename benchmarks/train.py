@@ -31,25 +31,45 @@ Example (two CPU cores, about 10 minutes with one thread)::
 from __future__ import annotations
 
 import argparse
-import json
+import math
+import os
 import sys
+import tempfile
 from pathlib import Path
 
-from benchmarks.data import DATASETS, DEFAULT_NPZ, load_dataset, long_tailed
-from benchmarks.loop import train
+import torch
+
+from benchmarks.data import DATASETS, DEFAULT_NPZ, ImageDataset, load_dataset, long_tailed
+from benchmarks.environment import resolve_device
+from benchmarks.loop import check_checkpoint, train
 from benchmarks.methods import parse_method
 from benchmarks.protocols import add_protocol_arguments, protocol_from_args
 from benchmarks.results_io import LOCAL_RESULTS_DIR, RESULTS_DIR, relative_to_repo
-from benchmarks.run_config import RunConfig, data_source, recorded_identity, result_path, run_identity
+from benchmarks.run_config import (
+    RunConfig,
+    checkpoint_path,
+    data_source,
+    read_result,
+    recorded_digest,
+    recorded_identity,
+    result_path,
+    run_identity,
+)
 
 __all__ = [
     "RunConfig",
     "build_parser",
+    "check_config",
     "check_data",
+    "check_output",
     "config_from_args",
+    "config_from_argv",
+    "data_problem",
+    "load_source",
     "main",
     "result_path",
     "train",
+    "unwritable",
 ]
 
 
@@ -91,7 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The :class:`RunConfig` described by parsed ``python -m benchmarks.train`` arguments."""
+    """The :class:`RunConfig` described by parsed ``python -m benchmarks.train`` arguments.
+
+    Raises:
+        ValueError: naming the option, for protocol values no run can train with (``--epochs 0``).
+    """
     return RunConfig(
         dataset=args.dataset, imbalance_ratio=args.imbalance_ratio, profile=args.profile, method=args.method,
         seed=args.seed, protocol=protocol_from_args(args), npz=args.npz, root=args.root, path=args.path,
@@ -99,6 +123,63 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         channels_last=args.channels_last, compile=args.compile, cuda_graph=args.cuda_graph,
         results_dir=args.results_dir,
     )
+
+
+def config_from_argv(argv: list[str]) -> RunConfig:
+    """Parse ``python -m benchmarks.train`` arguments into a checked :class:`RunConfig`.
+
+    Raises:
+        ValueError: the one-line problem (:func:`config_from_args`, :func:`check_config`).
+    """
+    config = config_from_args(build_parser().parse_args(argv))
+    problem = check_config(config)
+    if problem is not None:
+        raise ValueError(problem)
+    return config
+
+
+def _device_problem(device: str) -> str | None:
+    try:
+        resolved = resolve_device(device)
+    except RuntimeError:
+        return f"--device {device}: expected auto, cpu, cuda, cuda:N or mps"
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            return f"--device {device}: no CUDA device is available on this machine"
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            return f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+    elif resolved.type == "mps":
+        if not torch.backends.mps.is_available():
+            return f"--device {device}: MPS is not available on this machine"
+    elif resolved.type != "cpu":
+        return f"--device {device}: expected auto, cpu, cuda, cuda:N or mps"
+    return None
+
+
+def check_config(config: RunConfig) -> str | None:
+    """A one-line description of the first option value no run can train with, or ``None``.
+
+    Protocol values are checked where the protocol is made (:class:`benchmarks.protocols.Protocol`),
+    method names by :func:`benchmarks.methods.parse_method`; this checks the rest, and that a
+    mixing method mixes in at least one epoch.
+    """
+    for option, value in (("--seed", config.seed), ("--threads", config.threads), ("--workers", config.workers)):
+        if value < 0:
+            return f"{option} must be >= 0, got {value}"
+    if not (math.isfinite(config.imbalance_ratio) and config.imbalance_ratio >= 1):
+        return f"--ir must be a finite number >= 1, got {config.imbalance_ratio}"
+    problem = _device_problem(config.device)
+    if problem is not None:
+        return problem
+    try:
+        method = parse_method(config.method)
+    except ValueError as error:
+        return f"--method: {error}"
+    if method.mixes and not method.active_epochs(config.protocol):
+        window = method.mix_epochs or config.protocol.mix_epochs
+        return (f"--method {config.method} mixes in no epoch: its mixing window {window!r} selects none of "
+                f"{config.protocol.epochs} (--epochs)")
+    return None
 
 
 def check_data(config: RunConfig) -> str | None:
@@ -118,6 +199,47 @@ def check_data(config: RunConfig) -> str | None:
     return None
 
 
+def unwritable(folder: Path) -> str | None:
+    """Why nothing can be written in ``folder`` (created if missing), or ``None``: probed by
+    creating it and a temporary file there, which is removed."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".write-probe-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        return f"{error.strerror or type(error).__name__} ({error.filename or folder})"
+    return None
+
+
+def check_output(config: RunConfig, *, checkpoint: bool = True) -> str | None:
+    """A one-line description of why the run's result (or checkpoint) cannot be written, or ``None``.
+
+    Probed at start-up (:func:`unwritable`) so an unusable ``--results-dir`` fails before any
+    work, not at the first write after an epoch or the whole run.
+    """
+    targets = [result_path(config)] + ([checkpoint_path(config)] if checkpoint else [])
+    for target in targets:
+        if target.is_dir():
+            return f"--results-dir {config.results_dir}: {target} is a folder, where the run writes a file"
+        problem = unwritable(target.parent)
+        if problem is not None:
+            return f"--results-dir {config.results_dir}: cannot write there: {problem}"
+    return None
+
+
+def load_source(config: RunConfig) -> ImageDataset:
+    """The run's whole dataset (before the long-tailed subset), whose digest results record."""
+    return load_dataset(config.dataset, npz=config.npz, root=config.root)
+
+
+def data_problem(config: RunConfig, error: Exception) -> str:
+    """The one-line error for data that could not be loaded, naming the option that chose it."""
+    option = "--dataset" if config.dataset == "digits" else "--root" if config.root is not None else "--npz"
+    reason = str(error).splitlines()[0] if str(error) else repr(error)
+    return f"{option}: could not load {data_source(config)}: {reason}"
+
+
 def _differences(recorded: dict, wanted: dict) -> list[str]:
     return sorted(key for key in set(recorded) | set(wanted) if recorded.get(key) != wanted.get(key))
 
@@ -125,28 +247,44 @@ def _differences(recorded: dict, wanted: dict) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    config = config_from_args(args)
     try:
-        parse_method(config.method)
+        config = config_from_args(args)
     except ValueError as error:
         parser.error(str(error))
-    problem = check_data(config)
+    problem = check_config(config) or check_data(config) or check_output(config, checkpoint=args.checkpoint)
     if problem is not None:
         parser.error(problem)
     path = result_path(config)
+    existing = None
     if path.is_file() and not args.force:
-        existing = json.loads(path.read_text())
+        try:
+            existing = read_result(path)
+        except ValueError as error:
+            parser.error(f"{error}; delete it, use --force to replace it or --results-dir to write elsewhere")
         differences = _differences(recorded_identity(existing), run_identity(config))
         if differences:
             parser.error(f"{path} exists but was made with other settings ({', '.join(differences)}); "
                          "use --force to replace it or --results-dir to write elsewhere")
+    elif args.checkpoint:
+        try:
+            check_checkpoint(config)
+        except ValueError as error:
+            parser.error(str(error))
+    if existing is not None and recorded_digest(existing) is None:  # recorded before digests: compared by name
         print(f"{path} exists with the same settings; skipping (use --force to rerun)")
         return 0
     try:
-        dataset = long_tailed(load_dataset(config.dataset, npz=config.npz, root=config.root),
-                              config.imbalance_ratio, profile=config.profile, seed=config.lt_seed)
-    except (OSError, RuntimeError) as error:  # failed downloads, unreadable files
-        parser.error(f"could not load {data_source(config)}: {str(error).splitlines()[0] if str(error) else error!r}")
+        source = load_source(config)  # loaded once: for the digest and for training
+    except (OSError, RuntimeError, ValueError) as error:  # failed downloads, unreadable or malformed files
+        parser.error(data_problem(config, error))
+    if existing is not None:
+        if recorded_digest(existing) != source.digest:
+            parser.error(f"{path} exists but was made from other data (digest {recorded_digest(existing)}; "
+                         f"{data_source(config)} now has {source.digest}); use --force to replace it or "
+                         "--results-dir to write elsewhere")
+        print(f"{path} exists with the same settings; skipping (use --force to rerun)")
+        return 0
+    dataset = long_tailed(source, config.imbalance_ratio, profile=config.profile, seed=config.lt_seed)
     result = train(config, dataset, progress=args.progress, checkpoint=args.checkpoint)
     metrics = result["metrics"]
     shots = " ".join(f"{name} {metrics[name]:.1f}" for name in ("many", "medium", "few") if metrics[name] is not None)
