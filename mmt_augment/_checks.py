@@ -16,6 +16,8 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
+from mmt_augment._fastpath import is_compiling
+
 #: Smallest accepted Beta concentration: below it nearly every draw is 0 or 1 to float32
 #: precision, so the mix would almost never happen.
 MIN_ALPHA = 1e-3
@@ -217,7 +219,7 @@ def _lookup_can_check(num_classes: int, tensors: list[torch.Tensor]) -> bool:
     # Eager CPU int32/int64 labels only: torch.compile drops a lookup whose result is never used.
     return (
         num_classes <= _LOOKUP_CHECK_MAX_CLASSES
-        and not torch.compiler.is_compiling()
+        and not is_compiling()
         and all(tensor.is_cpu and tensor.dtype in (torch.int32, torch.int64) for tensor in tensors)
     )
 
@@ -257,6 +259,59 @@ def check_even_rows(name: str, num_rows: int) -> int:
             "as many rows (use MMTBatchSampler for paired batches, or pass head and tail batches separately)"
         )
     return num_rows // 2
+
+
+def check_mix_inputs(
+    images: object,
+    labels: object,
+    tail_images: object = None,
+    tail_labels: object = None,
+    *,
+    num_classes: Optional[int],
+    require_num_classes: bool,
+    validate_labels: Optional[bool],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Optional[int]]:
+    """Check one call's inputs, once, before any work; split a paired batch.
+
+    ``(images, labels)`` alone is a paired batch (``2B`` rows, the first ``B`` head, the last
+    ``B`` tail); with ``tail_images`` and ``tail_labels`` they are the head batch and its labels.
+    ``validate_labels`` as :class:`mmt_augment.MMTMix` takes it (``None``: index labels on the
+    CPU outside ``torch.compile``).
+
+    Returns:
+        ``(head_images, head_labels, tail_images, tail_labels, num_classes)``, the number of
+        classes the labels imply (``None`` if unknown).
+    """
+    head_labels: object
+    if tail_images is None:
+        head_images = check_images("paired_images", images)
+        if not isinstance(labels, torch.Tensor):
+            raise TypeError(f"paired_labels must be a torch.Tensor, got {type(labels).__name__}")
+        if labels.ndim == 0 or labels.shape[0] != head_images.shape[0]:
+            raise ValueError(f"paired_labels must have one label per image ({head_images.shape[0]}), "
+                             f"got shape {tuple(labels.shape)}")
+        half = check_even_rows("paired_images", head_images.shape[0])
+        head_images, tail = head_images[:half], head_images[half:]
+        head_labels, tail_labels = labels[:half], labels[half:]
+    else:
+        head_images, tail = check_images("head_images", images), check_images("tail_images", tail_images)
+        check_same_layout(head_images, tail)
+        head_labels = labels
+    batch_size, device = head_images.shape[0], head_images.device
+    num_classes = check_labels("head_labels", head_labels, batch_size, num_classes, device,
+                               require_num_classes=require_num_classes)
+    check_labels("tail_labels", tail_labels, batch_size, num_classes, device, require_num_classes=require_num_classes)
+    assert isinstance(head_labels, torch.Tensor) and isinstance(tail_labels, torch.Tensor)
+    if head_labels.ndim != tail_labels.ndim:
+        raise ValueError(
+            "head_labels and tail_labels must both be class indices (B,) or both soft labels "
+            f"(B, C), got shapes {tuple(head_labels.shape)} and {tuple(tail_labels.shape)}"
+        )
+    if validate_labels is None:
+        validate_labels = head_labels.is_cpu and not is_compiling()
+    if head_labels.ndim == 1 and num_classes is not None and validate_labels:
+        check_label_range(num_classes, head_labels=head_labels, tail_labels=tail_labels)
+    return head_images, head_labels, tail, tail_labels, num_classes
 
 
 # -- samplers and long-tailed utilities ------------------------------------------------------

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["BITWISE_MAX_BYTES", "bitwise_pays", "is_compiling", "on_host"]
+__all__ = ["BITWISE_MAX_BYTES", "is_compiling", "on_host"]
 
 # Bound once: the predicate runs on every call.
 _is_functorch_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
 _functorch_interpreter = torch._C._functorch.peek_interpreter_stack
 _forward_ad = torch.autograd.forward_ad
 
-#: Largest batch (bytes) for which selecting on bits beats ``torch.where``: three passes against
+#: Largest batch (bytes) for which CutMix's CPU form (selecting on bits) beats ``torch.where``: three passes against
 #: one, which wins while the batch stays in the CPU's caches (the crossover measured on a 2-core
 #: AMD EPYC lay between 6 and 12 MB).
 BITWISE_MAX_BYTES = 8 * 2**20
@@ -47,8 +47,3 @@ def on_host(*tensors: torch.Tensor) -> bool:
         if _has_tangent(tensor):
             return False
     return True
-
-
-def bitwise_pays(images: torch.Tensor) -> bool:
-    """Whether selecting ``images``' pixels on their bits is faster than ``torch.where``."""
-    return images.numel() * images.element_size() <= BITWISE_MAX_BYTES

@@ -256,7 +256,7 @@ def _apply_cutmix(out, head, tail, lam, boxes, rows):
 
 
 def _apply_cutmix_on_host(out, head, tail, lam, boxes, rows):
-    if not _fastpath.bitwise_pays(out):
+    if out.numel() * out.element_size() > _fastpath.BITWISE_MAX_BYTES:
         return kernels.cutmix(out, tail, boxes)
     return kernels.cutmix_bits(out, tail, boxes, in_place=out is not head)  # ``out`` of an earlier mode: ours
 

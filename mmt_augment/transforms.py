@@ -231,7 +231,9 @@ class MMTMix(torch.nn.Module):
         Returns:
             ``(images, MixedLabels(head_labels, tail_labels, lam))`` with ``lam`` float32 ``(B,)``.
         """
-        self._check_inputs(head_images, head_labels, tail_images, tail_labels, require_num_classes=False)
+        head_images, head_labels, tail_images, tail_labels, _ = _checks.check_mix_inputs(
+            head_images, head_labels, tail_images, tail_labels, num_classes=self.num_classes,
+            require_num_classes=False, validate_labels=self.validate_labels)
         if head_labels.ndim == 1:  # class indices as int64, what the losses and scatters take
             head_labels, tail_labels = _plain(head_labels).long(), _plain(tail_labels).long()
         images, lam = self._mix_images(head_images, tail_images, head_images)
@@ -240,8 +242,9 @@ class MMTMix(torch.nn.Module):
         return images, MixedLabels(head_labels, tail_labels, lam.contiguous())
 
     def forward(self, *inputs: Any) -> Any:
-        head_images, head_labels, tail_images, tail_labels, like, rebuild = self._unpack(inputs)
-        num_classes = self._check_inputs(head_images, head_labels, tail_images, tail_labels, require_num_classes=True)
+        call, like, rebuild = self._unpack(inputs)
+        head_images, head_labels, tail_images, tail_labels, num_classes = _checks.check_mix_inputs(
+            *call, num_classes=self.num_classes, require_num_classes=True, validate_labels=self.validate_labels)
         assert num_classes is not None  # required above: index labels need it, soft labels carry it
         images, lam = self._mix_images(head_images, tail_images, like)
         targets = self._mix_targets(_plain(head_labels), _plain(tail_labels), lam, num_classes, images.dtype)
@@ -263,29 +266,6 @@ class MMTMix(torch.nn.Module):
             self.generator = torch.Generator(self.generator.device).manual_seed(int(state[0]) << 32 | int(state[1]))
             self._worker_seed = info.seed
         return self.generator
-
-    def _check_inputs(
-        self, head_images: Any, head_labels: Any, tail_images: Any, tail_labels: Any, *, require_num_classes: bool
-    ) -> Optional[int]:
-        """Check every input before any work; return the number of classes the labels imply."""
-        _checks.check_images("head_images", head_images)
-        _checks.check_images("tail_images", tail_images)
-        _checks.check_same_layout(head_images, tail_images)
-        batch_size, device = head_images.shape[0], head_images.device
-        num_classes = _checks.check_labels(
-            "head_labels", head_labels, batch_size, self.num_classes, device, require_num_classes=require_num_classes
-        )
-        _checks.check_labels(
-            "tail_labels", tail_labels, batch_size, num_classes, device, require_num_classes=require_num_classes
-        )
-        if head_labels.ndim != tail_labels.ndim:
-            raise ValueError(
-                "head_labels and tail_labels must both be class indices (B,) or both soft labels "
-                f"(B, C), got shapes {tuple(head_labels.shape)} and {tuple(tail_labels.shape)}"
-            )
-        if head_labels.ndim == 1 and num_classes is not None and self._should_validate(head_labels):
-            _checks.check_label_range(num_classes, head_labels=head_labels, tail_labels=tail_labels)
-        return num_classes
 
     def _mix_images(
         self, head_images: torch.Tensor, tail_images: torch.Tensor, like: Any
@@ -310,14 +290,9 @@ class MMTMix(torch.nn.Module):
             return kernels.mix_soft_labels(head_labels.to(dtype), tail_labels.to(dtype), lam)
         return kernels.mix_index_labels(head_labels.long(), tail_labels.long(), lam, num_classes, floor)
 
-    def _should_validate(self, labels: torch.Tensor) -> bool:
-        if self.validate_labels is None:
-            return labels.is_cpu and not _fastpath.is_compiling()
-        return self.validate_labels
-
     def _unpack(self, inputs: tuple[Any, ...]):
-        """Split the call into (head, head labels, tail, tail labels), the image input whose type
-        the output takes, and a function rebuilding the output."""
+        """The call's tensors (``(paired_images, paired_labels)`` or the four of the explicit
+        form), the image input whose type the output takes, and a function rebuilding the output."""
         getter = self.labels_getter
         if not isinstance(getter, str):
             return self._unpack_structure(inputs[0] if len(inputs) == 1 else inputs, getter)
@@ -327,33 +302,11 @@ class MMTMix(torch.nn.Module):
             return (*parts, lambda images, targets: container(rebuild(images, targets)))
         if len(inputs) == 1 and isinstance(inputs[0], dict):
             return self._unpack_structure(inputs[0], _labels_from_dict)
-        if len(inputs) == 4:
-            return (*inputs, inputs[0], lambda images, targets: (images, targets))
-        if len(inputs) == 2:
-            return self._unpack_paired(*inputs)
+        if len(inputs) in (2, 4):
+            return inputs, inputs[0], lambda images, targets: (images, targets)
         raise TypeError(
             "MMTMix takes (head_images, head_labels, tail_images, tail_labels) or "
             f"(paired_images, paired_labels); got {len(inputs)} positional inputs"
-        )
-
-    @staticmethod
-    def _unpack_paired(paired_images: Any, paired_labels: Any):
-        _checks.check_images("paired_images", paired_images)
-        if not isinstance(paired_labels, torch.Tensor):
-            raise TypeError(f"paired_labels must be a torch.Tensor, got {type(paired_labels).__name__}")
-        if paired_labels.ndim == 0 or paired_labels.shape[0] != paired_images.shape[0]:
-            raise ValueError(
-                f"paired_labels must have one label per image ({paired_images.shape[0]}), "
-                f"got shape {tuple(paired_labels.shape)}"
-            )
-        half = _checks.check_even_rows("paired_images", paired_images.shape[0])
-        return (
-            paired_images[:half],
-            paired_labels[:half],
-            paired_images[half:],
-            paired_labels[half:],
-            paired_images,
-            lambda images, targets: (images, targets),
         )
 
     def _unpack_structure(self, structure: Any, labels_getter: Callable[[Any], torch.Tensor]):
@@ -369,14 +322,12 @@ class MMTMix(torch.nn.Module):
                 "labels_getter must return a tensor that is a leaf of the input, and the input must "
                 "hold a 4-D image tensor besides it"
             )
-        *parts, like, rebuild_pair = self._unpack_paired(leaves[image_index], labels)
-
         def rebuild(images: torch.Tensor, targets: torch.Tensor) -> Any:
             out = list(leaves)
-            out[image_index], out[label_index] = rebuild_pair(images, targets)
+            out[image_index], out[label_index] = images, targets
             return tree_unflatten(out, spec)
 
-        return (*parts, like, rebuild)
+        return (leaves[image_index], labels), leaves[image_index], rebuild
 
 
 def _labels_from_dict(sample: dict) -> torch.Tensor:
