@@ -7,7 +7,7 @@ which :mod:`mmt_augment` does only when ``RandomMMT`` is first used.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
@@ -15,7 +15,7 @@ from kornia.augmentation import MixAugmentationBaseV2
 from kornia.constants import DataKey
 
 from mmt_augment import _checks, modes
-from mmt_augment.modes import MixParams
+from mmt_augment.modes import MODES, MixParams
 from mmt_augment.params import sample_mix_params
 
 __all__ = ["RandomMMT"]
@@ -147,10 +147,33 @@ class RandomMMT(MixAugmentationBaseV2):
             generator=self.generator,
             device=device,
         )
-        out = {"lam": params.lam, "apply": params.apply, "mode": params.mode, "batch_prob": params.apply.float()}
+        out = {"lam": params.lam, "apply": params.apply, "mode": params.mode, "batch_prob": params.apply.float(),
+               # As kornia's own parameters: a replay is checked against the shape they were drawn for.
+               "forward_input_shape": torch.tensor(batch_shape, dtype=torch.long)}
         if params.boxes is not None:
             out["boxes"] = params.boxes
         return out
+
+    def _check_params(self, params: object, images: torch.Tensor) -> None:
+        """Refuse parameters that are not RandomMMT's for a paired batch of this shape."""
+        names = (self.mode,) if isinstance(self.mode, str) else self.mode
+        needed = ["lam", "apply", "mode"] + (["boxes"] if any(MODES[name].box for name in names) else [])
+        if not isinstance(params, Mapping) or any(key not in params for key in needed):
+            got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
+            raise ValueError(f"params must be RandomMMT's parameters for mode {self.mode!r} (keys {needed}); got {got}"
+                             " (kornia's own mix parameters do not carry MMT's)")
+        half = images.shape[0] // 2
+        shapes = {"lam": (half,), "apply": (half,), "mode": (half,), "boxes": (half, 4)}
+        for key in needed:
+            value = params[key]
+            if not isinstance(value, torch.Tensor) or tuple(value.shape) != shapes[key]:
+                what = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+                raise ValueError(f"params[{key!r}] must have shape {shapes[key]} for a paired batch of "
+                                 f"{images.shape[0]} images; got {what}")
+        drawn_for = params.get("forward_input_shape")
+        if isinstance(drawn_for, torch.Tensor) and drawn_for.tolist() != list(images.shape):
+            raise ValueError(f"params were drawn for images of shape {tuple(drawn_for.tolist())}, "
+                             f"got {tuple(images.shape)}: the boxes and head shares would not match the pixels")
 
     def forward_parameters(self, batch_shape: Tuple[int, ...]) -> Dict[str, torch.Tensor]:
         return self.generate_parameters(batch_shape)
@@ -191,18 +214,33 @@ class RandomMMT(MixAugmentationBaseV2):
         """
         params = params if params is not None else getattr(self, "_params", None)
         if not params:
-            raise ValueError("labels_for needs the parameters of a call: call RandomMMT (or the pipeline) first")
-        self._check_labels(paired_labels, 2 * params["lam"].shape[0], paired_labels.device)
+            raise ValueError("labels_for needs the parameters of a successful call: call RandomMMT (or the "
+                             "pipeline) first")
+        lam = params["lam"]
+        self._check_labels(paired_labels, 2 * lam.shape[0], None, lam.dtype if lam.is_floating_point() else None)
         return self.apply_transform_class(paired_labels, params)
 
     @staticmethod
-    def _check_labels(labels: Any, num_rows: int, device: torch.device) -> None:
-        _checks.check_labels("paired_labels", labels, num_rows, None, device, require_num_classes=False)
+    def _check_labels(labels: Any, num_rows: int, device: Optional[torch.device],
+                      label_dtype: Optional[torch.dtype]) -> None:
+        if not isinstance(labels, torch.Tensor):
+            raise TypeError(f"paired_labels must be a torch.Tensor of (2B,) class indices, got {type(labels).__name__}")
+        _checks.check_labels("paired_labels", labels, num_rows, None, labels.device if device is None else device,
+                             require_num_classes=False)
         if labels.ndim != 1:
             raise ValueError(
                 "paired_labels must be (2B,) class indices for kornia's label format, "
                 f"got shape {tuple(labels.shape)}"
             )
+        # Class ids go into floating-point labels: beyond 2 ** 24 (float32) or 2 ** 53 (float64)
+        # they would round. Checked where reading them back is free (on the CPU).
+        exact = 2**53 if label_dtype == torch.float64 else 2**24
+        if labels.is_cpu and labels.numel():
+            low, high = (int(bound) for bound in torch.aminmax(labels))
+            if high >= exact or low <= -exact:
+                raise ValueError(f"paired_labels holds class id {high if high >= exact else low}, which "
+                                 f"{label_dtype or torch.float32} labels cannot hold exactly (|id| < {exact}); "
+                                 "use float64 images or MMTMix.mix, whose labels stay integers")
 
     def forward(  # type: ignore[override]
         self,
@@ -218,20 +256,23 @@ class RandomMMT(MixAugmentationBaseV2):
             keys = [DataKey.INPUT, DataKey.CLASS][: len(inputs)] if len(inputs) <= 2 else []
         if len(inputs) != len(keys):
             raise ValueError(f"RandomMMT got {len(inputs)} inputs for data_keys {[key.name.lower() for key in keys]}")
+        self._params = {}  # labels_for refers to a call only once it has succeeded
         images = inputs[keys.index(DataKey.INPUT)]
         _checks.check_images("paired_images", images)
         half = _checks.check_even_rows("paired_images", images.shape[0])
+        label_dtype = torch.float64 if images.dtype == torch.float64 else torch.float32
         if DataKey.CLASS in keys:
-            self._check_labels(inputs[keys.index(DataKey.CLASS)], 2 * half, images.device)
+            self._check_labels(inputs[keys.index(DataKey.CLASS)], 2 * half, images.device, label_dtype)
         if params is None:
             # Draw where the images live, so no host round trip is needed.
             params = self._draw(tuple(images.shape), images.device)
-        self._params = params
-        label_dtype = torch.float64 if images.dtype == torch.float64 else torch.float32
+        else:
+            self._check_params(params, images)
         outputs: List[torch.Tensor] = []
         for key, value in zip(keys, inputs):
             if key == DataKey.INPUT:
                 outputs.append(self.apply_transform(value, params))
             else:
                 outputs.append(self.apply_transform_class(value, {"lam": params["lam"].to(label_dtype)}))
+        self._params = params
         return outputs[0] if len(outputs) == 1 else outputs

@@ -162,3 +162,48 @@ def test_importing_mmt_augment_does_not_import_kornia():
 
     code = "import sys, mmt_augment; assert 'kornia' not in sys.modules; mmt_augment.RandomMMT; assert 'kornia' in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_replayed_params_must_fit_the_batch_they_mix():
+    images, labels = paired_batch(4, size=8)
+    aug = RandomMMT(mode="cutmix", generator=torch.Generator().manual_seed(1))
+    aug(images, labels)
+    drawn = aug._params
+    smaller, _ = paired_batch(4, size=6)
+    with pytest.raises(ValueError, match=r"drawn for images of shape \(8, 3, 8, 8\), got \(8, 3, 6, 6\)"):
+        aug(smaller, labels, params=drawn)
+    one_row = {key: value[:1] if key in ("lam", "apply", "mode", "boxes") else value for key, value in drawn.items()}
+    with pytest.raises(ValueError, match=r"params\['lam'\] must have shape \(4,\) for a paired batch of 8 images"):
+        aug(images, labels, params=one_row)
+    more, more_labels = paired_batch(6, size=8)
+    with pytest.raises(ValueError, match=r"must have shape \(6,\) for a paired batch of 12 images"):
+        aug(more, more_labels, params=drawn)
+
+
+def test_kornias_own_mix_parameters_are_refused_with_a_clear_error():
+    images, labels = paired_batch(4)
+    kornia_params = K.RandomMixUpV2(p=1.0).forward_parameters(images.shape)
+    with pytest.raises(ValueError, match="params must be RandomMMT's parameters for mode 'mixup'"):
+        RandomMMT()(images, labels, params=kornia_params)
+
+
+def test_class_ids_beyond_what_float32_labels_hold_are_refused():
+    images = torch.rand(4, 3, 8, 8)
+    labels = torch.tensor([0, 2**24 + 1, 3, 4])
+    with pytest.raises(ValueError, match=r"class id 16777217, which torch.float32 labels cannot hold exactly"):
+        RandomMMT()(images, labels)
+    _, exact = RandomMMT()(images.double(), labels)  # float64 labels hold it
+    assert exact[1, 0].item() == 2**24 + 1
+
+
+def test_labels_for_refers_only_to_a_successful_call():
+    images, labels = paired_batch(4)
+    aug = RandomMMT()
+    with pytest.raises(ValueError):
+        aug(images, labels[:3])  # fails: the labels do not fit
+    with pytest.raises(ValueError, match="parameters of a successful call"):
+        aug.labels_for(labels)
+    aug(images)
+    assert aug.labels_for(labels).shape == (4, 3)
+    with pytest.raises(TypeError, match="paired_labels must be a torch.Tensor of \\(2B,\\) class indices, got list"):
+        aug.labels_for(labels.tolist())
