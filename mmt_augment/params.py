@@ -40,13 +40,12 @@ __all__ = [
 # -- the one draw -------------------------------------------------------------------------------
 
 
-def _draw(num: int, columns: int, alpha: float, generator: Optional[torch.Generator],
-          device: Optional[torch.device]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(num, columns)`` uniforms in [0, 1) and ``num`` draws of Beta(alpha, alpha)."""
+def _draw_block(num: int, columns: int, alpha: float, generator: Optional[torch.Generator],
+                device: Optional[torch.device]) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """The raw draw: a block of uniforms whose last ``columns`` columns are the rows' uniforms, and
+    ``lam``, or ``None`` where ``lam`` is the block's first column (Beta(1, 1) is uniform)."""
     if alpha == 1.0:
-        # Beta(1, 1) is uniform: one more column instead of two Gamma draws.
-        block = torch.rand(num, columns + 1, generator=generator, device=device)
-        return block[:, 1:], block[:, 0]  # a strided view: the modes that keep it make it contiguous
+        return torch.rand(num, columns + 1, generator=generator, device=device), None
     block = torch.rand(num, columns + 2, generator=generator, device=device)
     if alpha < 1.0:
         # Gamma(a) = Gamma(a + 1) * U ** (1 / a), in log space: the ratio of two Gamma(a) draws
@@ -58,7 +57,16 @@ def _draw(num: int, columns: int, alpha: float, generator: Optional[torch.Genera
     else:
         gammas = torch._standard_gamma(torch.full((num, 2), alpha, device=device), generator=generator)
         lam = gammas[:, 0] / gammas.sum(1)
-    return block[:, 2:], lam
+    return block, lam
+
+
+def _draw(num: int, columns: int, alpha: float, generator: Optional[torch.Generator],
+          device: Optional[torch.device]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(num, columns)`` uniforms in [0, 1) and ``num`` draws of Beta(alpha, alpha)."""
+    block, lam = _draw_block(num, columns, alpha, generator, device)
+    if lam is None:
+        return block[:, 1:], block[:, 0]  # a strided view: the modes that keep it make it contiguous
+    return block[:, block.shape[1] - columns:], lam
 
 
 # The schema is spelled out: with postponed annotations, torch < 2.5 cannot infer it.
@@ -244,7 +252,7 @@ def sample_batch_on_host(height: int, width: int, *, mode: str, alpha: float = 1
     """:func:`sample_mix_params` with ``per_sample=False`` for one mode with a per-batch CPU form
     (:attr:`mmt_augment.modes.MixMode.batch_on_host`), read as Python numbers.
 
-    The same :func:`draw_uniforms` call (so the generator advances alike), then the mode's own
+    The same draw as :func:`draw_uniforms` (so the generator advances alike), then the mode's own
     per-batch form of its rule, bit for bit the tensor path's (a test compares them over many
     seeds): a fraction of the cost of a dozen one-element tensor ops.
     """
@@ -252,9 +260,12 @@ def sample_batch_on_host(height: int, width: int, *, mode: str, alpha: float = 1
     if form is None:
         raise ValueError(f"mode {mode!r} has no per-batch CPU form; modes with one: "
                          f"{[name for name, entry in MODES.items() if entry.batch_on_host is not None]}")
-    uniforms, target_lam = draw_uniforms(1, 1 + MODES[mode].columns, alpha, generator=generator,
-                                         device=torch.device("cpu"))
-    (apply_draw, *draws), lam = uniforms[0].tolist(), float(target_lam[0])
+    columns = 1 + MODES[mode].columns
+    device = generator.device if generator is not None else torch.device("cpu")
+    block, target_lam = _draw_block(1, columns, alpha, generator, device)
+    row = block.tolist()[0]  # blocks to the host, like draw_uniforms on the CPU
+    lam = row[0] if target_lam is None else float(target_lam[0])
+    apply_draw, *draws = row[-columns:]
     # A float32 tensor compared with a Python float compares in float32.
     if not apply_draw < float(np.float32(p)):
         return HostBatchParams(lam=1.0, apply=False, mode=mode, box=(0, 0, 0, 0) if MODES[mode].box else None)
