@@ -209,3 +209,19 @@ def test_a_parked_checkpoint_of_another_run_with_the_same_name_is_left_alone(dig
     result = train(other_protocol, digits_lt, progress=False)
     assert result["segments"][0]["first_epoch"] == 1 and not result["timing"]["resumed"]
     assert (tmp_path / "in-progress" / "mmt+drw-seed0.pt").is_file()
+
+
+COMMITTED_RUNS = sorted((Path(__file__).parents[1] / "benchmarks" / "results" / "runs").rglob("*.json"))
+
+
+@pytest.mark.parametrize("path", COMMITTED_RUNS, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_every_committed_result_keeps_its_name_and_identity_under_todays_code(path):
+    from benchmarks.protocols import Protocol
+    from benchmarks.run_config import recorded_identity, result_path, run_identity
+
+    result = json.loads(path.read_text())
+    assert recorded_identity(result) == run_identity(result["config"], method_config=result["method_config"])
+    record = dict(result["config"])
+    protocol = {key: tuple(value) if isinstance(value, list) else value for key, value in record["protocol"].items()}
+    config = RunConfig(**{**record, "protocol": Protocol(**protocol), "results_dir": str(path.parents[2])})
+    assert result_path(config) == path
