@@ -11,10 +11,8 @@ file (:mod:`benchmarks.run_result`).
 from __future__ import annotations
 
 import datetime
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ from benchmarks.environment import cpu_name, git_revision, resolve_device
 from benchmarks.graphed import GraphedStep
 from benchmarks.methods import parse_method
 from benchmarks.protocols import lr_factor
-from benchmarks.results_io import write_json
+from benchmarks.results_io import write_atomically, write_json
 from benchmarks.run_config import RunConfig, checkpoint_path, parked_checkpoint_path, result_path, run_identity
 from benchmarks.run_result import build_result
 from benchmarks.step import autocast, build_run, device_batches
@@ -79,17 +77,8 @@ def evaluate(
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write ``state`` to ``path`` atomically, through a temporary file of its own (two processes
-    writing the same checkpoint never share one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        torch.save(state, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write ``state`` to ``path`` atomically (:func:`benchmarks.results_io.write_atomically`)."""
+    write_atomically(path, lambda temporary: torch.save(state, temporary))
 
 
 def resume_mismatch(checkpoint_config: dict[str, Any], config: RunConfig) -> list[str]:

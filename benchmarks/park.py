@@ -15,26 +15,15 @@ Example::
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
+from benchmarks.results_io import write_atomically
+
 __all__ = ["main", "park"]
-
-
-def _copy_atomically(source: Path, target: Path) -> None:
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def park(results_dir: str | Path) -> list[str]:
@@ -58,7 +47,7 @@ def park(results_dir: str | Path) -> list[str]:
     lines = []
     for stem, checkpoint in stems.items():
         parked_dir.mkdir(parents=True, exist_ok=True)
-        _copy_atomically(checkpoint, parked_dir / f"{stem}.pt")
+        write_atomically(parked_dir / f"{stem}.pt", lambda temporary, source=checkpoint: shutil.copyfile(source, temporary))
         epoch = torch.load(checkpoint, map_location="cpu", weights_only=False)["epoch"]
         lines.append(f"parked {checkpoint.parent.name}/{stem} at epoch {epoch}")
     for parked in sorted(parked_dir.glob("*.pt")) if parked_dir.is_dir() else []:

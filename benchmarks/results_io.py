@@ -12,29 +12,37 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LOCAL_RESULTS_DIR", "REPO_ROOT", "RESULTS_DIR", "relative_to_repo", "write_json"]
+__all__ = ["LOCAL_RESULTS_DIR", "REPO_ROOT", "RESULTS_DIR", "relative_to_repo", "write_atomically", "write_json"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 LOCAL_RESULTS_DIR = RESULTS_DIR / "local"
 
 
-def write_json(path: str | Path, data: Any) -> Path:
-    """Write ``data`` as indented JSON to ``path`` atomically (temporary file + ``os.replace``)."""
+def write_atomically(path: str | Path, write: Callable[[str], object]) -> Path:
+    """Create ``path`` by ``write(temporary)`` into a temporary file of its own beside it, then
+    ``os.replace``: a process killed mid-write leaves the old file or none, never a truncated one,
+    and two processes writing the same file never share a temporary."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
     try:
-        with os.fdopen(handle, "w") as file:
-            file.write(json.dumps(data, indent=1) + "\n")
+        write(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write ``data`` as indented JSON to ``path`` atomically (:func:`write_atomically`)."""
+    return write_atomically(path, lambda temporary: Path(temporary).write_text(json.dumps(data, indent=1) + "\n"))
 
 
 def relative_to_repo(path: str | Path) -> str:
