@@ -9,12 +9,11 @@ with a *tail* stream drawn by a differential sampler that reverses it:
 - :class:`MMTBatchSampler` yields both in one list of ``2 * b`` indices per step, ``b`` head
   indices then ``b`` tail indices, the paired batch that :class:`mmt_augment.MMTMix` splits.
 
-All three are ``torch.utils.data.Sampler[list[int]]`` for ``DataLoader(dataset,
-batch_sampler=...)``, follow ``DistributedSampler``'s protocol (``set_epoch``, ``num_replicas``
-and ``rank`` from the process group, padding so every rank yields as many batches) and keep
-``state_dict()``/``load_state_dict()`` for an exact mid-epoch resume. Randomness comes only from
-NumPy generators seeded by ``(seed, epoch)`` for the head and ``(seed, epoch, rank)`` for the
-tail, never from global state.
+All three are ``Sampler[list[int]]`` for ``DataLoader(dataset, batch_sampler=...)``, follow
+``DistributedSampler``'s protocol (``set_epoch``, ``num_replicas``/``rank`` from the process
+group, padding so every rank yields as many batches) and keep ``state_dict()``/``load_state_dict()``
+for an exact mid-epoch resume. Randomness comes only from NumPy generators seeded by ``(seed,
+epoch)`` (head) and ``(seed, epoch, rank)`` (tail).
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
-from mmt_augment._checks import LabelsLike, as_label_array, check_int, check_seed, check_weighting
+from mmt_augment._checks import LabelsLike, as_label_array, check_flag, check_int, check_seed, check_weighting
 from mmt_augment.weighting import Weighting, alias_table, draw_from_classes
 from mmt_augment.weighting import class_probabilities as _class_probabilities
 
@@ -59,10 +58,7 @@ def _resolve_replicas(num_replicas: int | None, rank: int | None) -> tuple[int, 
 
 
 def _iter_batches(indices: np.ndarray, batch_size: int, start_batch: int) -> Iterator[list[int]]:
-    """Yield ``indices`` as consecutive lists of ``batch_size`` (the last may be short).
-
-    Starts at batch ``start_batch``; converts a chunk of batches at a time with one ``tolist``.
-    """
+    """Yield ``indices`` from batch ``start_batch`` on as lists of ``batch_size`` (the last may be short)."""
     chunk = max(1, _CHUNK_SAMPLES // batch_size) * batch_size
     for begin in range(start_batch * batch_size, len(indices), chunk):
         block = indices[begin : begin + chunk]
@@ -71,10 +67,6 @@ def _iter_batches(indices: np.ndarray, batch_size: int, start_batch: int) -> Ite
         if full < len(block):
             yield block[full:].tolist()
 
-
-# ---------------------------------------------------------------------------------------------
-# Samplers
-# ---------------------------------------------------------------------------------------------
 
 # The int keys of every state (all that states saved before the configuration keys hold).
 _POSITION_KEYS = ("epoch", "batches_yielded", "seed", "num_replicas", "num_batches")
@@ -88,11 +80,15 @@ def _same(saved: object, current: object) -> bool:
         return False
 
 
+def _mismatch(key: str, saved: object, current: object) -> ValueError:
+    return ValueError(f"state_dict[{key!r}] is {saved!r} but this sampler has {key}={current!r}; "
+                      "the state was saved by a differently configured sampler")
+
+
 def _compact_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(classes, compact)``: the sorted distinct labels and each label's index among them.
 
-    O(N + C) through a dense table when the largest label id is not far beyond the number of
-    labels, else ``np.unique`` (O(N log N)), so sparse, huge label ids cost no dense arrays.
+    A dense table (O(N + C)) unless label ids are sparse and huge, which take ``np.unique``.
     """
     largest = int(labels.max())
     if largest < 4 * len(labels) + 2**16:
@@ -135,6 +131,16 @@ class _EpochBatchSampler(Sampler[list[int]]):
         """What, besides seed, replicas and batch count, decides this sampler's batches."""
         raise NotImplementedError
 
+    def _enter_epoch(self, epoch: int) -> None:
+        """Set ``epoch`` and run the hook; a hook (schedule) that raises leaves the sampler as it was."""
+        previous = self.epoch
+        self.epoch = epoch
+        try:
+            self._epoch_changed()
+        except BaseException:
+            self.epoch = previous
+            raise
+
     def __iter__(self) -> Iterator[list[int]]:
         start, self._resume_from = self._resume_from, 0
         self._batches_yielded = start
@@ -145,9 +151,9 @@ class _EpochBatchSampler(Sampler[list[int]]):
     def set_epoch(self, epoch: int) -> None:
         """Set the epoch, which (with ``seed``) determines the next iteration's batches.
 
-        Call it before each epoch, as with ``DistributedSampler``. Setting a different epoch
-        discards a position restored by :meth:`load_state_dict`; setting the same epoch keeps
-        it, so a training loop that calls ``set_epoch(epoch)`` after restoring resumes mid-epoch.
+        Call it before each epoch, as with ``DistributedSampler``. Only a different epoch discards
+        a position restored by :meth:`load_state_dict`, so a loop that calls ``set_epoch`` after
+        restoring resumes mid-epoch.
 
         Args:
             epoch: non-negative epoch number.
@@ -158,12 +164,7 @@ class _EpochBatchSampler(Sampler[list[int]]):
         """
         epoch = check_int(epoch, "epoch", minimum=0)
         previous = self.epoch
-        self.epoch = epoch
-        try:
-            self._epoch_changed()
-        except BaseException:
-            self.epoch = previous  # a schedule that raises leaves the sampler as it was
-            raise
+        self._enter_epoch(epoch)
         if epoch != previous:
             self._batches_yielded = 0
             self._resume_from = 0
@@ -171,41 +172,27 @@ class _EpochBatchSampler(Sampler[list[int]]):
     def state_dict(self) -> dict[str, Any]:
         """Return the position in the current epoch, for an exact mid-epoch resume.
 
-        ``batches_yielded`` counts the batches this sampler has handed out in the current
-        epoch. A ``DataLoader`` with workers fetches a few batches ahead of the training loop;
-        either use ``torchdata``'s ``StatefulDataLoader`` (which calls these methods at the
-        right time) or overwrite ``batches_yielded`` with the number of batches your loop has
-        finished.
+        ``batches_yielded`` counts the batches handed out this epoch. A ``DataLoader`` with
+        workers fetches ahead of the loop: use ``torchdata``'s ``StatefulDataLoader`` or overwrite
+        ``batches_yielded`` with the number of batches your loop has finished.
 
         Returns:
-            ``{"epoch", "batches_yielded"}``, the position, and the keys that let
-            :meth:`load_state_dict` reject a state from a differently configured sampler:
-            ``"seed"``, ``"num_replicas"``, ``"num_batches"``, ``"sampler"`` (the class name),
-            ``"batch_size"``, and ``"num_samples"`` and ``"drop_last"``
-            (:class:`UniformBatchSampler`), ``"weighting"`` and ``"labels_digest"`` (a hash of
-            the labels; :class:`DifferentialBatchSampler`), or ``"drop_last"``, ``"weighting"``
-            and ``"labels_digest"`` (:class:`MMTBatchSampler`). The rank is left out (every
-            rank may load rank 0's state) and so is a ``schedule`` (a callable).
+            ``{"epoch", "batches_yielded"}`` and the keys that let :meth:`load_state_dict` reject
+            a differently configured sampler: ``"seed"``, ``"num_replicas"``, ``"num_batches"``,
+            ``"sampler"`` (the class name), ``"batch_size"`` and the sampler's own (``"num_samples"``,
+            ``"drop_last"``, ``"weighting"``, ``"labels_digest"``, a hash of the labels). Not the
+            rank (every rank may load rank 0's state) nor a ``schedule``.
         """
-        return {
-            "epoch": self.epoch,
-            "batches_yielded": self._batches_yielded,
-            "seed": self.seed,
-            "num_replicas": self.num_replicas,
-            "num_batches": len(self),
-            "sampler": type(self).__name__,
-            **self._configuration(),
-        }
+        return {"epoch": self.epoch, "batches_yielded": self._batches_yielded, "seed": self.seed,
+                "num_replicas": self.num_replicas, "num_batches": len(self), "sampler": type(self).__name__,
+                **self._configuration()}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore a position saved by :meth:`state_dict`.
-
-        The next iteration yields exactly the batches of epoch ``state_dict["epoch"]`` that had
-        not been yielded.
+        """Restore a position saved by :meth:`state_dict`: the next iteration yields the rest of its epoch.
 
         Args:
-            state_dict: a mapping returned by :meth:`state_dict`. A state saved before the
-                configuration keys existed (only the five int keys) is still accepted.
+            state_dict: a mapping returned by :meth:`state_dict` (one with only the five int keys,
+                saved before the configuration keys existed, is accepted).
 
         Raises:
             TypeError: if ``state_dict`` is not a mapping or holds non-int positions.
@@ -223,34 +210,20 @@ class _EpochBatchSampler(Sampler[list[int]]):
         # The class first: another class's configuration keys differ from ours anyway.
         for key in ("sampler", *self._configuration()):
             if key in state_dict and not _same(state_dict[key], expected[key]):
-                raise ValueError(
-                    f"state_dict[{key!r}] is {state_dict[key]!r} but this sampler has {key}={expected[key]!r}; "
-                    f"the state was saved by a differently configured sampler"
-                )
+                raise _mismatch(key, state_dict[key], expected[key])
         values = {key: check_int(state_dict[key], f"state_dict[{key!r}]") for key in _POSITION_KEYS}
         for key in ("seed", "num_replicas", "num_batches"):
             if values[key] != expected[key]:
-                raise ValueError(
-                    f"state_dict[{key!r}] is {values[key]} but this sampler has {key}={expected[key]}; "
-                    f"the state was saved by a differently configured sampler"
-                )
+                raise _mismatch(key, values[key], expected[key])
         epoch = check_int(values["epoch"], "state_dict['epoch']", minimum=0)
         position = values["batches_yielded"]
         if not 0 <= position <= len(self):
-            raise ValueError(
-                f"state_dict['batches_yielded'] must be in [0, {len(self)}], got {position}"
-            )
+            raise ValueError(f"state_dict['batches_yielded'] must be in [0, {len(self)}], got {position}")
         self._restore(epoch, position)
 
     def _restore(self, epoch: int, position: int) -> None:
         """Go to batch ``position`` of ``epoch`` (both already validated)."""
-        previous = self.epoch
-        self.epoch = epoch
-        try:
-            self._epoch_changed()
-        except BaseException:
-            self.epoch = previous
-            raise
+        self._enter_epoch(epoch)
         self._batches_yielded = position
         self._resume_from = position
 
@@ -259,17 +232,15 @@ class UniformBatchSampler(_EpochBatchSampler):
     """Instance-uniform batches: every index once per epoch, in a shuffled order.
 
     The order depends only on ``(seed, epoch)``. Under ``torch.distributed`` each rank takes
-    every ``num_replicas``-th index of the shuffled order (the ranks' shards are disjoint);
-    with ``drop_last=False`` the order is first padded by repeating its beginning, as
-    ``DistributedSampler`` does, so every rank gets ``ceil(N / num_replicas)`` indices and the
-    same number of batches (unequal counts hang DDP). With ``drop_last=True`` nothing is
-    repeated: each rank gets ``floor(N / (num_replicas * batch_size))`` full batches and the
-    remaining indices are left out of that epoch.
+    every ``num_replicas``-th index of the shuffled order (disjoint shards); with
+    ``drop_last=False`` the order is first padded by repeating its beginning, as
+    ``DistributedSampler`` does, so every rank gets as many batches (unequal counts hang DDP).
+    With ``drop_last=True`` each rank gets ``floor(N / (num_replicas * batch_size))`` full
+    batches and the remaining indices are left out of that epoch.
 
     Args:
         labels: 1-D sequence, NumPy array or tensor with the class index of every sample of
-            the dataset (e.g. ``dataset.targets``); only its length is used, but it is
-            validated like the other samplers' labels. Never modified.
+            the dataset (e.g. ``dataset.targets``); only its length is used. Never modified.
         batch_size: indices per batch, >= 1.
         drop_last: drop the short last batch (see above) instead of yielding it.
         seed: non-negative seed; must be the same on every rank.
@@ -279,11 +250,11 @@ class UniformBatchSampler(_EpochBatchSampler):
             process group, else 0.
 
     Raises:
-        TypeError: if ``labels`` are not integers, or ``batch_size``, ``seed``,
-            ``num_replicas`` or ``rank`` is not an int, or ``drop_last`` is not a bool.
-        ValueError: if ``labels`` are empty, not 1-D or negative, ``batch_size < 1``,
-            ``seed < 0``, ``num_replicas < 1``, ``rank`` is outside ``[0, num_replicas)``, or
-            ``drop_last=True`` leaves no full batch.
+        TypeError: if ``labels`` are not integers, an int argument is not an int, or
+            ``drop_last`` is not a bool.
+        ValueError: if ``labels`` are empty, not 1-D or negative, an int argument is below its
+            minimum, ``rank`` is outside ``[0, num_replicas)``, or ``drop_last=True`` leaves no
+            full batch.
 
     Example:
         >>> sampler = UniformBatchSampler([0, 0, 0, 1, 1, 2, 2], batch_size=3, seed=1)
@@ -293,32 +264,20 @@ class UniformBatchSampler(_EpochBatchSampler):
         [0, 1, 2, 3, 4, 5, 6]
     """
 
-    def __init__(
-        self,
-        labels: LabelsLike,
-        batch_size: int,
-        *,
-        drop_last: bool = False,
-        seed: int = 0,
-        num_replicas: int | None = None,
-        rank: int | None = None,
-    ) -> None:
+    def __init__(self, labels: LabelsLike, batch_size: int, *, drop_last: bool = False, seed: int = 0,
+                 num_replicas: int | None = None, rank: int | None = None) -> None:
         super().__init__()
         self.num_samples = len(as_label_array(labels))
         self.batch_size = check_int(batch_size, "batch_size", minimum=1)
-        if not isinstance(drop_last, bool):
-            raise TypeError(f"drop_last must be a bool, got {type(drop_last).__name__} {drop_last!r}")
-        self.drop_last = drop_last
+        self.drop_last = check_flag("drop_last", drop_last)
         self.seed = check_seed(seed)
         self.num_replicas, self.rank = _resolve_replicas(num_replicas, rank)
         if drop_last:
             self._num_batches = self.num_samples // (self.num_replicas * self.batch_size)
             self._samples_per_rank = self._num_batches * self.batch_size
             if self._num_batches == 0:
-                raise ValueError(
-                    f"drop_last=True leaves no full batch: {self.num_samples} samples over "
-                    f"num_replicas={self.num_replicas} with batch_size={self.batch_size}"
-                )
+                raise ValueError(f"drop_last=True leaves no full batch: {self.num_samples} samples over "
+                                 f"num_replicas={self.num_replicas} with batch_size={self.batch_size}")
         else:
             self._samples_per_rank = -(-self.num_samples // self.num_replicas)
             self._num_batches = -(-self._samples_per_rank // self.batch_size)
@@ -333,8 +292,7 @@ class UniformBatchSampler(_EpochBatchSampler):
         Returns:
             ``(samples_per_rank,)`` int64 array: ``padded_order[rank::num_replicas]``.
         """
-        rng = np.random.default_rng([_HEAD_STREAM, self.seed, self.epoch])
-        order = rng.permutation(self.num_samples)
+        order = np.random.default_rng([_HEAD_STREAM, self.seed, self.epoch]).permutation(self.num_samples)
         total = self._samples_per_rank * self.num_replicas
         # np.resize repeats the order from its start when padding and truncates otherwise.
         order = np.resize(order, total) if total != self.num_samples else order
@@ -344,15 +302,12 @@ class UniformBatchSampler(_EpochBatchSampler):
         return _iter_batches(self.shard(), self.batch_size, start)
 
     def _configuration(self) -> dict[str, Any]:
-        # Only the number of labels decides the order, not their values.
         return {"batch_size": self.batch_size, "drop_last": self.drop_last, "num_samples": self.num_samples}
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(num_samples={self.num_samples}, batch_size={self.batch_size}, "
-            f"drop_last={self.drop_last}, seed={self.seed}, num_replicas={self.num_replicas}, rank={self.rank}, "
-            f"epoch={self.epoch})"
-        )
+        return (f"{type(self).__name__}(num_samples={self.num_samples}, batch_size={self.batch_size}, "
+                f"drop_last={self.drop_last}, seed={self.seed}, num_replicas={self.num_replicas}, "
+                f"rank={self.rank}, epoch={self.epoch})")
 
 
 class DifferentialBatchSampler(_EpochBatchSampler):
@@ -362,57 +317,44 @@ class DifferentialBatchSampler(_EpochBatchSampler):
 
     - ``"inverse"``: ``p_c ∝ 1 / n_c``, BBN's reversed sampler;
     - ``"reverse"``: ``p_c ∝`` the count at the mirrored rank of the sorted counts (the largest
-      class gets the smallest count, ...; tied counts share the mean), the literal reversal of
-      the profile: close to ``"inverse"`` for exponential profiles, different for step ones;
+      class gets the smallest; tied counts share the mean), the literal reversal of the profile;
     - ``"balanced"``: ``p_c ∝ 1``, CMO's minority sampler;
-    - a float ``gamma``: ``p_c ∝ n_c ** -gamma`` (1 is ``"inverse"``, 0 is ``"balanced"``,
-      -1 the natural distribution). The default, ``0.5``, still favours rarer classes but less
-      steeply than ``"inverse"``; it trained best with ``MMTMix``'s defaults in the project's
-      CIFAR-10-LT benchmarks (see the README), where ``"inverse"`` over-drew the rarest classes.
+    - a float ``gamma``: ``p_c ∝ n_c ** -gamma`` (1 is ``"inverse"``, 0 is ``"balanced"``). The
+      default, ``0.5``, trained best with ``MMTMix``'s defaults in the project's CIFAR-10-LT
+      benchmarks (see the README), where ``"inverse"`` over-drew the rarest classes.
 
-    Classes without samples get ``p_c = 0``. Classes come from a Walker alias table and
-    instances from ``floor(u * n_c)`` in float64, so sampling is O(1) per index, works for any
-    number of classes and far beyond the 2**24 categories where ``torch.multinomial`` stops.
+    Empty classes get ``p_c = 0``. A Walker alias table and ``floor(u * n_c)`` in float64 make
+    sampling O(1) per index for any number of classes, far beyond the 2**24 categories where
+    ``torch.multinomial`` stops. Each rank draws from a stream seeded by ``(seed, epoch, rank)``.
 
-    Every rank yields ``num_batches`` batches per epoch, drawn from a stream seeded by
-    ``(seed, epoch, rank)``, so ranks draw different tail samples.
-
-    Curriculum (off by default): ``schedule`` maps the epoch to ``t`` in ``[0, 1]`` and the
-    class probabilities of that epoch become ``(1 - t) * n_c / N + t * p_c``: the natural,
-    instance-uniform distribution at ``t = 0``, the ``weighting`` target at ``t = 1``. BBN's
-    cumulative learning moves weight to the reversed branch as ``(epoch / total_epochs) ** 2``:
-    ``schedule=lambda epoch: min(1.0, (epoch / total_epochs) ** 2)``. ``set_epoch`` applies it.
+    Curriculum (off by default): ``schedule`` maps the epoch to ``t`` in ``[0, 1]`` and that
+    epoch's class probabilities become ``(1 - t) * n_c / N + t * p_c``. BBN's cumulative
+    learning is ``schedule=lambda epoch: min(1.0, (epoch / total_epochs) ** 2)``.
 
     Args:
-        labels: 1-D sequence, NumPy array or tensor with the class index of every sample of
-            the dataset (e.g. ``dataset.targets``). Never modified.
+        labels: the class index of every sample (as :class:`UniformBatchSampler`). Never modified.
         batch_size: indices per batch, >= 1.
         weighting: ``"inverse"``, ``"reverse"``, ``"balanced"`` or a float ``gamma`` (above);
             default ``0.5``.
         num_batches: batches per epoch on each rank, >= 1; ``None`` takes the length of a
             :class:`UniformBatchSampler` with the same labels, batch size and replicas.
         seed: non-negative seed.
-        num_replicas: number of processes; ``None`` takes the world size of the initialised
-            process group, else 1.
-        rank: this process's rank in ``[0, num_replicas)``; ``None`` takes it from the
-            process group, else 0.
+        num_replicas: number of processes, as :class:`UniformBatchSampler`.
+        rank: this process's rank, as :class:`UniformBatchSampler`.
         schedule: optional callable ``epoch -> t`` in ``[0, 1]`` (curriculum, above);
             ``None`` keeps ``t = 1``.
 
     Attributes:
-        class_counts: ``(C,)`` int64 tensor, samples per class id in ``labels`` (``C = max + 1``;
-            built when read: the sampler itself works on the classes that occur).
+        class_counts: ``(C,)`` int64 tensor, samples per class id in ``labels`` (``C = max + 1``).
         class_probabilities: ``(C,)`` float64 tensor, this epoch's class probabilities.
         num_batches: batches per epoch on this rank.
 
     Raises:
-        TypeError: if ``labels`` are not integers, ``batch_size``, ``num_batches``, ``seed``,
-            ``num_replicas`` or ``rank`` is not an int, ``weighting`` is neither a str nor a
-            real number, or ``schedule`` is not callable.
-        ValueError: if ``labels`` are empty, not 1-D or negative, ``batch_size < 1``,
-            ``num_batches < 1``, ``seed < 0``, ``weighting`` is an unknown name or not finite,
-            ``num_replicas < 1``, ``rank`` is outside ``[0, num_replicas)``, or ``schedule``
-            returns a value outside ``[0, 1]``.
+        TypeError: if ``labels`` are not integers, an int argument is not an int, ``weighting``
+            is neither a str nor a real number, or ``schedule`` is not callable.
+        ValueError: if ``labels`` are empty, not 1-D or negative, an int argument is below its
+            minimum, ``weighting`` is an unknown name or not finite, ``rank`` is outside
+            ``[0, num_replicas)``, or ``schedule`` returns a value outside ``[0, 1]``.
 
     Example:
         >>> labels = [0] * 90 + [1] * 9 + [2] * 1
@@ -423,34 +365,23 @@ class DifferentialBatchSampler(_EpochBatchSampler):
         [4, 4]
     """
 
-    def __init__(
-        self,
-        labels: LabelsLike,
-        batch_size: int,
-        *,
-        weighting: Weighting = 0.5,
-        num_batches: int | None = None,
-        seed: int = 0,
-        num_replicas: int | None = None,
-        rank: int | None = None,
-        schedule: Callable[[int], float] | None = None,
-    ) -> None:
+    def __init__(self, labels: LabelsLike, batch_size: int, *, weighting: Weighting = 0.5,
+                 num_batches: int | None = None, seed: int = 0, num_replicas: int | None = None,
+                 rank: int | None = None, schedule: Callable[[int], float] | None = None) -> None:
         super().__init__()
         label_array = as_label_array(labels)
         self.batch_size = check_int(batch_size, "batch_size", minimum=1)
         self.weighting = check_weighting(weighting)
         self.seed = check_seed(seed)
         self.num_replicas, self.rank = _resolve_replicas(num_replicas, rank)
-        if num_batches is None:
-            samples_per_rank = -(-len(label_array) // self.num_replicas)
-            num_batches = -(-samples_per_rank // self.batch_size)
+        if num_batches is None:  # ceil(ceil(N / replicas) / batch_size), as UniformBatchSampler's
+            num_batches = -(-len(label_array) // (self.num_replicas * self.batch_size))
         self.num_batches = check_int(num_batches, "num_batches", minimum=1)
         if schedule is not None and not callable(schedule):
             raise TypeError(f"schedule must be callable (epoch -> float in [0, 1]) or None, got {type(schedule).__name__}")
         self.schedule = schedule
 
-        # Everything below works on the K classes that occur, not on label ids: labels such as
-        # [0, 1, 50_000_000] cost three classes, not fifty million.
+        # On the K classes that occur, not label ids: labels [0, 1, 50_000_000] cost three classes.
         self._classes, compact = _compact_labels(label_array)
         counts = np.bincount(compact, minlength=len(self._classes))
         self._num_label_ids = int(self._classes[-1]) + 1
@@ -472,10 +403,8 @@ class DifferentialBatchSampler(_EpochBatchSampler):
     def _epoch_changed(self) -> None:
         mix = 1.0 if self.schedule is None else self.schedule(self.epoch)
         if isinstance(mix, bool) or not isinstance(mix, numbers.Real):
-            raise TypeError(
-                f"schedule must return a float in [0, 1], got {type(mix).__name__} {mix!r} "
-                f"for epoch {self.epoch}"
-            )
+            raise TypeError(f"schedule must return a float in [0, 1], got {type(mix).__name__} {mix!r} "
+                            f"for epoch {self.epoch}")
         if not 0.0 <= mix <= 1.0:
             raise ValueError(f"schedule must return a float in [0, 1], got {mix!r} for epoch {self.epoch}")
         if mix == self._mix:
@@ -504,11 +433,9 @@ class DifferentialBatchSampler(_EpochBatchSampler):
         return dense
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(batch_size={self.batch_size}, num_batches={self.num_batches}, "
-            f"weighting={self.weighting!r}, classes={len(self._classes)}, seed={self.seed}, "
-            f"num_replicas={self.num_replicas}, rank={self.rank}, epoch={self.epoch})"
-        )
+        return (f"{type(self).__name__}(batch_size={self.batch_size}, num_batches={self.num_batches}, "
+                f"weighting={self.weighting!r}, classes={len(self._classes)}, seed={self.seed}, "
+                f"num_replicas={self.num_replicas}, rank={self.rank}, epoch={self.epoch})")
 
     def __len__(self) -> int:
         """Number of batches per epoch on this rank, ``num_batches``."""
@@ -518,11 +445,7 @@ class DifferentialBatchSampler(_EpochBatchSampler):
         return {"batch_size": self.batch_size, "weighting": self.weighting, "labels_digest": self._labels_digest()}
 
     def _labels_digest(self) -> str:
-        """A hash of the labels the sampler was built from (hex, 32 characters).
-
-        The class ids, their counts and the dataset indices of each class determine every
-        label; hashing them costs one pass over ``8 * N`` bytes, once per sampler.
-        """
+        """A hash (hex, 32 characters) of the class ids, counts and indices, which determine every label."""
         if self._labels_hash is None:
             digest = hashlib.blake2b(digest_size=16)
             for part in (self._classes, self._counts, self._indices_by_class):
@@ -536,41 +459,29 @@ class DifferentialBatchSampler(_EpochBatchSampler):
             count = min(chunk_batches, self.num_batches - first)
             chunk_index = first // chunk_batches
             rng = np.random.default_rng([_TAIL_STREAM, self.seed, self.epoch, self.rank, chunk_index])
-            indices = draw_from_classes(
-                rng,
-                count * self.batch_size,
-                self._thresholds,
-                self._alias,
-                self._class_starts,
-                self._class_sizes,
-                self._indices_by_class,
-            )
+            indices = draw_from_classes(rng, count * self.batch_size, self._thresholds, self._alias,
+                                        self._class_starts, self._class_sizes, self._indices_by_class)
             yield from _iter_batches(indices, self.batch_size, max(0, start - first))
 
 
 class MMTBatchSampler(_EpochBatchSampler):
     """Paired batches for MMT: ``b`` head indices then ``b`` tail indices per step.
 
-    The head half comes from a :class:`UniformBatchSampler` (it covers this rank's shard of the
-    epoch once) and the tail half from a :class:`DifferentialBatchSampler` with as many
-    batches. With ``drop_last=False`` the last, short head batch of ``b' < b`` indices is
-    paired with ``b'`` tail indices, so every batch has an even ``2 * b'`` rows. Use it as
-    ``DataLoader(dataset, batch_sampler=MMTBatchSampler(...))`` and pass the loader's batches
-    to :class:`mmt_augment.MMTMix`, which takes the first half as head and the second as tail.
+    The head half comes from a :class:`UniformBatchSampler` (this rank's shard, once per epoch)
+    and the tail half from a :class:`DifferentialBatchSampler` with as many batches. With
+    ``drop_last=False`` the last, short head batch of ``b' < b`` indices is paired with ``b'``
+    tail indices, so every batch has an even ``2 * b'`` rows, which :class:`mmt_augment.MMTMix`
+    splits into head and tail.
 
     Args:
-        labels: 1-D sequence, NumPy array or tensor with the class index of every sample of
-            the dataset (e.g. ``dataset.targets``). Never modified.
+        labels: the class index of every sample (as :class:`UniformBatchSampler`). Never modified.
         batch_size: ``b``, head (and tail) indices per step; each batch has ``2 * b`` indices.
         weighting: tail class weighting, see :class:`DifferentialBatchSampler`.
         drop_last: drop the short last head batch instead of yielding it.
         seed: non-negative seed; must be the same on every rank.
-        num_replicas: number of processes; ``None`` takes the world size of the initialised
-            process group, else 1.
-        rank: this process's rank in ``[0, num_replicas)``; ``None`` takes it from the
-            process group, else 0.
-        schedule: optional tail curriculum ``epoch -> t`` in ``[0, 1]``, see
-            :class:`DifferentialBatchSampler`.
+        num_replicas: number of processes, as :class:`UniformBatchSampler`.
+        rank: this process's rank, as :class:`UniformBatchSampler`.
+        schedule: optional tail curriculum, see :class:`DifferentialBatchSampler`.
 
     Raises:
         TypeError: as :class:`UniformBatchSampler` and :class:`DifferentialBatchSampler`.
@@ -584,32 +495,15 @@ class MMTBatchSampler(_EpochBatchSampler):
         >>> loader = torch.utils.data.DataLoader(range(10), batch_sampler=sampler)
     """
 
-    def __init__(
-        self,
-        labels: LabelsLike,
-        batch_size: int,
-        *,
-        weighting: Weighting = 0.5,
-        drop_last: bool = False,
-        seed: int = 0,
-        num_replicas: int | None = None,
-        rank: int | None = None,
-        schedule: Callable[[int], float] | None = None,
-    ) -> None:
+    def __init__(self, labels: LabelsLike, batch_size: int, *, weighting: Weighting = 0.5,
+                 drop_last: bool = False, seed: int = 0, num_replicas: int | None = None,
+                 rank: int | None = None, schedule: Callable[[int], float] | None = None) -> None:
         super().__init__()
-        self._head = UniformBatchSampler(
-            labels, batch_size, drop_last=drop_last, seed=seed, num_replicas=num_replicas, rank=rank
-        )
+        self._head = UniformBatchSampler(labels, batch_size, drop_last=drop_last, seed=seed,
+                                         num_replicas=num_replicas, rank=rank)
         self._tail = DifferentialBatchSampler(
-            labels,
-            batch_size,
-            weighting=weighting,
-            num_batches=len(self._head),
-            seed=seed,
-            num_replicas=self._head.num_replicas,
-            rank=self._head.rank,
-            schedule=schedule,
-        )
+            labels, batch_size, weighting=weighting, num_batches=len(self._head), seed=seed,
+            num_replicas=self._head.num_replicas, rank=self._head.rank, schedule=schedule)
         self.batch_size = self._head.batch_size
         self.drop_last = drop_last
         self.weighting = self._tail.weighting
@@ -632,19 +526,13 @@ class MMTBatchSampler(_EpochBatchSampler):
         self._head.set_epoch(self.epoch)
 
     def _configuration(self) -> dict[str, Any]:
-        return {
-            "batch_size": self.batch_size,
-            "drop_last": self.drop_last,
-            "weighting": self.weighting,
-            "labels_digest": self._tail._labels_digest(),
-        }
+        return {"batch_size": self.batch_size, "drop_last": self.drop_last, "weighting": self.weighting,
+                "labels_digest": self._tail._labels_digest()}
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(batch_size={self.batch_size}, batches={len(self)}, weighting={self.weighting!r}, "
-            f"drop_last={self.drop_last}, seed={self.seed}, num_replicas={self.num_replicas}, rank={self.rank}, "
-            f"epoch={self.epoch})"
-        )
+        return (f"{type(self).__name__}(batch_size={self.batch_size}, batches={len(self)}, "
+                f"weighting={self.weighting!r}, drop_last={self.drop_last}, seed={self.seed}, "
+                f"num_replicas={self.num_replicas}, rank={self.rank}, epoch={self.epoch})")
 
     def __len__(self) -> int:
         """Number of paired batches per epoch on this rank (the same on every rank)."""
