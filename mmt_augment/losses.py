@@ -1,19 +1,12 @@
 """Losses and label rules for mixed long-tailed batches.
 
-* :class:`MixedLabels` / :func:`mixed_cross_entropy`: the loss-side form of MMT targets, for
-  label spaces too large for a ``(B, num_classes)`` tensor. A mixed batch carries
-  ``(head_labels, tail_labels, lam)`` per row; the loss ``lam * CE(logits, head) + (1 - lam) *
-  CE(logits, tail)`` equals cross-entropy against ``lam * one_hot(head) + (1 - lam) * one_hot(tail)``.
-* :func:`logit_adjusted_cross_entropy`: cross-entropy on ``logits + tau * log(prior)`` (logit
-  adjustment; Balanced Softmax for ``tau = 1``), for index or soft targets.
-* :func:`logit_adjustment`: the same adjustment computed once, for a GPU training loop.
-* :func:`class_balanced_weights`: effective-number class weights for deferred re-weighting, and
-  :func:`class_weighted_cross_entropy`, which weighs index and soft targets alike.
-* :func:`remix_labels`: the Remix label rule, which hands a mixed row's label wholly to the
-  rarer class when the classes are far apart in frequency.
-
-Composed with MMT, a prior-based loss needs the class distribution of the mixed targets, not
-the training set's: see :func:`mmt_augment.weighting.mixed_class_prior`.
+* :class:`MixedLabels` / :func:`mixed_cross_entropy`: the loss-side form of MMT targets
+  ``(head_labels, tail_labels, lam)``, for label spaces too large for ``(B, num_classes)`` targets.
+* :func:`logit_adjusted_cross_entropy` and :func:`logit_adjustment`: logit adjustment (Balanced
+  Softmax for ``tau = 1``); composed with MMT it needs the prior of the mixed targets,
+  :func:`mmt_augment.weighting.mixed_class_prior`.
+* :func:`class_balanced_weights` and :func:`class_weighted_cross_entropy`: deferred re-weighting.
+* :func:`remix_labels`: the Remix label rule.
 """
 
 from __future__ import annotations
@@ -81,30 +74,23 @@ class MixedLabels(NamedTuple):
         return kernels.mix_index_labels(self.head_labels, self.tail_labels, self.lam, num_classes, dtype)
 
 
-def mixed_cross_entropy(
-    logits: torch.Tensor,
-    head_labels: torch.Tensor,
-    tail_labels: torch.Tensor,
-    lam: Union[torch.Tensor, float],
-    *,
-    reduction: str = "mean",
-    label_smoothing: float = 0.0,
-) -> torch.Tensor:
+def mixed_cross_entropy(logits: torch.Tensor, head_labels: torch.Tensor, tail_labels: torch.Tensor,
+                        lam: Union[torch.Tensor, float], *, reduction: str = "mean",
+                        label_smoothing: float = 0.0) -> torch.Tensor:
     """Cross-entropy of a mixed batch without dense targets.
 
-    ``loss_b = lam_b * CE(logits_b, head_b) + (1 - lam_b) * CE(logits_b, tail_b)``, reduced
-    over the batch. Call it as ``mixed_cross_entropy(logits, *mixed_labels)`` with the
-    :class:`MixedLabels` from :meth:`mmt_augment.MMTMix.mix`, or pass the columns of a kornia
-    ``(B, 3)`` label tensor from :class:`mmt_augment.RandomMMT` through :meth:`MixedLabels.from_kornia`.
+    ``loss_b = lam_b * CE(logits_b, head_b) + (1 - lam_b) * CE(logits_b, tail_b)``, which equals
+    cross-entropy against the mixed one-hot targets. Call it as ``mixed_cross_entropy(logits,
+    *mixed_labels)`` with the :class:`MixedLabels` of :meth:`mmt_augment.MMTMix.mix` or
+    :meth:`MixedLabels.from_kornia`.
 
     Args:
         logits: ``(B, C)`` unnormalised floating scores.
         head_labels: ``(B,)`` integer class indices or ``(B, C)`` floating soft labels.
         tail_labels: same forms as ``head_labels``.
-        lam: head share per row: a ``(B,)`` tensor, a ``(B, 1)`` tensor (the shape MixUp code
-            often keeps for broadcasting over images; read as ``(B,)``), or one share for every
-            row as a 0-d tensor or a real number in ``[0, 1]``. Any other shape is refused: a
-            ``(B, 1)`` or ``(1, B)`` weight would otherwise broadcast to ``(B, B)`` losses.
+        lam: head share per row: a ``(B,)`` or ``(B, 1)`` tensor (read as ``(B,)``), or one share
+            for every row as a 0-d tensor or a real number in ``[0, 1]``. Any other shape is
+            refused, as it would broadcast to ``(B, B)`` losses.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
         label_smoothing: passed to :func:`torch.nn.functional.cross_entropy`.
 
@@ -119,8 +105,7 @@ def mixed_cross_entropy(
             outside ``[0, 1]``), a tensor on another device than ``logits``, or (on the CPU)
             an index label outside ``[0, C)``.
     """
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    _check_reduction(reduction)
     _check_logits(logits)
     _check_targets("head_labels", head_labels, logits)
     _check_targets("tail_labels", tail_labels, logits)
@@ -133,9 +118,12 @@ def mixed_cross_entropy(
     loss = torch.lerp(tail_loss, head_loss, lam)
     if reduction == "mean":
         return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
+    return loss.sum() if reduction == "sum" else loss
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
 def _is_integer(tensor: torch.Tensor) -> bool:
@@ -189,17 +177,16 @@ def _check_lam(lam: object, logits: torch.Tensor) -> Union[torch.Tensor, float]:
     if lam.shape == (batch_size, 1):
         lam = lam.reshape(batch_size)
     elif lam.ndim != 0 and lam.shape != (batch_size,):
-        raise ValueError(
-            f"lam must have one entry per logits row ({batch_size}): a tensor of shape ({batch_size},) or "
-            f"({batch_size}, 1), or one share for every row; got shape {tuple(lam.shape)}"
-        )
+        raise ValueError(f"lam must have one entry per logits row ({batch_size}): a tensor of shape "
+                         f"({batch_size},) or ({batch_size}, 1), or one share for every row; "
+                         f"got shape {tuple(lam.shape)}")
     if lam.device != logits.device:
         raise ValueError(f"lam must be on the logits' device ({logits.device}), got {lam.device}")
     return lam
 
 
-def _as_class_vector(name: str, values: object) -> torch.Tensor:
-    """A 1-D float64 CPU tensor of per-class values after checking shape and finiteness."""
+def _as_class_vector(name: str, values: object, *, not_all_zero: bool = True) -> torch.Tensor:
+    """A 1-D float64 CPU tensor of per-class values after checking shape, finiteness and sign."""
     if isinstance(values, torch.Tensor):
         vector = values.detach().to("cpu", torch.float64)
     else:
@@ -211,6 +198,8 @@ def _as_class_vector(name: str, values: object) -> torch.Tensor:
         raise ValueError(f"{name} must be a non-empty 1-D vector with one entry per class, got shape {tuple(vector.shape)}")
     if not torch.isfinite(vector).all():
         raise ValueError(f"{name} must be finite, got {vector.tolist()[:8]}")
+    if not_all_zero and ((vector < 0).any() or not (vector > 0).any()):
+        raise ValueError(f"{name} must be >= 0 and not all zero, got {vector.tolist()[:8]}")
     return vector
 
 
@@ -221,17 +210,13 @@ EMPTY_CLASS_PRIOR = 1e-12
 def logit_adjustment(class_prior: object, *, tau: float = 1.0, eps: float = EMPTY_CLASS_PRIOR) -> torch.Tensor:
     """The logit adjustment ``tau * log(prior)`` (prior normalised to sum to 1), validated once.
 
-    Add it to the logits in training, ``F.cross_entropy(logits + adjustment, targets)``, and
-    predict with the plain logits: this is :func:`logit_adjusted_cross_entropy` with the
-    adjustment computed once, the form for a GPU training loop (move it to the device once;
-    validating a prior every step would read values back from the GPU).
+    Train on ``F.cross_entropy(logits + adjustment, targets)`` and predict with the plain logits:
+    :func:`logit_adjusted_cross_entropy` with the adjustment computed once, for a GPU loop
+    (validating a prior every step would read values back from the GPU).
 
-    A class whose normalised prior is 0 (a class with count 0, which :func:`class_counts` and
-    :func:`mmt_augment.weighting.mixed_class_prior` give an empty class) would get a logit of
-    ``-inf``; it gets ``tau * log(eps)`` instead (about ``-27.6 * tau`` by default), so the
-    recipe ``logit_adjustment(mixed_class_prior(counts, ...))`` works on data with empty
-    classes. Every other class keeps ``tau * log(prior_c / sum(prior))``; the prior is not
-    renormalised (the softmax is unchanged by a constant shift, so this is only a floor).
+    An empty class (normalised prior 0) gets ``tau * log(eps)`` instead of ``-inf``, so
+    ``logit_adjustment(mixed_class_prior(counts, ...))`` works on data with empty classes; the
+    prior is not renormalised (only a floor).
 
     Args:
         class_prior: ``(C,)`` non-negative class frequencies of the targets the model trains
@@ -255,8 +240,6 @@ def logit_adjustment(class_prior: object, *, tau: float = 1.0, eps: float = EMPT
     tau = check_real(tau, "tau", low=0.0, high=math.inf)
     eps = check_real(eps, "eps", low=0.0, high=1.0, low_open=True)
     prior = _as_class_vector("class_prior", class_prior)
-    if (prior < 0).any() or not (prior > 0).any():
-        raise ValueError(f"class_prior must be >= 0 and not all zero, got {prior.tolist()[:8]}")
     total = prior.sum()
     if not torch.isfinite(total):
         # Finite values whose sum overflows: scaled by a power of two (exact, every ratio kept).
@@ -268,33 +251,23 @@ def logit_adjustment(class_prior: object, *, tau: float = 1.0, eps: float = EMPT
     return (tau * torch.log(normalised)).to(torch.float32)
 
 
-def logit_adjusted_cross_entropy(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    class_prior: object,
-    *,
-    tau: float = 1.0,
-    weight: Optional[torch.Tensor] = None,
-    reduction: str = "mean",
-    eps: float = EMPTY_CLASS_PRIOR,
-) -> torch.Tensor:
+def logit_adjusted_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, class_prior: object, *,
+                                 tau: float = 1.0, weight: Optional[torch.Tensor] = None,
+                                 reduction: str = "mean", eps: float = EMPTY_CLASS_PRIOR) -> torch.Tensor:
     """Logit-adjusted cross-entropy: ``CE(logits + tau * log(prior), targets)``.
 
-    The logit adjustment loss of Menon et al. (2021); with ``tau = 1`` it equals Balanced
-    Softmax (Ren et al., 2020). Training against the prior-shifted logits and predicting with
-    the plain ``logits`` removes the label prior from the learned scores, so rare classes are
-    no longer out-voted. Use it only in training; evaluate on ``logits``. It validates and moves
-    the prior on every call; in a GPU loop compute :func:`logit_adjustment` once instead.
+    The logit adjustment loss of Menon et al. (2021); with ``tau = 1`` Balanced Softmax (Ren et
+    al., 2020). Training against the prior-shifted logits removes the label prior from the
+    learned scores, so rare classes are no longer out-voted; evaluate on the plain ``logits``.
+    In a GPU loop compute :func:`logit_adjustment` once instead of validating the prior per call.
 
     Args:
         logits: ``(B, C)`` unnormalised scores.
         targets: ``(B,)`` class indices or ``(B, C)`` soft targets (e.g. from
-            :class:`mmt_augment.MMTMix`), as :func:`torch.nn.functional.cross_entropy` takes.
+            :class:`mmt_augment.MMTMix`).
         class_prior: ``(C,)`` non-negative class frequencies of the targets the model trains
-            on (normalised here). For plain training: the training set's class counts. Composed
-            with MMT: :func:`mmt_augment.weighting.mixed_class_prior`, since the tail stream
-            has already re-balanced the targets. A class with prior 0 gets ``eps``, as in
-            :func:`logit_adjustment`.
+            on: the training set's class counts, or composed with MMT
+            :func:`mmt_augment.weighting.mixed_class_prior`. An empty class gets ``eps``.
         tau: adjustment strength, >= 0 (0 is plain cross-entropy).
         weight: optional ``(C,)`` class weights, as in :func:`~torch.nn.functional.cross_entropy`.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
@@ -317,13 +290,11 @@ def logit_adjusted_cross_entropy(
     _check_logits(logits)
     _check_targets("targets", targets, logits)
     _check_index_range(logits, targets=targets)
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    _check_reduction(reduction)
     adjustment = logit_adjustment(class_prior, tau=tau, eps=eps)
     if adjustment.numel() != logits.shape[1]:
-        raise ValueError(
-            f"class_prior must have one entry per logits column ({logits.shape[1]}), got {adjustment.numel()}"
-        )
+        raise ValueError(f"class_prior must have one entry per logits column ({logits.shape[1]}), "
+                         f"got {adjustment.numel()}")
     adjustment = adjustment.to(device=logits.device, dtype=logits.dtype)
     return F.cross_entropy(logits + adjustment, targets, weight=weight, reduction=reduction)
 
@@ -331,19 +302,16 @@ def logit_adjusted_cross_entropy(
 def class_balanced_weights(class_counts: object, beta: float = 0.9999) -> torch.Tensor:
     """Effective-number class weights ``(1 - beta) / (1 - beta ** n_c)``, summing to ``C``.
 
-    The class-balanced weights of Cui et al. (2019), which LDAM-DRW switches on late in
-    training (deferred re-weighting): rare classes weigh more, but less than ``1 / n_c``.
-    Counts may be fractional (an effective count such as ``N * prior``). A class with count 0
-    gets weight 0, and the rest are scaled so the weights sum to the number of classes ``C``.
+    The class-balanced weights of Cui et al. (2019), which LDAM-DRW switches on late in training:
+    rare classes weigh more, but less than ``1 / n_c``. Counts may be fractional; an empty class
+    gets weight 0.
 
     Args:
         class_counts: ``(C,)`` non-negative per-class counts, not all zero.
         beta: in ``[0, 1)``; 0 gives equal weights, towards 1 the weights approach ``1 / n_c``.
 
     Returns:
-        ``(C,)`` float32 tensor on the CPU; pass it as ``weight=`` to
-        :func:`torch.nn.functional.cross_entropy` (``.to(device)`` first). With soft targets
-        each target column is then weighted by its class's weight.
+        ``(C,)`` float32 tensor on the CPU, for ``weight=`` of :func:`class_weighted_cross_entropy`.
 
     Raises:
         TypeError: for a non-real ``beta`` or non-numeric counts.
@@ -355,8 +323,6 @@ def class_balanced_weights(class_counts: object, beta: float = 0.9999) -> torch.
         tensor([0.0341, 0.2752, 2.6907])
     """
     counts = _as_class_vector("class_counts", class_counts)
-    if (counts < 0).any() or not (counts > 0).any():
-        raise ValueError(f"class_counts must be >= 0 and not all zero, got {counts.tolist()[:8]}")
     beta = check_real(beta, "beta", low=0.0, high=1.0, high_open=True)
     present = counts > 0
     # 1 - beta ** n through expm1/log1p stays accurate for beta close to 1.
@@ -366,10 +332,8 @@ def class_balanced_weights(class_counts: object, beta: float = 0.9999) -> torch.
     result = (weights * len(counts) / weights.sum()).to(torch.float32)
     if not torch.isfinite(result).all():
         # Only counts far below 1 get here: 1 - beta ** n underflows to 0 (or the sum overflows).
-        raise ValueError(
-            f"class_counts are too small for beta={beta}: a class weight (1 - beta) / (1 - beta ** n) "
-            f"overflows, got {counts.tolist()[:8]}"
-        )
+        raise ValueError(f"class_counts are too small for beta={beta}: a class weight (1 - beta) / "
+                         f"(1 - beta ** n) overflows, got {counts.tolist()[:8]}")
     return result
 
 
@@ -379,10 +343,8 @@ def class_weighted_cross_entropy(
     """Cross-entropy with per-class weights, the same for index and soft targets.
 
     ``loss_b = -sum_c t_bc w_c log p_bc``; the mean divides by the total weight of the targets,
-    ``sum_b sum_c t_bc w_c``, as :func:`torch.nn.functional.cross_entropy` does for class
-    indices. (torch divides soft targets by the batch size instead, so the same one-hot batch
-    would give another loss as indices and as probabilities; here both give the same.) Use it
-    with :func:`class_balanced_weights` for deferred re-weighting on mixed targets.
+    as :func:`torch.nn.functional.cross_entropy` does for class indices (torch divides soft
+    targets by the batch size instead, so a one-hot batch would lose differently as indices).
 
     Args:
         logits: ``(B, C)`` scores.
@@ -401,8 +363,7 @@ def class_weighted_cross_entropy(
             tensor on another device than ``logits``, or (on the CPU) an index target outside
             ``[0, C)``.
     """
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    _check_reduction(reduction)
     _check_logits(logits)
     _check_targets("targets", targets, logits)
     if not isinstance(weight, torch.Tensor):
@@ -426,17 +387,10 @@ def remix_labels(
 ) -> MixedLabels:
     """Apply the Remix label rule (Chou et al., 2020) to the labels of a mixed batch.
 
-    Images stay as mixed; only the label weight changes. For a row with head share ``lam``,
-    head class ``i`` and tail class ``j``:
-
-    * ``lam -> 0`` (all to the tail) when ``n_i / n_j >= kappa`` and ``lam < tau``;
-    * ``lam -> 1`` (all to the head) when ``n_j / n_i >= kappa`` and ``1 - lam < tau``;
-    * ``lam`` unchanged otherwise.
-
-    That is, when one class is at least ``kappa`` times as frequent as the other and holds
-    less than ``tau`` of the pixels, the label goes wholly to the rarer class. Use it with
-    :meth:`mmt_augment.MMTMix.mix` (any mode) and :func:`mixed_cross_entropy` or
-    :meth:`MixedLabels.to_dense`.
+    Only the label weight changes. For a row with head share ``lam``, head class ``i`` and tail
+    class ``j``: ``lam -> 0`` when ``n_i / n_j >= kappa`` and ``lam < tau``; ``lam -> 1`` when
+    ``n_j / n_i >= kappa`` and ``1 - lam < tau``; else unchanged. That is, the label goes wholly
+    to the rarer class when the other is ``kappa`` times as frequent and holds less than ``tau``.
 
     Args:
         mixed: the :class:`MixedLabels` of a mixed batch: ``(B,)`` integer class indices and a
@@ -465,23 +419,17 @@ def remix_labels(
             raise TypeError(f"mixed.{name} must be a tensor, got {type(tensor).__name__}")
     head, tail, lam = mixed
     if head.ndim != 1 or tail.ndim != 1 or not _is_integer(head) or not _is_integer(tail):
-        raise ValueError(
-            f"remix_labels needs (B,) class indices, got head/tail labels of shape {tuple(head.shape)} "
-            f"dtype {head.dtype} and {tuple(tail.shape)} dtype {tail.dtype}"
-        )
+        raise ValueError(f"remix_labels needs (B,) class indices, got head/tail labels of shape "
+                         f"{tuple(head.shape)} dtype {head.dtype} and {tuple(tail.shape)} dtype {tail.dtype}")
     if tail.shape != head.shape or lam.shape != head.shape:
-        raise ValueError(
-            f"mixed.tail_labels and mixed.lam must have the shape of mixed.head_labels {tuple(head.shape)}, "
-            f"got {tuple(tail.shape)} and {tuple(lam.shape)}"
-        )
+        raise ValueError(f"mixed.tail_labels and mixed.lam must have the shape of mixed.head_labels "
+                         f"{tuple(head.shape)}, got {tuple(tail.shape)} and {tuple(lam.shape)}")
     if tail.device != head.device or lam.device != head.device:
-        raise ValueError(
-            f"mixed.tail_labels and mixed.lam must be on the device of mixed.head_labels ({head.device}), "
-            f"got {tail.device} and {lam.device}"
-        )
+        raise ValueError(f"mixed.tail_labels and mixed.lam must be on the device of mixed.head_labels "
+                         f"({head.device}), got {tail.device} and {lam.device}")
     kappa = check_real(kappa, "kappa", low=1.0, high=math.inf)
     tau = check_real(tau, "tau", low=0.0, high=1.0, low_open=True)
-    counts = _as_class_vector("class_counts", class_counts)
+    counts = _as_class_vector("class_counts", class_counts, not_all_zero=False)
     if (counts < 0).any():
         raise ValueError(f"class_counts must be >= 0, got {counts.tolist()[:8]}")
     if head.is_cpu and not torch.compiler.is_compiling():
