@@ -22,10 +22,8 @@ from mmt_augment._fastpath import is_compiling
 #: precision, so the mix would almost never happen.
 MIN_ALPHA = 1e-3
 
-#: Largest accepted Beta concentration. ``lam`` is ``g1 / (g1 + g2)`` of two float32
-#: Gamma(alpha) draws, each about ``alpha``: from ``alpha = 2**127`` (about 1.7e38) their sum
-#: overflows and every ``lam`` would be 0 (measured with ``params.draw_uniforms``); 1e38 keeps a
-#: margin. Far below it ``lam`` is already 0.5 to float32 precision.
+#: Largest accepted Beta concentration: from ``alpha = 2**127`` the sum of two float32 Gamma(alpha)
+#: draws overflows and every ``lam`` would be 0 (measured); 1e38 keeps a margin.
 MAX_ALPHA = 1e38
 
 #: Tail-sampler class weightings by name; a float is an exponent gamma (p_c ∝ n_c^-gamma).
@@ -83,8 +81,7 @@ def check_mode_probs(mode_probs: object, mode: Union[str, tuple[str, ...]]) -> O
     if total <= 0:
         raise ValueError(f"mode_probs must not all be 0, got {mode_probs!r}")
     if not math.isfinite(total):
-        # Finite weights whose sum overflows: divided by the largest first, they sum to at most
-        # len(mode_probs), and the weights normalise to finite probabilities that sum to 1.
+        # Finite weights whose sum overflows: divided by the largest, they sum to at most len(mode_probs).
         largest = float(max(mode_probs))
         scaled = [float(value) / largest for value in mode_probs]
         return tuple(value / sum(scaled) for value in scaled)
@@ -162,16 +159,13 @@ def check_images(name: str, images: object) -> torch.Tensor:
 
 def check_same_layout(head_images: torch.Tensor, tail_images: torch.Tensor) -> None:
     if head_images.shape != tail_images.shape:
-        raise ValueError(
-            f"tail_images must have the shape of head_images {tuple(head_images.shape)}, "
-            f"got {tuple(tail_images.shape)}"
-        )
+        raise ValueError(f"tail_images must have the shape of head_images {tuple(head_images.shape)}, "
+                         f"got {tuple(tail_images.shape)}")
     if head_images.dtype != tail_images.dtype:
         raise TypeError(f"tail_images must have the dtype of head_images ({head_images.dtype}), got {tail_images.dtype}")
     if head_images.device != tail_images.device:
-        raise ValueError(
-            f"tail_images must be on the device of head_images ({head_images.device}), got {tail_images.device}"
-        )
+        raise ValueError(f"tail_images must be on the device of head_images ({head_images.device}), "
+                         f"got {tail_images.device}")
 
 
 def check_labels(
@@ -185,15 +179,11 @@ def check_labels(
 ) -> Optional[int]:
     """Check one label tensor and return the number of classes it implies (None if unknown)."""
     if not isinstance(labels, torch.Tensor):
-        raise TypeError(
-            f"{name} must be a torch.Tensor of class indices (B,) or soft labels (B, num_classes), "
-            f"got {type(labels).__name__}"
-        )
+        raise TypeError(f"{name} must be a torch.Tensor of class indices (B,) or soft labels "
+                        f"(B, num_classes), got {type(labels).__name__}")
     if labels.ndim not in (1, 2):
-        raise ValueError(
-            f"{name} must have shape (B,) of class indices or (B, num_classes) of soft labels, "
-            f"got shape {tuple(labels.shape)}"
-        )
+        raise ValueError(f"{name} must have shape (B,) of class indices or (B, num_classes) of soft labels, "
+                         f"got shape {tuple(labels.shape)}")
     if labels.shape[0] != batch_size:
         raise ValueError(f"{name} must have one label per image ({batch_size}), got {labels.shape[0]}")
     if labels.device != device:
@@ -233,10 +223,8 @@ def check_label_range(num_classes: int, **labels: torch.Tensor) -> None:
     if not named:
         return
     if _lookup_can_check(num_classes, [tensor for _, tensor in named]):
-        # index_select checks every index against the size of the table: looking the labels up
-        # in a scratch row of num_classes bytes is a bounds check by one small op per tensor,
-        # cheaper in a training loop than two reductions and a read-back (measured). Only a
-        # failure pays for the reductions, which find the offending value for the message.
+        # index_select bounds-checks every label against a scratch row of num_classes bytes: cheaper
+        # than two reductions and a read-back (measured); only a failure pays for those, for the message.
         scratch = torch.empty(num_classes, dtype=torch.bool, device="cpu")
         try:
             for _, tensor in named:
@@ -320,10 +308,8 @@ def check_mix_inputs(
 def as_label_array(labels: object, name: str = "labels", what: str = "class indices") -> np.ndarray:
     """Return ``labels`` as a 1-D array of non-negative integers, validating it.
 
-    ``name`` and ``what`` (what the values are) word the error messages.
-
-    The result shares memory with ``labels`` where it can (NumPy arrays, CPU tensors); callers
-    must treat it as read-only.
+    ``name`` and ``what`` (what the values are) word the error messages. The result may share
+    memory with ``labels`` (NumPy arrays, CPU tensors): callers must treat it as read-only.
 
     Raises:
         TypeError: if the labels are not integers.
@@ -335,13 +321,7 @@ def as_label_array(labels: object, name: str = "labels", what: str = "class indi
             raise TypeError(f"{name} must be integer {what}, got dtype {labels.dtype}")
         array = labels.detach().cpu().numpy()
     else:
-        try:
-            array = np.asarray(labels)
-        except (TypeError, ValueError) as error:
-            raise ValueError(
-                f"{name} must be a 1-D sequence of {what}, got {type(labels).__name__} "
-                f"that cannot be read as an array ({error})"
-            ) from None
+        array = read_array(labels, name, f"a 1-D sequence of {what}")
     if array.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {tuple(array.shape)}")
     if array.size == 0:
@@ -351,11 +331,18 @@ def as_label_array(labels: object, name: str = "labels", what: str = "class indi
     if np.issubdtype(array.dtype, np.signedinteger):
         position = int(array.argmin())
         if array[position] < 0:
-            raise ValueError(
-                f"{name} must be non-negative {what}, got {int(array[position])} "
-                f"at position {position}"
-            )
+            raise ValueError(f"{name} must be non-negative {what}, got {int(array[position])} "
+                             f"at position {position}")
     return array
+
+
+def read_array(values: object, name: str, expected: str) -> np.ndarray:
+    """``np.asarray(values)``, or a ``ValueError`` saying that ``name`` must be ``expected``."""
+    try:
+        return np.asarray(values)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be {expected}, got {type(values).__name__} "
+                         f"that cannot be read as an array ({error})") from None
 
 
 def check_int(value: object, name: str, *, minimum: int | None = None) -> int:
@@ -410,8 +397,6 @@ def check_weighting(weighting: object) -> Weighting:
             raise ValueError(f"weighting must be one of {WEIGHTINGS} or a float gamma, got {weighting!r}")
         return weighting
     if isinstance(weighting, bool) or not isinstance(weighting, numbers.Real):
-        raise TypeError(
-            f"weighting must be a str in {WEIGHTINGS} or a float gamma, got "
-            f"{type(weighting).__name__} {weighting!r}"
-        )
+        raise TypeError(f"weighting must be a str in {WEIGHTINGS} or a float gamma, got "
+                        f"{type(weighting).__name__} {weighting!r}")
     return check_real(weighting, "weighting gamma")

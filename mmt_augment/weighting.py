@@ -1,14 +1,10 @@
 """Class weightings of the differential (tail) sampler, as pure NumPy maths.
 
-:func:`class_probabilities` turns per-class counts into the tail sampler's class
-distribution; :func:`mixed_class_prior` gives the class distribution of the *targets* an MMT
-run trains on (head and tail mixed by the head's mean share), the prior that a prior-based loss
-(logit adjustment, Balanced Softmax, deferred re-weighting) needs when it is composed with MMT,
-and :func:`mean_head_share` that mean share for an ``MMTMix`` configuration.
-:func:`alias_table` and :func:`draw_from_classes` draw classes in O(1) per sample.
-
-Nothing here touches global random state, and only :func:`mean_head_share` touches torch (it
-estimates from MMT's own parameter draws, with a seeded generator of its own).
+:func:`class_probabilities` turns per-class counts into the tail sampler's class distribution;
+:func:`mixed_class_prior` gives the class distribution of the *targets* an MMT run trains on, the
+prior a prior-based loss needs when composed with MMT, and :func:`mean_head_share` the head's mean
+share it takes. :func:`alias_table` and :func:`draw_from_classes` draw classes in O(1) per sample.
+Nothing here touches global random state.
 
 Example:
     >>> counts = np.array([100, 10, 1])
@@ -24,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mmt_augment._checks import Weighting, check_int, check_real, check_weighting
+from mmt_augment._checks import Weighting, check_int, check_real, check_weighting, read_array
 
 if TYPE_CHECKING:
     from mmt_augment.transforms import MMTMix
@@ -33,12 +29,10 @@ __all__ = ["alias_table", "class_probabilities", "draw_from_classes", "mean_head
 
 
 def _mirrored_counts(counts: np.ndarray) -> np.ndarray:
-    """Give each non-empty class the count found at the mirrored rank of the sorted counts.
+    """Give each non-empty class the count at the mirrored rank (``K - 1 - r``) of the sorted counts.
 
-    With the non-empty counts sorted in decreasing order, the class at rank ``r`` of ``K``
-    receives the count at rank ``K - 1 - r``: the largest class gets the smallest count and so
-    on. Classes with equal counts receive the mean of their mirrored counts, so the result
-    depends only on the counts, not on the class ids. Empty classes get 0.
+    Tied classes receive the mean of their mirrored counts, so the result depends only on the
+    counts, not on the class ids. Empty classes get 0.
     """
     nonempty = np.flatnonzero(counts)
     order = nonempty[np.argsort(-counts[nonempty], kind="stable")]
@@ -54,29 +48,19 @@ def _mirrored_counts(counts: np.ndarray) -> np.ndarray:
 def _as_counts(class_counts: object) -> np.ndarray:
     """``class_counts`` as a float64 array after checking it is 1-D, finite, >= 0, not all 0.
 
-    Finite counts whose sum overflows float64 are scaled down by a power of two, which keeps
-    every ratio exact (all uses here depend only on the ratios) and makes the sum finite.
+    Counts whose sum overflows are scaled by a power of two, which keeps every ratio exact.
     """
-    try:
-        counts = np.asarray(class_counts)
-    except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"class_counts must be a non-empty 1-D array of per-class counts, got {type(class_counts).__name__} "
-            f"that cannot be read as an array ({error})"
-        ) from None
+    expected = "a non-empty 1-D array of per-class counts"
+    counts = read_array(class_counts, "class_counts", expected)
     if counts.ndim != 1 or counts.size == 0 or counts.dtype == np.bool_ or not np.issubdtype(counts.dtype, np.number):
-        raise ValueError(
-            f"class_counts must be a non-empty 1-D array of per-class counts, got shape {counts.shape} "
-            f"and dtype {counts.dtype}"
-        )
+        raise ValueError(f"class_counts must be {expected}, got shape {counts.shape} and dtype {counts.dtype}")
     counts = counts.astype(np.float64)
     with np.errstate(over="ignore"):
         total = counts.sum()
     if not np.all(np.isfinite(counts)) or np.any(counts < 0) or total <= 0:
         raise ValueError(f"class_counts must be finite, >= 0 and not all zero, got {counts.tolist()[:8]}")
     if not np.isfinite(total):
-        # Each count is at most the largest float, so dividing by 2 * 2**ceil(log2(C)) bounds the
-        # sum (and its rounding) below it.
+        # Dividing by 2 * 2**ceil(log2(C)) bounds the sum (and its rounding) below the largest float.
         counts = np.ldexp(counts, -(int(np.ceil(np.log2(len(counts)))) + 1))
     return counts
 
@@ -84,15 +68,12 @@ def _as_counts(class_counts: object) -> np.ndarray:
 def class_probabilities(class_counts: object, weighting: Weighting = 0.5) -> np.ndarray:
     """The tail sampler's class distribution for per-class counts; empty classes get 0.
 
-    ``"inverse"``: p_c ∝ 1/n_c, for fractional counts too (the same distribution as gamma = 1).
-    ``"reverse"``: p_c ∝ the mirrored count (the largest class gets the smallest count and so
-    on). ``"balanced"``: p_c ∝ 1. A float gamma: p_c ∝ n_c^(-gamma) (0.5, the default of the
-    samplers, is the square-root weighting). Any finite counts and gamma give finite
-    probabilities: counts whose sum overflows are scaled first (only their ratios matter), and
-    a gamma so large that n_c^(-gamma) overflows puts all the mass on the extreme classes.
+    Any finite counts and gamma give finite probabilities: a gamma so large that n_c^(-gamma)
+    overflows puts all the mass on the extreme classes.
 
     Args:
-        class_counts: ``(C,)`` non-negative per-class counts (a sequence, array or CPU tensor).
+        class_counts: ``(C,)`` non-negative per-class counts (a sequence, array or CPU tensor),
+            fractional too.
         weighting: as :class:`mmt_augment.DifferentialBatchSampler`'s ``weighting``.
 
     Returns:
@@ -129,8 +110,7 @@ def _probabilities(counts: np.ndarray, weighting: Weighting) -> np.ndarray:
 def _power_weights(counts: np.ndarray, nonempty: np.ndarray, gamma: float) -> np.ndarray:
     """``n_c ** -gamma`` for the non-empty classes (0 elsewhere), scaled so the largest is 1.
 
-    In log space, shifted so the largest weight is 1: no overflow or underflow to all-zero
-    however large ``|gamma|`` is.
+    In log space, so nothing overflows or underflows to all-zero however large ``|gamma|`` is.
     """
     log_counts = np.log(counts[nonempty].astype(np.float64))
     weights = np.zeros(len(counts), dtype=np.float64)
@@ -140,8 +120,8 @@ def _power_weights(counts: np.ndarray, nonempty: np.ndarray, gamma: float) -> np
             # A difference that overflows is -inf, a weight of 0: the largest stays exp(0) = 1.
             weights[nonempty] = np.exp(log_weights - log_weights.max())
             return weights
-        # gamma * log(n_c) overflows: shift the logs to the class of largest weight before
-        # scaling, so every exponent is <= 0 (the largest exactly 0) and none is NaN.
+        # gamma * log(n_c) overflows: shift the logs to the class of largest weight first, so
+        # every exponent is <= 0 and none is NaN.
         reference = log_counts.min() if gamma > 0 else log_counts.max()
         weights[nonempty] = np.exp(-gamma * (log_counts - reference))
     return weights
@@ -151,12 +131,10 @@ def alias_table(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Walker's alias table for ``probabilities``, built without a Python loop.
 
     Bucket ``k`` of ``K`` is picked with probability ``1/K``; it returns ``k`` with probability
-    ``keep[k]`` and ``alias[k]`` otherwise. Classes with ``K * p < 1`` (donors) give their
-    deficit ``1 - K * p`` to classes with ``K * p >= 1`` (receivers). Laying the donors'
-    deficits end to end on a line and the receivers' surpluses ``K * p - 1`` likewise, a donor
-    aliases the receiver whose surplus interval contains the start of its deficit. A receiver
-    that is handed more than its surplus (its last donor straddles the boundary) keeps
-    ``1 - overshoot`` and aliases the next receiver, which is Vose's sweep in closed form.
+    ``keep[k]`` and ``alias[k]`` otherwise. With the donors' deficits ``1 - K * p`` laid end to
+    end on a line and the receivers' surpluses ``K * p - 1`` likewise, a donor aliases the
+    receiver whose surplus interval holds the start of its deficit; a receiver handed more than
+    its surplus keeps ``1 - overshoot`` and aliases the next: Vose's sweep in closed form.
 
     Returns:
         ``(thresholds, alias)``: ``thresholds[k] = k + keep[k]`` (float64) so a draw
@@ -175,9 +153,8 @@ def alias_table(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         or not abs(float(probabilities.sum()) - 1.0) <= 1e-9
     ):
         got = probabilities.tolist()[:8] if isinstance(probabilities, np.ndarray) else type(probabilities).__name__
-        raise ValueError(
-            f"probabilities must be a non-empty 1-D array of finite values >= 0 that sum to 1, got {got}"
-        )
+        raise ValueError(f"probabilities must be a non-empty 1-D array of finite values >= 0 that sum to 1, "
+                         f"got {got}")
     num = len(probabilities)
     fills = probabilities * num
     # The tolerance keeps rounding (fills of 1 - 1e-16) from leaving no receiver at all.
@@ -207,21 +184,14 @@ def alias_table(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(num, dtype=np.float64) + keep, alias
 
 
-def draw_from_classes(
-    rng: np.random.Generator,
-    num: int,
-    thresholds: np.ndarray,
-    alias: np.ndarray,
-    class_starts: np.ndarray,
-    class_sizes: np.ndarray,
-    indices_by_class: np.ndarray,
-) -> np.ndarray:
+def draw_from_classes(rng: np.random.Generator, num: int, thresholds: np.ndarray, alias: np.ndarray,
+                      class_starts: np.ndarray, class_sizes: np.ndarray,
+                      indices_by_class: np.ndarray) -> np.ndarray:
     """Draw ``num`` dataset indices: a class from the alias table, then an instance uniformly.
 
-    ``indices_by_class`` lists the dataset indices grouped by class; class ``c`` occupies
-    ``[class_starts[c], class_starts[c] + class_sizes[c])``. The instance is
-    ``class_starts[c] + floor(u * n_c)`` with ``u`` uniform in ``[0, 1)`` (float64, so exact for
-    classes far beyond 2**24 samples; ``u * n_c < n_c`` holds in IEEE arithmetic).
+    ``indices_by_class`` lists the dataset indices grouped by class, class ``c`` from
+    ``class_starts[c]``; the instance is ``class_starts[c] + floor(u * n_c)`` with ``u`` uniform in
+    ``[0, 1)`` (float64: exact far beyond 2**24 samples, and ``u * n_c < n_c`` in IEEE arithmetic).
 
     Returns:
         ``(num,)`` int64 array of dataset indices.
@@ -238,34 +208,22 @@ def draw_from_classes(
     return indices_by_class[positions]
 
 
-def mixed_class_prior(
-    class_counts: object, weighting: Weighting = 0.5, *, head_share: float = 0.5
-) -> np.ndarray:
+def mixed_class_prior(class_counts: object, weighting: Weighting = 0.5, *,
+                      head_share: float = 0.5) -> np.ndarray:
     """Class distribution of the soft targets an MMT run trains on.
 
-    A mixed row's target is ``lam * one_hot(head) + (1 - lam) * one_hot(tail)`` with the head
-    drawn instance-uniformly (class ``c`` with probability ``n_c / N``) and the tail from
-    :func:`class_probabilities` of ``weighting``. Averaged over rows, class ``c`` receives
-    ``head_share * n_c / N + (1 - head_share) * q_c`` of the target mass, with ``head_share``
-    the mean of ``lam``. A prior-based long-tail loss composed with MMT must use this prior,
-    not the training set's frequencies: the tail stream has already re-balanced the targets,
-    and correcting for the training-set prior on top over-corrects.
-
-    A class with count 0 is in neither stream and gets prior 0 (the true share of the targets);
-    :func:`mmt_augment.logit_adjustment` gives such a class a tiny floor (its ``eps``), so
-    ``logit_adjustment(mixed_class_prior(counts, ...))`` works when a class is empty, as
-    :func:`mmt_augment.make_long_tailed` leaves classes on small data at high ratios.
+    With the head drawn instance-uniformly and the tail from :func:`class_probabilities`, class
+    ``c`` receives ``head_share * n_c / N + (1 - head_share) * q_c`` of the target mass. A
+    prior-based long-tail loss composed with MMT must use this prior, not the training set's:
+    the tail stream has already re-balanced the targets, and correcting again over-corrects.
+    An empty class gets prior 0 (:func:`mmt_augment.logit_adjustment` floors it).
 
     Args:
         class_counts: ``(C,)`` non-negative per-class counts of the training set.
-        weighting: the tail sampler's weighting (``"inverse"``, ``"reverse"``, ``"balanced"``
-            or a float gamma), as given to :class:`mmt_augment.MMTBatchSampler`.
-        head_share: the mean head share ``E[lam]`` of a training row, in ``[0, 1]``; 1 gives the
-            training-set prior. For MixUp it is 0.5 with ``p=1`` and ``1 - p / 2`` for a mixing
-            probability ``p`` (rows not mixed are all head), whatever ``alpha``. For CutMix and
-            ResizeMix ``lam`` is the head's area share after the box is clipped to the image,
-            whose mean is above 0.5 (CutMix with ``alpha=1`` on 32 x 32 images: about 0.69):
-            :func:`mean_head_share` gives it for any ``MMTMix`` configuration.
+        weighting: the tail sampler's weighting, as given to :class:`mmt_augment.MMTBatchSampler`.
+        head_share: the mean head share ``E[lam]`` of a training row, in ``[0, 1]`` (1 gives the
+            training-set prior): ``1 - p / 2`` for MixUp; :func:`mean_head_share` gives it for
+            any ``MMTMix`` configuration.
 
     Returns:
         ``(C,)`` float64 probabilities summing to 1.
@@ -277,8 +235,7 @@ def mixed_class_prior(
     """
     counts = _as_counts(class_counts)
     weighting = check_weighting(weighting)
-    # Validated only: the formula below takes head_share as given, as it always has (a NumPy
-    # float32 share computes in float32 there, and its bits must not change).
+    # Validated only: a NumPy float32 share computes in float32 below, and its bits must not change.
     check_real(head_share, "head_share", low=0.0, high=1.0)
     head = counts / counts.sum()
     tail = _probabilities(counts, weighting)
@@ -288,19 +245,11 @@ def mixed_class_prior(
 def mean_head_share(mix: MMTMix, image_size: tuple[int, int], *, draws: int = 200_000) -> float:
     """The mean head share ``E[lam]`` of an MMT configuration: the ``head_share`` of :func:`mixed_class_prior`.
 
-    A row is mixed with probability ``p`` (a row not mixed is all head, ``lam = 1``), by mode
-    ``m`` with probability ``q_m`` (``mode_probs``, equal by default), so
-    ``E[lam] = (1 - p) + p * sum_m q_m * E[lam | m]``, where
-
-    * MixUp: ``lam`` is the Beta(alpha, alpha) draw, symmetric about 0.5, so
-      ``E[lam | m] = 0.5`` exactly, whatever ``alpha`` (MixUp alone: ``1 - p / 2``);
-    * CutMix and ResizeMix: ``lam`` is the head's share of the image after the box is clipped
-      to it, whose mean is above 0.5 and depends on the image size (``alpha=1`` on 32 x 32
-      images: CutMix about 0.69, ResizeMix with the default scales about 0.77). It is estimated
-      from ``draws`` rows of the library's own parameter draws
-      (:func:`mmt_augment.params.sample_mix_params`) with a generator seeded 0, so a
-      configuration always gets the same value; the standard error is below
-      ``0.5 / sqrt(draws)`` (about 1e-3 with the default).
+    ``E[lam] = (1 - p) + p * sum_m q_m * E[lam | m]`` over the modes ``m`` and their
+    ``mode_probs`` ``q_m``. MixUp's symmetric Beta draw gives ``E[lam | m] = 0.5`` exactly. A box
+    mode's clipped area share depends on the image size, so it is estimated from ``draws`` rows of
+    :func:`mmt_augment.params.sample_mix_params` with a generator seeded 0 (the same value every
+    time; standard error below ``0.5 / sqrt(draws)``).
 
     Args:
         mix: the run's :class:`mmt_augment.MMTMix` or :class:`mmt_augment.RandomMMT`; its
@@ -349,15 +298,7 @@ def mean_head_share(mix: MMTMix, image_size: tuple[int, int], *, draws: int = 20
         if name == "mixup":
             mixed_share += probability * 0.5  # the symmetric Beta draw itself: exact
             continue
-        params = sample_mix_params(
-            draws,
-            height,
-            width,
-            mode=name,
-            alpha=mix.alpha,
-            p=1.0,
-            resize_scale=mix.resize_scale,
-            generator=torch.Generator().manual_seed(0),
-        )
+        params = sample_mix_params(draws, height, width, mode=name, alpha=mix.alpha, p=1.0,
+                                   resize_scale=mix.resize_scale, generator=torch.Generator().manual_seed(0))
         mixed_share += probability * float(params.lam.double().mean())
     return (1.0 - mix.p) + mix.p * mixed_share
