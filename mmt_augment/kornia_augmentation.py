@@ -74,18 +74,10 @@ class RandomMMT(MixAugmentationBaseV2):
         (torch.Size([4, 3, 32, 32]), torch.Size([4, 3]))
     """
 
-    def __init__(
-        self,
-        mode: Union[str, Sequence[str]] = "mixup",
-        alpha: float = 1.0,
-        p: float = 1.0,
-        same_on_batch: bool = False,
-        *,
-        mode_probs: Optional[Sequence[float]] = None,
-        resize_scale: Tuple[float, float] = (0.1, 0.8),
-        generator: Optional[torch.Generator] = None,
-        data_keys: Optional[Sequence[Union[str, int, DataKey]]] = None,
-    ) -> None:
+    def __init__(self, mode: Union[str, Sequence[str]] = "mixup", alpha: float = 1.0, p: float = 1.0,
+                 same_on_batch: bool = False, *, mode_probs: Optional[Sequence[float]] = None,
+                 resize_scale: Tuple[float, float] = (0.1, 0.8), generator: Optional[torch.Generator] = None,
+                 data_keys: Optional[Sequence[Union[str, int, DataKey]]] = None) -> None:
         probability = _checks.check_probability("p", p)
         same_on_batch = _checks.check_flag("same_on_batch", same_on_batch)
         keys: Optional[List[Union[str, int, DataKey]]] = (
@@ -100,10 +92,8 @@ class RandomMMT(MixAugmentationBaseV2):
         self.generator = _checks.check_generator(generator)
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(mode={self.mode!r}, alpha={self.alpha}, p={self.p}, "
-            f"same_on_batch={self.same_on_batch})"
-        )
+        return (f"{type(self).__name__}(mode={self.mode!r}, alpha={self.alpha}, p={self.p}, "
+                f"same_on_batch={self.same_on_batch})")
 
     @staticmethod
     def _check_keys(data_keys: Sequence[Union[str, int, DataKey]]) -> List[DataKey]:
@@ -113,10 +103,9 @@ class RandomMMT(MixAugmentationBaseV2):
             raise ValueError(f"data_keys must name kornia data keys ('input', 'class'), got {data_keys!r}") from None
         unsupported = [key.name.lower() for key in keys if key not in _SUPPORTED_KEYS]
         if unsupported:
-            raise ValueError(
-                f"RandomMMT supports the data keys 'input' and 'class', got {unsupported}: MMT mixes 2B paired rows "
-                "into B, so masks, boxes and keypoints of the tail rows have no output row to go to"
-            )
+            raise ValueError(f"RandomMMT supports the data keys 'input' and 'class', got {unsupported}: "
+                             "MMT mixes 2B paired rows into B, so masks, boxes and keypoints of the tail rows "
+                             "have no output row to go to")
         if keys.count(DataKey.INPUT) != 1 or keys.count(DataKey.CLASS) > 1:
             raise ValueError(f"data_keys must hold 'input' once and 'class' at most once, got {data_keys!r}")
         return keys
@@ -134,19 +123,10 @@ class RandomMMT(MixAugmentationBaseV2):
 
     def _draw(self, batch_shape: Tuple[int, ...], device: Optional[torch.device]) -> Dict[str, torch.Tensor]:
         num_rows, _, height, width = batch_shape
-        params = sample_mix_params(
-            _checks.check_even_rows("paired_images", num_rows),
-            height,
-            width,
-            mode=self.mode,
-            mode_probs=self.mode_probs,
-            alpha=self.alpha,
-            p=self.p,
-            per_sample=not self.same_on_batch,
-            resize_scale=self.resize_scale,
-            generator=self.generator,
-            device=device,
-        )
+        params = sample_mix_params(_checks.check_even_rows("paired_images", num_rows), height, width,
+                                   mode=self.mode, mode_probs=self.mode_probs, alpha=self.alpha, p=self.p,
+                                   per_sample=not self.same_on_batch, resize_scale=self.resize_scale,
+                                   generator=self.generator, device=device)
         out = {"lam": params.lam, "apply": params.apply, "mode": params.mode, "batch_prob": params.apply.float(),
                # As kornia's own parameters: a replay is checked against the shape they were drawn for.
                "forward_input_shape": torch.tensor(batch_shape, dtype=torch.long)}
@@ -179,14 +159,12 @@ class RandomMMT(MixAugmentationBaseV2):
         return self.generate_parameters(batch_shape)
 
     def _mix_params(self, params: Dict[str, torch.Tensor], device: torch.device) -> MixParams:
+        def moved(key: str) -> torch.Tensor:
+            return params[key].to(device, non_blocking=True)
+
         modes = (self.mode,) if isinstance(self.mode, str) else self.mode
-        return MixParams(
-            lam=params["lam"].to(device, non_blocking=True),
-            apply=params["apply"].to(device, non_blocking=True),
-            mode=params["mode"].to(device, non_blocking=True),
-            boxes=params["boxes"].to(device, non_blocking=True) if "boxes" in params else None,
-            modes=modes,
-        )
+        return MixParams(lam=moved("lam"), apply=moved("apply"), mode=moved("mode"),
+                         boxes=moved("boxes") if "boxes" in params else None, modes=modes)
 
     # -- kornia's hooks -----------------------------------------------------------------------
 
@@ -204,9 +182,8 @@ class RandomMMT(MixAugmentationBaseV2):
         tail_weight = 1.0 - params["lam"].to(device=input.device, dtype=dtype)
         return torch.stack([input[:half].to(dtype), input[half:].to(dtype), tail_weight], dim=1)
 
-    def labels_for(
-        self, paired_labels: torch.Tensor, params: Optional[Dict[str, torch.Tensor]] = None
-    ) -> torch.Tensor:
+    def labels_for(self, paired_labels: torch.Tensor,
+                   params: Optional[Dict[str, torch.Tensor]] = None) -> torch.Tensor:
         """The ``(B, 3)`` labels for the last call's draws (or ``params``), e.g. after a pipeline.
 
         Raises:
@@ -228,10 +205,8 @@ class RandomMMT(MixAugmentationBaseV2):
         _checks.check_labels("paired_labels", labels, num_rows, None, labels.device if device is None else device,
                              require_num_classes=False)
         if labels.ndim != 1:
-            raise ValueError(
-                "paired_labels must be (2B,) class indices for kornia's label format, "
-                f"got shape {tuple(labels.shape)}"
-            )
+            raise ValueError(f"paired_labels must be (2B,) class indices for kornia's label format, "
+                             f"got shape {tuple(labels.shape)}")
         # Class ids go into floating-point labels: beyond 2 ** 24 (float32) or 2 ** 53 (float64)
         # they would round. Checked where reading them back is free (on the CPU).
         exact = 2**53 if label_dtype == torch.float64 else 2**24

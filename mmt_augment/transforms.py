@@ -48,30 +48,21 @@ class MMTMix(torch.nn.Module):
 
     A two-argument call ``mmt(images, labels)`` reads its ``2B`` rows as ``B`` head rows then
     ``B`` tail rows and **returns half as many rows**: it is meant for the paired batches of
-    :class:`mmt_augment.MMTBatchSampler`. An ordinary batch passed this way is silently halved
-    and mixed with itself; unlike torchvision's ``v2.CutMix``/``v2.MixUp`` (which mix a batch
-    with a shifted copy of itself and keep ``B`` rows), MMT mixes two *different* streams, so
-    give it a paired batch or the four-argument form.
+    :class:`mmt_augment.MMTBatchSampler`. Unlike torchvision's ``v2.CutMix``/``v2.MixUp``, which
+    mix a batch with a shifted copy of itself, MMT mixes two *different* streams: an ordinary
+    batch passed this way is silently halved and mixed with itself.
 
     MMT (Mixed Mutual Transfer) pairs a batch drawn instance-uniformly (the head) with a batch
     drawn by a sampler that reverses the long-tailed distribution (the tail). Row ``b`` of the
-    output mixes head row ``b`` with tail row ``b`` by a mode of :mod:`mmt_augment.modes`:
+    output mixes head row ``b`` with tail row ``b`` by a mode of :mod:`mmt_augment.modes`
+    (``"mixup"``, ``"cutmix"``, ``"resizemix"``) or, for a tuple of modes, one chosen per row or
+    per batch with probabilities ``mode_probs``. The target is ``lam * head_label + (1 - lam) *
+    tail_label`` with ``lam`` the head's true share. A batch (``per_sample=False``) or each row is
+    mixed with probability ``p``; a row not mixed is the head image, bit for bit, with its label.
 
-    * ``mode="mixup"``: ``lam * head + (1 - lam) * tail``, ``lam ~ Beta(alpha, alpha)``;
-    * ``mode="cutmix"``: the head image with a box pasted from the tail image,
-      ``lam = 1 - box area / image area`` after the box is clipped to the image;
-    * ``mode="resizemix"``: the head image with the whole tail image, shrunk by ``s ~
-      U(resize_scale)`` per side, pasted in; ``lam = 1 - pasted area / image area``;
-    * a tuple such as ``("cutmix", "mixup")``: a mode chosen per row (``per_sample=True``) or
-      per batch, with probabilities ``mode_probs`` (default equal), one shared ``alpha``.
-
-    The target is ``lam * head_label + (1 - lam) * tail_label`` with ``lam`` the head's true
-    share. A batch (``per_sample=False``) or each row (``per_sample=True``) is mixed with
-    probability ``p``; a row that is not mixed is the head image, bit for bit, with its own label.
-
-    The defaults (MixUp, ``p=1``, a fresh ``lam`` per row) are the variant that trained best in
-    the project's CIFAR-10-LT benchmarks (see the README); ``mode="cutmix", p=0.5,
-    per_sample=False`` is the CMO-style alternative.
+    The defaults (MixUp, ``p=1``, a fresh ``lam`` per row) trained best in the project's
+    CIFAR-10-LT benchmarks (see the README); ``mode="cutmix", p=0.5, per_sample=False`` is the
+    CMO-style alternative.
 
     Call forms:
 
@@ -82,11 +73,8 @@ class MMTMix(torch.nn.Module):
       structure together with a callable ``labels_getter``: paired form, same structure back.
 
     Randomness: parameters come from ``generator`` (else the images' device's global RNG), the
-    same draws eagerly and under ``torch.compile``. Used as a ``collate_fn`` in ``DataLoader``
-    workers, a seeded transform gives each worker its own stream, seeded from the generator's
-    seed and the worker's seed (``torch.utils.data.get_worker_info().seed``, which changes per
-    epoch and is reproducible under ``torch.manual_seed``), instead of the same stream in every
-    worker.
+    same draws eagerly and under ``torch.compile``. In ``DataLoader`` workers a seeded transform
+    gives each worker its own stream, seeded from the generator's seed and the worker's seed.
 
     Args:
         num_classes: number of classes; required when labels are class indices ``(B,)``.
@@ -94,17 +82,15 @@ class MMTMix(torch.nn.Module):
         mode_probs: for a tuple of modes, the probability of each (non-negative, summing to a
             positive number; normalised). Default: equal.
         alpha: concentration of the Beta(alpha, alpha) distribution of ``lam``; ``>= 1e-3``.
-            Small values put the mass at 0 and 1, sampled exactly.
         p: probability that a batch (or row) is mixed, in ``[0, 1]``; default 1.
         per_sample: draw mode, ``lam``, box and decision per row (default) instead of per batch.
         resize_scale: ``(low, high)`` range of ResizeMix's side scale, ``0 < low <= high <= 1``;
             default ``(0.1, 0.8)`` (ResizeMix's).
         labels_getter: ``"default"`` or a callable returning the labels from the paired input.
         generator: optional ``torch.Generator``; a fixed seed gives bit-identical output.
-        validate_labels: check that index labels lie in ``[0, num_classes)``. ``None`` (default)
-            checks only labels on the CPU and never under ``torch.compile``, since reading
-            values back from an accelerator synchronises it; ``True`` always checks; ``False``
-            never does (an out-of-range label then fails inside torch).
+        validate_labels: check that index labels lie in ``[0, num_classes)``: ``None`` (default)
+            only on the CPU outside ``torch.compile`` (a read-back synchronises an accelerator),
+            ``True`` always, ``False`` never (an out-of-range label then fails inside torch).
 
     Inputs:
         Images ``(B, C, H, W)`` with ``H, W >= 1`` (plain tensors or ``tv_tensors.Image``) of
@@ -127,20 +113,11 @@ class MMTMix(torch.nn.Module):
         (torch.Size([8, 3, 32, 32]), torch.Size([8, 10]))
     """
 
-    def __init__(
-        self,
-        *,
-        num_classes: Optional[int] = None,
-        mode: Union[str, Sequence[str]] = "mixup",
-        mode_probs: Optional[Sequence[float]] = None,
-        alpha: float = 1.0,
-        p: float = 1.0,
-        per_sample: bool = True,
-        resize_scale: tuple[float, float] = (0.1, 0.8),
-        labels_getter: LabelsGetter = "default",
-        generator: Optional[torch.Generator] = None,
-        validate_labels: Optional[bool] = None,
-    ) -> None:
+    def __init__(self, *, num_classes: Optional[int] = None, mode: Union[str, Sequence[str]] = "mixup",
+                 mode_probs: Optional[Sequence[float]] = None, alpha: float = 1.0, p: float = 1.0,
+                 per_sample: bool = True, resize_scale: tuple[float, float] = (0.1, 0.8),
+                 labels_getter: LabelsGetter = "default", generator: Optional[torch.Generator] = None,
+                 validate_labels: Optional[bool] = None) -> None:
         super().__init__()
         self.num_classes = _checks.check_num_classes(num_classes)
         self.mode = _checks.check_mode(mode)
@@ -160,42 +137,29 @@ class MMTMix(torch.nn.Module):
 
     def extra_repr(self) -> str:
         probs = f", mode_probs={self.mode_probs}" if self.mode_probs is not None else ""
-        return (
-            f"num_classes={self.num_classes}, mode={self.mode!r}{probs}, alpha={self.alpha}, p={self.p}, "
-            f"per_sample={self.per_sample}"
-        )
+        return (f"num_classes={self.num_classes}, mode={self.mode!r}{probs}, alpha={self.alpha}, p={self.p}, "
+                f"per_sample={self.per_sample}")
 
     # -- parameters ---------------------------------------------------------------------------
 
     def make_params(self, head_images: torch.Tensor) -> Union[MixParams, HostBatchParams]:
         """Draw the parameters for one call on a head batch of shape ``(B, C, H, W)``.
 
-        The one draw point of every call. :class:`~mmt_augment.modes.MixParams` holds ``(B,)``
-        tensors on the images' device, from one draw of the generator (else the device's
-        global RNG); nothing is read back, so this neither synchronises a GPU nor breaks
-        ``torch.compile``, and a seed gives the same parameters eagerly and compiled. On the CPU
-        (eager, outside autograd), per-batch MixUp and CutMix draw the same parameters as Python
-        numbers instead (:class:`~mmt_augment.modes.HostBatchParams`, bit for bit the same
-        result, at a fraction of the cost); :meth:`apply_params` takes either.
+        The one draw point of every call: :class:`~mmt_augment.modes.MixParams`, ``(B,)`` tensors
+        on the images' device from one draw, with nothing read back (no GPU sync, no graph
+        break). On the CPU (eager, outside autograd), per-batch MixUp and CutMix draw the same
+        parameters as Python numbers (:class:`~mmt_augment.modes.HostBatchParams`, a fraction of
+        the cost); :meth:`apply_params` takes either.
         """
         batch_size, _, height, width = head_images.shape
         if self._batch_on_host(head_images):
             assert isinstance(self.mode, str)  # a mode tuple has no per-batch CPU form
             return sample_batch_on_host(height, width, mode=self.mode, alpha=self.alpha, p=self.p,
                                         generator=self._stream())
-        return sample_mix_params(
-            batch_size,
-            height,
-            width,
-            mode=self.mode,
-            mode_probs=self.mode_probs,
-            alpha=self.alpha,
-            p=self.p,
-            per_sample=self.per_sample,
-            resize_scale=self.resize_scale,
-            generator=self._stream(),
-            device=head_images.device,
-        )
+        return sample_mix_params(batch_size, height, width, mode=self.mode, mode_probs=self.mode_probs,
+                                 alpha=self.alpha, p=self.p, per_sample=self.per_sample,
+                                 resize_scale=self.resize_scale, generator=self._stream(),
+                                 device=head_images.device)
 
     def _batch_on_host(self, head_images: torch.Tensor) -> bool:
         # Per-batch parameters as Python numbers: a mode with that CPU form, for this dtype, a
@@ -216,13 +180,8 @@ class MMTMix(torch.nn.Module):
 
     # -- public calls -------------------------------------------------------------------------
 
-    def mix(
-        self,
-        head_images: torch.Tensor,
-        head_labels: torch.Tensor,
-        tail_images: torch.Tensor,
-        tail_labels: torch.Tensor,
-    ) -> tuple[torch.Tensor, MixedLabels]:
+    def mix(self, head_images: torch.Tensor, head_labels: torch.Tensor, tail_images: torch.Tensor,
+            tail_labels: torch.Tensor) -> tuple[torch.Tensor, MixedLabels]:
         """Mix a head batch with a tail batch and return the labels in loss-side form.
 
         No ``(B, num_classes)`` tensor is built, so this suits very many classes; pair it
@@ -267,9 +226,8 @@ class MMTMix(torch.nn.Module):
             self._worker_seed = info.seed
         return self.generator
 
-    def _mix_images(
-        self, head_images: torch.Tensor, tail_images: torch.Tensor, like: Any
-    ) -> tuple[torch.Tensor, Union[torch.Tensor, float]]:
+    def _mix_images(self, head_images: torch.Tensor, tail_images: torch.Tensor,
+                    like: Any) -> tuple[torch.Tensor, Union[torch.Tensor, float]]:
         """The mixed images and the head share ``lam`` (one float for per-batch CPU parameters)."""
         head, tail = _plain(head_images), _plain(tail_images)
         params = self.make_params(head)
@@ -277,13 +235,8 @@ class MMTMix(torch.nn.Module):
         return _rewrap(_keep_memory_format(images, head), like), params.lam
 
     @staticmethod
-    def _mix_targets(
-        head_labels: torch.Tensor,
-        tail_labels: torch.Tensor,
-        lam: Union[torch.Tensor, float],
-        num_classes: int,
-        image_dtype: torch.dtype,
-    ) -> torch.Tensor:
+    def _mix_targets(head_labels: torch.Tensor, tail_labels: torch.Tensor, lam: Union[torch.Tensor, float],
+                     num_classes: int, image_dtype: torch.dtype) -> torch.Tensor:
         floor = torch.float64 if image_dtype == torch.float64 else torch.float32
         if head_labels.ndim == 2:
             dtype = torch.promote_types(torch.promote_types(head_labels.dtype, tail_labels.dtype), floor)
@@ -304,10 +257,8 @@ class MMTMix(torch.nn.Module):
             return self._unpack_structure(inputs[0], _labels_from_dict)
         if len(inputs) in (2, 4):
             return inputs, inputs[0], lambda images, targets: (images, targets)
-        raise TypeError(
-            "MMTMix takes (head_images, head_labels, tail_images, tail_labels) or "
-            f"(paired_images, paired_labels); got {len(inputs)} positional inputs"
-        )
+        raise TypeError("MMTMix takes (head_images, head_labels, tail_images, tail_labels) or "
+                        f"(paired_images, paired_labels); got {len(inputs)} positional inputs")
 
     def _unpack_structure(self, structure: Any, labels_getter: Callable[[Any], torch.Tensor]):
         labels = labels_getter(structure)
@@ -318,10 +269,8 @@ class MMTMix(torch.nn.Module):
             None,
         )
         if label_index is None or image_index is None:
-            raise ValueError(
-                "labels_getter must return a tensor that is a leaf of the input, and the input must "
-                "hold a 4-D image tensor besides it"
-            )
+            raise ValueError("labels_getter must return a tensor that is a leaf of the input, "
+                             "and the input must hold a 4-D image tensor besides it")
         def rebuild(images: torch.Tensor, targets: torch.Tensor) -> Any:
             out = list(leaves)
             out[image_index], out[label_index] = images, targets
