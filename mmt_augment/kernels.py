@@ -1,11 +1,9 @@
 """Pure tensor kernels of MMT: blend a head batch with a tail batch and mix their labels.
 
-Every function here is deterministic: the random parameters (``lam``, ``boxes``) come in as
-arguments, so the result is a pure function of (head, tail, params). Nothing loops over rows and
-nothing reads a tensor back to the host. The kernels without a trailing underscore or ``_bits``
-are differentiable in both image batches and run unchanged under ``torch.compile`` and in CUDA
-graphs; the in-place ones (``keep_rows_``, ``cutmix_``) and :func:`cutmix_bits` are the CPU forms
-the mode table (:mod:`mmt_augment.modes`) uses outside autograd and compile.
+The random parameters (``lam``, ``boxes``) come in as arguments, so every result is a pure
+function of (head, tail, params); nothing loops over rows or reads a tensor back to the host.
+The kernels are differentiable and run under ``torch.compile`` and in CUDA graphs, except the
+in-place ones (``keep_rows_``, ``cutmix_``) and :func:`cutmix_bits`, the CPU forms of the mode table.
 
 Conventions: images are ``(B, C, H, W)``; ``lam`` is the head's share of each output row, a
 ``(B,)`` tensor; a box is ``(x1, y1, x2, y2)`` in pixels, half-open (columns ``x1 <= x < x2``,
@@ -41,19 +39,13 @@ def _check_rows(rows: torch.Tensor, batch_size: int) -> None:
         raise TypeError(f"rows must be a bool tensor of shape ({batch_size},), got {what}")
 
 
-def mixup(
-    head_images: torch.Tensor,
-    tail_images: torch.Tensor,
-    lam: Union[torch.Tensor, float],
-    rows: Optional[torch.Tensor] = None,
-) -> torch.Tensor:
+def mixup(head_images: torch.Tensor, tail_images: torch.Tensor, lam: Union[torch.Tensor, float],
+          rows: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Interpolate each head row towards its tail row: ``lam * head + (1 - lam) * tail``.
 
-    Computed as ``torch.lerp(tail, head, lam)``, one pass over memory. A row with ``lam == 0``
-    returns the tail exactly (for finite pixels). With ``rows``, only those rows are blended and
-    every other row is the head **bit for bit**, even where the tail holds inf or NaN (a plain
-    ``lerp`` with weight 1 would still multiply them by 0). Integer images (``uint8``) are
-    blended in float32 and rounded back.
+    One ``torch.lerp(tail, head, lam)``. With ``rows``, every other row is the head **bit for
+    bit**, even where the tail holds inf or NaN (``lerp`` with weight 1 would still multiply them
+    by 0). Integer images (``uint8``) are blended in float32 and rounded back.
 
     Args:
         head_images: ``(B, C, H, W)`` head batch.
@@ -93,9 +85,8 @@ def keep_rows(blended: torch.Tensor, head_images: torch.Tensor, rows: torch.Tens
 
 
 def keep_rows_(blended: torch.Tensor, head_images: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """In-place :func:`keep_rows`: the head rows where ``rows`` is False are copied into
-    ``blended`` (only those rows are touched); returns ``blended``. Not for autograd or
-    ``torch.compile`` (its row count depends on the values of ``rows``).
+    """In-place :func:`keep_rows`: copies the head rows where ``rows`` is False into ``blended``
+    and returns it. Not for autograd or ``torch.compile`` (its row count depends on ``rows``).
 
     Raises:
         TypeError: if ``rows`` is not a ``(B,)`` bool tensor.
@@ -127,8 +118,7 @@ def box_masks(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
     Returns:
         ``(B, 1, H, W)`` bool tensor on the device of ``boxes``.
     """
-    # The outer product of the row and column indicators as a multiplication of bytes, which
-    # vectorises on the CPU where boolean ``&`` does not.
+    # The outer product as a multiplication of bytes: it vectorises on the CPU, boolean ``&`` does not.
     inside = _box_edges(boxes, max(height, width), torch.uint8)
     return (inside[:, 1, :height].unsqueeze(2) * inside[:, 0, :width].unsqueeze(1)).unsqueeze(1).bool()
 
@@ -141,10 +131,8 @@ def _boxes_on_device_of(boxes: torch.Tensor, images: torch.Tensor) -> torch.Tens
 def cutmix(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     """Paste each row's box from the tail image into the head image.
 
-    ``out = where(mask(box), tail, head)``: pixels are copied, never blended, so a pixel
-    outside the box is the head's pixel bit for bit (also when the tail holds NaN there).
-    Rows may carry different boxes; an empty box (``x1 == x2``) leaves the head row unchanged.
-    One ``torch.where`` pass with a ``(B, 1, H, W)`` mask broadcast over the channels.
+    ``out = where(mask(box), tail, head)``: pixels are copied, never blended, so a pixel outside
+    the box is the head's bit for bit; an empty box (``x1 == x2``) leaves the head row unchanged.
 
     Args:
         head_images: ``(B, C, H, W)`` head batch.
@@ -161,8 +149,7 @@ def cutmix(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Te
 def cutmix_(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     """In-place :func:`cutmix`: the result is written into ``head_images``, which is returned.
 
-    The result is computed before anything is written, so the tail may share memory with the
-    head in any way (even through another storage object over the same memory).
+    The result is computed before anything is written, so the tail may share memory with the head.
 
     Args:
         head_images: ``(B, C, H, W)`` batch to paste into; modified.
@@ -190,12 +177,9 @@ def cutmix_bits(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: tor
                 in_place: bool = False) -> torch.Tensor:
     """:func:`cutmix` computed on the pixels' bits: ``head ^ ((head ^ tail) & mask)``.
 
-    The same bits as :func:`cutmix` in three passes over the batch with one ``(B, 1, H, W)``
-    integer mask; on the CPU this vectorises where ``torch.where`` with a mask broadcast over the
-    channels does not, so it is the faster form for batches that fit the caches. It reinterprets
-    the images as integers, which autograd and ``torch.func`` cannot follow: for plain tensors of
-    one shape and dtype outside autograd (the mode table's CPU form, see
-    :func:`mmt_augment._fastpath.on_host`).
+    The same bits in three passes that vectorise on the CPU where ``torch.where`` with a
+    broadcast mask does not: the faster form for batches that fit the caches. Autograd and
+    ``torch.func`` cannot follow the integer view (see :func:`mmt_augment._fastpath.on_host`).
 
     Args:
         head_images: ``(B, C, H, W)`` head batch.
@@ -227,9 +211,8 @@ def cutmix_bits(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: tor
 def paste_box(head_images: torch.Tensor, tail_images: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:
     """Paste one box, shared by every row, from the tail batch into a copy of the head batch.
 
-    The same result as :func:`cutmix` with every row given ``box``, computed as a copy plus a
-    strided slice copy. It needs the box as Python integers, so it suits host-side parameters on
-    CPU (where it is the fastest form); use :func:`cutmix` on accelerators and under compile.
+    The same result as :func:`cutmix` with every row given ``box``, as a copy plus a strided slice
+    copy: the fastest form for a box of Python integers on the CPU.
 
     Args:
         head_images: ``(B, C, H, W)`` head batch.
@@ -249,9 +232,8 @@ def paste_box(head_images: torch.Tensor, tail_images: torch.Tensor, box: tuple[i
 
 
 def _resize_weights(low: torch.Tensor, high: torch.Tensor, size: int) -> torch.Tensor:
-    # (B, size, size) matrix taking a length-``size`` signal to the same signal shrunk into
-    # [low, high) of a length-``size`` canvas (rows outside it are 0): the triangle filter of
-    # antialiased bilinear resizing, as torch.nn.functional.interpolate(..., antialias=True).
+    # (B, size, size) matrix shrinking a length-``size`` signal into [low, high) of a canvas of
+    # that length (0 elsewhere) with the triangle filter of F.interpolate(..., antialias=True).
     coords = torch.arange(size, device=low.device, dtype=torch.float32)
     length = (high - low).clamp(min=1).to(torch.float32).view(-1, 1, 1)
     scale = size / length  # input pixels per output pixel
@@ -266,12 +248,10 @@ def _resize_weights(low: torch.Tensor, high: torch.Tensor, size: int) -> torch.T
 def resize_paste(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     """Paste each whole tail image, resized to its row's box, into the head image (ResizeMix).
 
-    Row ``b`` is the head image with the box ``(x1, y1, x2, y2)`` replaced by the tail image
-    resized to ``(y2 - y1, x2 - x1)`` pixels by antialiased bilinear interpolation (the filter of
-    ``F.interpolate(mode="bilinear", antialias=True)``). Rows differ in size, so the resize is
-    two batched matrix products with per-row interpolation matrices ``(B, H, H)`` and ``(B, W, W)``:
-    no loop over rows and no data-dependent shapes. An empty box leaves the head row unchanged;
-    pixels outside the box are the head's bit for bit.
+    Row ``b`` is the head image with its box replaced by the tail image resized to the box by
+    antialiased bilinear interpolation. Rows differ in size, so the resize is two batched matrix
+    products with per-row matrices ``(B, H, H)`` and ``(B, W, W)``: no loop, no data-dependent
+    shapes. Pixels outside the box are the head's bit for bit.
 
     Args:
         head_images: ``(B, C, H, W)`` head batch.
@@ -311,17 +291,11 @@ def box_area_lam(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return 1.0 - pasted / float(height * width)
 
 
-def mix_index_labels(
-    head_labels: torch.Tensor,
-    tail_labels: torch.Tensor,
-    lam: Union[torch.Tensor, float],
-    num_classes: int,
-    dtype: torch.dtype = torch.float32,
-) -> torch.Tensor:
+def mix_index_labels(head_labels: torch.Tensor, tail_labels: torch.Tensor, lam: Union[torch.Tensor, float],
+                     num_classes: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Soft targets from class indices: ``lam * one_hot(head) + (1 - lam) * one_hot(tail)``.
 
-    Built with two scatters into a zero tensor, so no ``(B, C)`` one-hot intermediates are
-    allocated; a row whose head and tail share a class gets 1 there.
+    Two scatters into a zero tensor, no one-hot intermediates; a class shared by head and tail gets 1.
 
     Args:
         head_labels: ``(B,)`` integer class indices in ``[0, num_classes)``.
@@ -344,9 +318,8 @@ def mix_index_labels(
     return targets.scatter_add_(1, tail_labels.unsqueeze(1), 1.0 - lam)
 
 
-def mix_soft_labels(
-    head_targets: torch.Tensor, tail_targets: torch.Tensor, lam: Union[torch.Tensor, float]
-) -> torch.Tensor:
+def mix_soft_labels(head_targets: torch.Tensor, tail_targets: torch.Tensor,
+                    lam: Union[torch.Tensor, float]) -> torch.Tensor:
     """Mix probability rows: ``lam * head + (1 - lam) * tail``.
 
     Args:
