@@ -1,23 +1,19 @@
 """The mixing modes, as one table: how each draws its parameters, applies them and defines ``lam``.
 
-Each entry of :data:`MODES` is a :class:`MixMode`. :class:`mmt_augment.MMTMix`,
-:class:`mmt_augment.RandomMMT`, :func:`mmt_augment.functional.sample_mix_params` and the
-argument checks all read this table, and :func:`apply` is the one place where parameters meet
-images, so a new mode is one kernel in :mod:`mmt_augment.kernels` plus one entry here.
+Each entry of :data:`MODES` is a :class:`MixMode`; the transforms, the parameter draws and the
+checks all read this table, and :func:`apply` is the one place where parameters meet images, so a
+new mode is one kernel in :mod:`mmt_augment.kernels` plus one entry here.
 
-* ``"mixup"``: ``lam * head + (1 - lam) * tail`` with ``lam ~ Beta(alpha, alpha)``; ``lam`` is
-  the head's share.
+* ``"mixup"``: ``lam * head + (1 - lam) * tail`` with ``lam ~ Beta(alpha, alpha)``.
 * ``"cutmix"``: the head with a box of the tail pasted in, sides ``sqrt(1 - lam)`` of the
-  image's, centred on a uniform pixel and clipped to the image; the head's true share is
-  ``1 - box area / (H W)`` after clipping.
+  image's, centred on a uniform pixel and clipped; ``lam`` becomes ``1 - box area / (H W)``.
 * ``"resizemix"``: the head with the **whole** tail image shrunk by ``s ~ U(0.1, 0.8)`` per side
-  (antialiased bilinear) and pasted at a uniform position; the head's share is
-  ``1 - pasted area / (H W)``.
+  and pasted at a uniform position; ``lam = 1 - pasted area / (H W)``.
 
 An entry's tensor forms run everywhere (any device, autograd, ``torch.compile``, ``torch.func``).
-MixUp and CutMix also keep CPU forms beside them, which give the same bits faster and run only
-where :func:`mmt_augment._fastpath.on_host` allows: per-row parameters applied on the pixels'
-bits or in place, and per-batch parameters drawn and applied as Python numbers.
+MixUp and CutMix also keep CPU forms that give the same bits faster where
+:func:`mmt_augment._fastpath.on_host` allows: per-row parameters applied on the pixels' bits or
+in place, and per-batch parameters drawn and applied as Python numbers.
 """
 
 from __future__ import annotations
@@ -45,16 +41,13 @@ class MixParams(NamedTuple):
     """Parameters of one MMT call, one entry per output row.
 
     Attributes:
-        lam: ``(B,)`` float32, the head's true share of each output row: 1 for a row that is
-            not mixed, ``1 - box area / image area`` for a box mode (CutMix, ResizeMix) after
-            the box is clipped, the interpolation weight for MixUp.
+        lam: ``(B,)`` float32, the head's true share of each output row (1 for a row not mixed).
         apply: ``(B,)`` bool, whether the row is mixed.
         mode: ``(B,)`` int64 index of each row's mode in ``modes``.
         boxes: ``(B, 4)`` int64 ``(x1, y1, x2, y2)``, the pasted region of rows mixed by a box
             mode (``(0, 0, 0, 0)`` for every other row); ``None`` when no mode uses a box.
         modes: the mode names, in the order ``mode`` indexes.
-        mixes_all: True when every row is mixed whatever was drawn (``p == 1``), which the
-            kernels can use without reading ``apply``.
+        mixes_all: True when every row is mixed whatever was drawn (``p == 1``).
     """
 
     lam: torch.Tensor
@@ -66,8 +59,7 @@ class MixParams(NamedTuple):
 
 
 class HostBatchParams(NamedTuple):
-    """Per-batch parameters of one mode as Python numbers: the CPU form of :class:`MixParams`
-    with ``per_sample=False`` (the same draw, bit for bit), which :func:`apply` takes.
+    """Per-batch parameters of one mode as Python numbers: the CPU form of :class:`MixParams`.
 
     Attributes:
         lam: the head's true share of every row (1.0 when the batch is not mixed).
@@ -87,9 +79,8 @@ class BatchOnHost:
     """A mode's per-batch CPU form: its draw and its kernel on Python numbers.
 
     Attributes:
-        draw: ``draw(target_lam, draws, height, width) -> (lam, box)`` from the row's Beta draw
-            and its uniforms (Python floats): the head's true share and the box (``None`` for
-            blending modes), bit for bit the tensor form's.
+        draw: ``draw(target_lam, draws, height, width) -> (lam, box)`` on Python floats, bit for
+            bit the tensor form's (``box`` is ``None`` for blending modes).
         apply: ``apply(head, tail, lam, box) -> images``.
         dtypes: the image dtypes for which ``apply`` gives the tensor form's bits.
     """
@@ -108,15 +99,12 @@ class MixMode:
         columns: uniforms per row its ``draw`` needs (beyond the shared ``lam``).
         box: whether its parameters are a pasted box (the rows it mixes copy pixels, never blend).
         draw: ``draw(target_lam, draws, height, width, *, resize_scale) -> (lam, boxes)``: from
-            the row's ``Beta(alpha, alpha)`` draw and its ``(num, columns)`` uniforms, the head's
-            true share and (box modes) the ``(num, 4)`` boxes; tensor arithmetic only.
+            the row's Beta draw and its ``(num, columns)`` uniforms, the head's true share and
+            (box modes) the ``(num, 4)`` boxes; tensor arithmetic only.
         apply: ``apply(out, head, tail, lam, boxes, rows) -> out``: mix the rows this mode owns
-            into ``out`` (the result so far, which starts as the head batch; it may be written in
-            place unless it is ``head``, the caller's batch). Box modes get
-            ``boxes`` with empty boxes for the rows they do not own; blending modes get ``rows``
-            (``None``: every row).
-        apply_on_host: the same as ``apply`` for plain CPU tensors outside autograd (``None``:
-            the mode has no CPU form).
+            into ``out``, the result so far (written in place unless it is ``head``). Box modes
+            get empty boxes for the rows they do not own; blending modes get ``rows`` (``None``: all).
+        apply_on_host: the same as ``apply`` for plain CPU tensors outside autograd (``None``: none).
         batch_on_host: the per-batch CPU form (``None``: none).
     """
 
@@ -135,11 +123,9 @@ class MixMode:
 def _sqrt_rounded(values: torch.Tensor) -> torch.Tensor:
     """float32 square roots rounded correctly, so a seed draws the same boxes on every machine.
 
-    torch's float32 ``sqrt`` is not correctly rounded on every CPU: on an AVX512 build it differed
-    from the correctly rounded root in 20% of 2e7 uniform draws (measured), which moves CutMix box
-    edges between machines. The root of a float32 computed in float64 and rounded to float32 is
-    the correctly rounded one (53 >= 2 * 24 + 2 bits, so the double rounding is innocuous); MPS
-    has no float64 and keeps its own. float64 (and wider) values keep their dtype.
+    torch's float32 ``sqrt`` is not correctly rounded on every CPU (on an AVX512 build 20% of
+    roots differed, measured); the float64 root rounded to float32 is (53 >= 2 * 24 + 2 bits).
+    MPS has no float64 and keeps its own.
     """
     if values.dtype == torch.float64 or values.device.type == "mps":
         return values.sqrt()
@@ -160,8 +146,7 @@ def cutmix_boxes(lam: torch.Tensor, centres: torch.Tensor, height: int, width: i
         ``(B, 4)`` int64 boxes ``(x1, y1, x2, y2)``; their area can be below ``(1 - lam) H W``
         after clipping, so the head's true share is :func:`mmt_augment.kernels.box_area_lam`.
     """
-    # (x, y) pairs at once, against an image-size tensor filled on the device from Python
-    # numbers: a torch.tensor([W, H], device=cuda) would be a blocking host-to-device copy.
+    # (x, y) at once; the size is filled on the device (torch.tensor([W, H]) would copy from the host).
     size = torch.full((2,), float(width), device=lam.device)
     size[1] = float(height)
     side = _sqrt_rounded((1.0 - lam).clamp_(min=0.0)).unsqueeze(1)
@@ -174,11 +159,8 @@ def cutmix_boxes(lam: torch.Tensor, centres: torch.Tensor, height: int, width: i
 def cutmix_box_on_host(lam: float, centre_x: float, centre_y: float, height: int,
                        width: int) -> tuple[tuple[int, int, int, int], float]:
     """:func:`cutmix_boxes` and the head share for one row of Python numbers: CutMix's per-batch
-    CPU form, which skips a dozen one-element tensor ops.
-
-    Every step rounds like the float32 tensor ops (IEEE float32 through NumPy scalars, the square
-    root correctly rounded like :func:`cutmix_boxes`), so the box and the head share equal the
-    tensor rule's bit for bit (a test checks this).
+    CPU form. Every step rounds like the float32 tensor ops (NumPy float32 scalars), so the box
+    and the head share equal the tensor rule's bit for bit (a test checks this).
 
     Returns:
         ``((x1, y1, x2, y2), lam)``: the box and the head's true share (a float32 value).
@@ -200,8 +182,8 @@ def cutmix_box_on_host(lam: float, centre_x: float, centre_y: float, height: int
 def resize_boxes(draws: torch.Tensor, height: int, width: int, scale: tuple[float, float]) -> torch.Tensor:
     """ResizeMix boxes: the whole tail image shrunk by ``s ~ U(scale)`` per side, placed uniformly.
 
-    The pasted image is ``max(1, floor(s H))`` by ``max(1, floor(s W))`` pixels and lies wholly
-    inside the head image, its top-left corner drawn uniformly among the positions that allow it.
+    The pasted image is ``max(1, floor(s H))`` by ``max(1, floor(s W))`` pixels, wholly inside the
+    head image at a uniformly drawn position.
 
     Args:
         draws: ``(B, 3)`` uniforms in [0, 1) for (scale, x, y).
@@ -304,9 +286,8 @@ def apply(head_images: torch.Tensor, tail_images: torch.Tensor,
     """Blend the image batches with the parameters of one call (a pure function of its inputs).
 
     Each mode of ``params.modes`` mixes the rows it owns (blending modes first, then box modes
-    paste into the result), and every other row is the head row bit for bit. The CPU forms of
-    the entries run where :func:`mmt_augment._fastpath.on_host` allows, the tensor forms
-    elsewhere; they give the same bits. The inputs are never modified.
+    paste into the result); every other row is the head row bit for bit. The entries' CPU forms
+    run where :func:`mmt_augment._fastpath.on_host` allows. The inputs are never modified.
 
     Args:
         head_images: ``(B, C, H, W)`` head batch.
