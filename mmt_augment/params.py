@@ -1,20 +1,15 @@
 """Random parameters of MMT: the head share ``lam``, the mode of each row, its box, the mix decision.
 
-Sampling is kept apart from the kernels (:mod:`mmt_augment.kernels`) so that a transform's
-result is a pure function of (inputs, params). Every draw of one call comes from one place,
-:func:`draw_uniforms`: a ``(num, columns)`` block of uniforms and ``num`` Beta(alpha, alpha)
-draws. Each mode of :mod:`mmt_augment.modes` turns its columns into its parameters with
-tensor arithmetic only, so:
+Every draw of one call comes from :func:`draw_uniforms`: a ``(num, columns)`` block of uniforms
+and ``num`` Beta(alpha, alpha) draws, which each mode of :mod:`mmt_augment.modes` turns into its
+parameters with tensor arithmetic only, so:
 
-* the draws are the same eagerly and under ``torch.compile`` for one seed: with
-  ``generator=None`` the block is drawn by the custom op ``mmt_augment::draw_uniforms``, which
-  the compiler keeps opaque instead of replacing ``torch.rand`` with its own random stream,
+* the draws are the same eagerly and under ``torch.compile``: with ``generator=None`` the block
+  is drawn by the custom op ``mmt_augment::draw_uniforms``, which the compiler keeps opaque,
   and with a ``generator`` the draw runs eagerly (a graph break: dynamo cannot trace a
   ``torch.Generator``, so ``fullgraph=True`` needs ``generator=None``);
-* nothing is read back to the host and no host tensor is copied to the device, so drawing
-  never synchronises a GPU and is CUDA-graph safe (with ``generator=None``);
-* with a generator the draws happen on the generator's device and are moved to the images'
-  device (blocking when the images are on the host, so a copy still in flight is never read).
+* nothing is read back to the host, so drawing never synchronises a GPU and is CUDA-graph safe
+  (with ``generator=None``).
 """
 
 from __future__ import annotations
@@ -49,8 +44,7 @@ def _draw_block(num: int, columns: int, alpha: float, generator: Optional[torch.
     block = torch.rand(num, columns + 2, generator=generator, device=device)
     if alpha < 1.0:
         # Gamma(a) = Gamma(a + 1) * U ** (1 / a), in log space: the ratio of two Gamma(a) draws
-        # underflows to 0 / 0 for small a, but the difference of their logs stays finite, so
-        # Beta(a, a) keeps its mass at 0 and 1 however small a is.
+        # underflows to 0 / 0 for small a, the difference of their logs stays finite.
         gammas = torch._standard_gamma(torch.full((num, 2), alpha + 1.0, device=device), generator=generator)
         logs = gammas.log() + block[:, :2].log() / alpha
         lam = torch.sigmoid(logs[:, 0] - logs[:, 1])
@@ -91,14 +85,8 @@ def _draw_with_generator(num: int, columns: int, alpha: float,
     return _draw(num, columns, alpha, generator, generator.device)
 
 
-def draw_uniforms(
-    num: int,
-    columns: int,
-    alpha: float,
-    *,
-    generator: Optional[torch.Generator] = None,
-    device: Optional[torch.device] = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+def draw_uniforms(num: int, columns: int, alpha: float, *, generator: Optional[torch.Generator] = None,
+                  device: Optional[torch.device] = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The one random draw of an MMT call: uniforms and Beta(alpha, alpha) head shares.
 
     Args:
@@ -106,7 +94,7 @@ def draw_uniforms(
         columns: uniforms per row.
         alpha: Beta concentration, > 0. Beta(1, 1) is one more uniform column; ``alpha < 1``
             uses Gamma draws in log space (exact at 0 and 1, finite for any ``alpha > 0``).
-        generator: optional generator; the draws happen on its device.
+        generator: optional generator; the draws happen on its device and are moved to ``device``.
         device: device of the results (default: the generator's, else the CPU).
 
     Returns:
@@ -132,54 +120,30 @@ def draw_uniforms(
 # -- convenience samplers -----------------------------------------------------------------------
 
 
-def sample_lam(
-    num: int,
-    alpha: float,
-    *,
-    generator: Optional[torch.Generator] = None,
-    device: Optional[torch.device] = None,
-) -> torch.Tensor:
+def sample_lam(num: int, alpha: float, *, generator: Optional[torch.Generator] = None,
+               device: Optional[torch.device] = None) -> torch.Tensor:
     """Draw ``num`` head shares ``lam ~ Beta(alpha, alpha)`` (``(num,)`` float32 in [0, 1])."""
     return draw_uniforms(num, 0, alpha, generator=generator, device=device)[1].contiguous()
 
 
-def sample_apply(
-    num: int,
-    p: float,
-    *,
-    generator: Optional[torch.Generator] = None,
-    device: Optional[torch.device] = None,
-) -> torch.Tensor:
+def sample_apply(num: int, p: float, *, generator: Optional[torch.Generator] = None,
+                 device: Optional[torch.device] = None) -> torch.Tensor:
     """Draw ``num`` independent mix decisions, each True with probability ``p`` (``(num,)`` bool)."""
     return draw_uniforms(num, 1, 1.0, generator=generator, device=device)[0][:, 0] < p
 
 
-def sample_boxes(
-    lam: torch.Tensor,
-    height: int,
-    width: int,
-    *,
-    generator: Optional[torch.Generator] = None,
-) -> torch.Tensor:
+def sample_boxes(lam: torch.Tensor, height: int, width: int, *,
+                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Draw one CutMix box per ``lam`` (:func:`mmt_augment.modes.cutmix_boxes`), on ``lam``'s device."""
     centres = draw_uniforms(lam.shape[0], 2, 1.0, generator=generator, device=lam.device)[0]
     return cutmix_boxes(lam, centres, height, width)
 
 
-def sample_mix_params(
-    batch_size: int,
-    height: int,
-    width: int,
-    *,
-    mode: str | Sequence[str] = "mixup",
-    mode_probs: Optional[Sequence[float]] = None,
-    alpha: float = 1.0,
-    p: float = 1.0,
-    per_sample: bool = True,
-    resize_scale: tuple[float, float] = (0.1, 0.8),
-    generator: Optional[torch.Generator] = None,
-    device: Optional[torch.device] = None,
-) -> MixParams:
+def sample_mix_params(batch_size: int, height: int, width: int, *, mode: str | Sequence[str] = "mixup",
+                      mode_probs: Optional[Sequence[float]] = None, alpha: float = 1.0, p: float = 1.0,
+                      per_sample: bool = True, resize_scale: tuple[float, float] = (0.1, 0.8),
+                      generator: Optional[torch.Generator] = None,
+                      device: Optional[torch.device] = None) -> MixParams:
     """Draw everything one MMT call needs, from one block of uniforms.
 
     With ``per_sample=False`` one row of parameters (mode, ``lam``, box, decision) is drawn
@@ -211,12 +175,6 @@ def sample_mix_params(
     apply = uniforms[:, 0] < p
     mixes_all = p >= 1.0
     mode_index = torch.zeros((), dtype=torch.int64, device=uniforms.device).expand(num)
-    if choose:
-        probs = [1.0 / len(names)] * len(names) if mode_probs is None else [float(q) for q in mode_probs]
-        total, bound = sum(probs), 0.0
-        for q in probs[:-1]:  # Python scalars only: no host-to-device copy
-            bound += q / total
-            mode_index = mode_index + (uniforms[:, 1] >= bound).long()
     if not choose:
         # One mode: its parameters are every row's; unmixed rows get lam 1 and an empty box.
         mode_lam, boxes = entries[0].draw(target_lam, uniforms[:, 1:], height, width, resize_scale=resize_scale)
@@ -226,6 +184,11 @@ def sample_mix_params(
         else:
             lam = mode_lam
     else:
+        probs = [1.0 / len(names)] * len(names) if mode_probs is None else [float(q) for q in mode_probs]
+        total, bound = sum(probs), 0.0
+        for q in probs[:-1]:  # Python scalars only: no host-to-device copy
+            bound += q / total
+            mode_index = mode_index + (uniforms[:, 1] >= bound).long()
         lam = torch.ones(num, device=uniforms.device)
         boxes = torch.zeros(num, 4, dtype=torch.int64, device=uniforms.device) if any(e.box for e in entries) else None
         first = 2
@@ -252,9 +215,8 @@ def sample_batch_on_host(height: int, width: int, *, mode: str, alpha: float = 1
     """:func:`sample_mix_params` with ``per_sample=False`` for one mode with a per-batch CPU form
     (:attr:`mmt_augment.modes.MixMode.batch_on_host`), read as Python numbers.
 
-    The same draw as :func:`draw_uniforms` (so the generator advances alike), then the mode's own
-    per-batch form of its rule, bit for bit the tensor path's (a test compares them over many
-    seeds): a fraction of the cost of a dozen one-element tensor ops.
+    The same draw (the generator advances alike), then the mode's per-batch form of its rule, bit
+    for bit the tensor path's at a fraction of the cost.
     """
     form = MODES[mode].batch_on_host
     if form is None:
