@@ -1,13 +1,8 @@
 """Long-tailed dataset utilities: subsets, class counts and many/medium/few-shot groups.
 
 ``make_long_tailed`` follows the convention of the LDAM-DRW, BBN and CMO code, so accuracies
-measured on its subsets can be compared with published ones. ``class_counts`` and
-``shot_splits`` give the per-class statistics for reports (many/medium/few-shot accuracy) and
-for losses that take counts (:func:`mmt_augment.class_balanced_weights`,
-:func:`mmt_augment.mixed_class_prior`).
-
-All functions accept labels as a Python sequence, a NumPy array or a torch tensor and never
-modify them.
+measured on its subsets compare with published ones. All functions accept labels as a Python
+sequence, a NumPy array or a torch tensor and never modify them.
 """
 
 from __future__ import annotations
@@ -22,7 +17,6 @@ from mmt_augment._checks import LabelsLike, as_label_array, check_int, check_rea
 __all__ = ["ShotSplits", "class_counts", "make_long_tailed", "shot_splits"]
 
 _PROFILES = ("exp", "step")
-
 
 
 def class_counts(labels: LabelsLike, num_classes: int | None = None) -> torch.Tensor:
@@ -54,10 +48,8 @@ def class_counts(labels: LabelsLike, num_classes: int | None = None) -> torch.Te
     else:
         num_classes = check_int(num_classes, "num_classes", minimum=1)
         if largest >= num_classes:
-            raise ValueError(
-                f"num_classes must exceed every label, got num_classes={num_classes} but labels "
-                f"contain class {largest}"
-            )
+            raise ValueError(f"num_classes must exceed every label, got num_classes={num_classes} but labels "
+                             f"contain class {largest}")
     counts = np.bincount(array, minlength=num_classes)
     return torch.from_numpy(counts.astype(np.int64, copy=False))
 
@@ -74,8 +66,7 @@ def shot_splits(counts: LabelsLike, many: int = 100, few: int = 20) -> ShotSplit
     """Split classes into the many/medium/few-shot groups used in the long-tailed literature.
 
     With the defaults (OLTR, Liu et al. 2019): many-shot classes have more than 100 training
-    samples, medium-shot classes 20 to 100 (both inclusive), few-shot classes fewer than 20.
-    Classes with a count of 0 fall in the few-shot group.
+    samples, medium-shot classes 20 to 100, few-shot classes fewer than 20 (0 included).
 
     Args:
         counts: 1-D sequence, array or tensor of per-class training-sample counts, e.g. from
@@ -115,21 +106,14 @@ def _class_quotas(largest_count: int, num_classes: int, imbalance_ratio: float, 
     """Samples kept per class, written exactly as in the LDAM-DRW/CMO reference code."""
     imbalance_factor = 1.0 / imbalance_ratio
     if profile == "exp":
-        return [
-            int(largest_count * imbalance_factor ** (class_id / (num_classes - 1.0)))
-            for class_id in range(num_classes)
-        ]
+        return [int(largest_count * imbalance_factor ** (class_id / (num_classes - 1.0)))
+                for class_id in range(num_classes)]
     head = num_classes // 2
     return [int(largest_count)] * head + [int(largest_count * imbalance_factor)] * (num_classes - head)
 
 
-def make_long_tailed(
-    labels: LabelsLike,
-    imbalance_ratio: float,
-    *,
-    profile: str = "exp",
-    seed: int = 0,
-) -> np.ndarray:
+def make_long_tailed(labels: LabelsLike, imbalance_ratio: float, *, profile: str = "exp",
+                     seed: int = 0) -> np.ndarray:
     """Pick a long-tailed subset of a dataset, following the LDAM-DRW/BBN/CMO convention.
 
     With ``C = max(labels) + 1`` classes and ``n_max`` the size of the largest class:
@@ -139,23 +123,19 @@ def make_long_tailed(
     - ``profile="step"``: the first ``C // 2`` classes keep ``n_max`` samples, the others
       ``int(n_max * (1 / imbalance_ratio))``.
 
-    The samples of each class are chosen as in the reference code: one
-    ``numpy.random.RandomState(seed)``; for ``c = 0 .. C-1`` in order, the indices of class
-    ``c`` (ascending) are shuffled with it and the first quota are kept. A class with fewer
-    samples than its quota keeps all of them.
+    As in the reference code, one ``numpy.random.RandomState(seed)`` shuffles the ascending
+    indices of each class in class order and the first quota are kept (all, if fewer).
 
     Args:
         labels: 1-D sequence, NumPy array or tensor of the full dataset's class indices (e.g.
             ``dataset.targets``); at least two classes.
-        imbalance_ratio: ``n_max / n_min`` of the result, >= 1 (1 keeps every class at
-            ``n_max``).
+        imbalance_ratio: ``n_max / n_min`` of the result, >= 1.
         profile: ``"exp"`` or ``"step"``.
         seed: seed of the ``RandomState``, in ``[0, 2**32)``.
 
     Returns:
-        int64 NumPy array of indices into ``labels``: class 0's chosen samples, then class 1's,
-        and so on, each class in its shuffled order (the reference code's order). Use it with
-        ``torch.utils.data.Subset(dataset, indices)``.
+        int64 NumPy array of indices into ``labels`` (class 0's chosen samples, then class 1's,
+        ..., the reference code's order), for ``torch.utils.data.Subset(dataset, indices)``.
 
     Raises:
         TypeError: if ``labels`` are not integers, ``imbalance_ratio`` is not a real number or
@@ -186,8 +166,7 @@ def make_long_tailed(
         raise ValueError(f"labels must contain at least two classes, got only class {num_classes - 1}")
     quotas = _class_quotas(int(counts.max()), num_classes, imbalance_ratio, profile)
 
-    # A stable sort lists each class's indices in ascending order, as np.where(labels == c) does
-    # in the reference code, without a pass over the labels per class.
+    # A stable sort lists each class's indices in ascending order, as np.where(labels == c) does.
     indices_by_class = np.argsort(array, kind="stable")
     class_ends = np.cumsum(counts)
     rng = np.random.RandomState(seed)
