@@ -157,6 +157,10 @@ def check_images(name: str, images: object) -> torch.Tensor:
     return images
 
 
+def is_integer(tensor: torch.Tensor) -> bool:
+    return not (tensor.dtype == torch.bool or tensor.is_floating_point() or tensor.is_complex())
+
+
 def check_same_layout(head_images: torch.Tensor, tail_images: torch.Tensor) -> None:
     if head_images.shape != tail_images.shape:
         raise ValueError(f"tail_images must have the shape of head_images {tuple(head_images.shape)}, "
@@ -189,7 +193,7 @@ def check_labels(
     if labels.device != device:
         raise ValueError(f"{name} must be on the images' device ({device}), got {labels.device}")
     if labels.ndim == 1:
-        if labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex():
+        if not is_integer(labels):
             raise TypeError(f"{name} of shape (B,) must hold integer class indices, got dtype {labels.dtype}")
         if num_classes is None and require_num_classes:
             raise ValueError(f"num_classes is required when {name} are class indices of shape (B,); got None")
@@ -207,11 +211,8 @@ _LOOKUP_CHECK_MAX_CLASSES = 1 << 20
 
 def _lookup_can_check(num_classes: int, tensors: list[torch.Tensor]) -> bool:
     # Eager CPU int32/int64 labels only: torch.compile drops a lookup whose result is never used.
-    return (
-        num_classes <= _LOOKUP_CHECK_MAX_CLASSES
-        and not is_compiling()
-        and all(tensor.is_cpu and tensor.dtype in (torch.int32, torch.int64) for tensor in tensors)
-    )
+    return (num_classes <= _LOOKUP_CHECK_MAX_CLASSES and not is_compiling()
+            and all(tensor.is_cpu and tensor.dtype in (torch.int32, torch.int64) for tensor in tensors))
 
 
 def check_label_range(num_classes: int, **labels: torch.Tensor) -> None:
@@ -241,23 +242,16 @@ def check_label_range(num_classes: int, **labels: torch.Tensor) -> None:
 
 def check_even_rows(name: str, num_rows: int) -> int:
     if num_rows % 2:
-        raise ValueError(
-            f"{name} must hold an even number of rows, B head rows then B tail rows, got {num_rows}: "
-            "a two-argument call mixes the first half of the batch with the second and returns half "
-            "as many rows (use MMTBatchSampler for paired batches, or pass head and tail batches separately)"
-        )
+        raise ValueError(f"{name} must hold an even number of rows, B head rows then B tail rows, "
+                         f"got {num_rows}: a two-argument call mixes the first half of the batch with the second "
+                         "and returns half as many rows (use MMTBatchSampler for paired batches, or pass head "
+                         "and tail batches separately)")
     return num_rows // 2
 
 
 def check_mix_inputs(
-    images: object,
-    labels: object,
-    tail_images: object = None,
-    tail_labels: object = None,
-    *,
-    num_classes: Optional[int],
-    require_num_classes: bool,
-    validate_labels: Optional[bool],
+    images: object, labels: object, tail_images: object = None, tail_labels: object = None, *,
+    num_classes: Optional[int], require_num_classes: bool, validate_labels: Optional[bool],
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Optional[int]]:
     """Check one call's inputs, once, before any work; split a paired batch.
 
@@ -291,10 +285,8 @@ def check_mix_inputs(
     check_labels("tail_labels", tail_labels, batch_size, num_classes, device, require_num_classes=require_num_classes)
     assert isinstance(head_labels, torch.Tensor) and isinstance(tail_labels, torch.Tensor)
     if head_labels.ndim != tail_labels.ndim:
-        raise ValueError(
-            "head_labels and tail_labels must both be class indices (B,) or both soft labels "
-            f"(B, C), got shapes {tuple(head_labels.shape)} and {tuple(tail_labels.shape)}"
-        )
+        raise ValueError("head_labels and tail_labels must both be class indices (B,) or both soft labels "
+                         f"(B, C), got shapes {tuple(head_labels.shape)} and {tuple(tail_labels.shape)}")
     if validate_labels is None:
         validate_labels = head_labels.is_cpu and not is_compiling()
     if head_labels.ndim == 1 and num_classes is not None and validate_labels:
@@ -316,7 +308,7 @@ def as_label_array(labels: object, name: str = "labels", what: str = "class indi
         ValueError: if the labels are empty, not 1-D or negative.
     """
     if isinstance(labels, torch.Tensor):
-        if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
+        if not is_integer(labels):
             # Checked here: NumPy cannot even hold some of these dtypes (bfloat16).
             raise TypeError(f"{name} must be integer {what}, got dtype {labels.dtype}")
         array = labels.detach().cpu().numpy()

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from mmt_augment import kernels
-from mmt_augment._checks import check_label_range, check_real
+from mmt_augment._checks import check_label_range, check_real, is_integer
 
 __all__ = [
     "MixedLabels",
@@ -98,12 +98,10 @@ def mixed_cross_entropy(logits: torch.Tensor, head_labels: torch.Tensor, tail_la
         The reduced loss, or ``(B,)`` losses for ``reduction="none"``.
 
     Raises:
-        TypeError: for a non-tensor ``logits`` or labels, labels of the wrong dtype, or a
-            ``lam`` that is neither a tensor nor a real number.
-        ValueError: for an unknown ``reduction``, ``logits`` that are not ``(B, C)``, labels
-            that are neither ``(B,)`` nor ``(B, C)``, a ``lam`` of another shape (or a number
-            outside ``[0, 1]``), a tensor on another device than ``logits``, or (on the CPU)
-            an index label outside ``[0, C)``.
+        TypeError: for non-tensor logits or labels, a wrong dtype, or a non-real ``lam``.
+        ValueError: for an unknown ``reduction``, a shape that does not fit ``(B, C)`` logits, a
+            number ``lam`` outside ``[0, 1]``, a tensor on another device than ``logits``, or
+            (on the CPU) an index label outside ``[0, C)``.
     """
     _check_reduction(reduction)
     _check_logits(logits)
@@ -126,10 +124,6 @@ def _check_reduction(reduction: str) -> None:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def _is_integer(tensor: torch.Tensor) -> bool:
-    return not (tensor.dtype == torch.bool or tensor.is_floating_point() or tensor.is_complex())
-
-
 def _check_logits(logits: object) -> None:
     """``logits`` must be a ``(B, C)`` floating tensor."""
     if not isinstance(logits, torch.Tensor):
@@ -149,7 +143,7 @@ def _check_targets(name: str, targets: object, logits: torch.Tensor) -> None:
     if targets.ndim == 0 or targets.shape[0] != batch_size:
         raise ValueError(f"{name} must have one entry per logits row ({batch_size}), got shape {tuple(targets.shape)}")
     if targets.ndim == 1:
-        if not _is_integer(targets):
+        if not is_integer(targets):
             raise TypeError(f"{name} of shape (B,) must hold integer class indices, got dtype {targets.dtype}")
     elif targets.shape == (batch_size, num_classes):
         if not targets.is_floating_point():
@@ -161,9 +155,9 @@ def _check_targets(name: str, targets: object, logits: torch.Tensor) -> None:
 
 
 def _check_index_range(logits: torch.Tensor, **targets: torch.Tensor) -> None:
-    """Index targets must lie in ``[0, C)``; checked on the CPU only (elsewhere it would sync).
+    """Index targets must lie in ``[0, C)`` (else -100, ``ignore_index``, would silently drop a row).
 
-    Without it a label of -100 (cross-entropy's ``ignore_index``) would silently drop a row.
+    Checked on the CPU only: elsewhere it would sync.
     """
     if logits.is_cpu and not torch.compiler.is_compiling():
         check_label_range(logits.shape[1], **targets)
@@ -277,11 +271,10 @@ def logit_adjusted_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, cl
         The reduced loss, or ``(B,)`` losses for ``reduction="none"``.
 
     Raises:
-        TypeError: for a non-tensor ``logits`` or ``targets``, targets of the wrong dtype, or
-            a non-real ``tau``.
-        ValueError: for targets that are neither ``(B,)`` nor ``(B, C)``, a prior that is not
-            ``(C,)``, finite, non-negative and not all zero, a negative ``tau``, ``eps``
-            outside ``(0, 1]`` or an unknown ``reduction``.
+        TypeError: for a non-tensor ``logits`` or ``targets``, a wrong dtype, or a non-real ``tau``.
+        ValueError: for a shape that does not fit ``(B, C)`` logits, a prior that is not ``(C,)``,
+            finite, non-negative and not all zero, a negative ``tau``, ``eps`` outside ``(0, 1]``
+            or an unknown ``reduction``.
 
     Example:
         >>> logits, labels = torch.randn(4, 3), torch.tensor([0, 0, 1, 2])
@@ -337,9 +330,8 @@ def class_balanced_weights(class_counts: object, beta: float = 0.9999) -> torch.
     return result
 
 
-def class_weighted_cross_entropy(
-    logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor, *, reduction: str = "mean"
-) -> torch.Tensor:
+def class_weighted_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor, *,
+                                 reduction: str = "mean") -> torch.Tensor:
     """Cross-entropy with per-class weights, the same for index and soft targets.
 
     ``loss_b = -sum_c t_bc w_c log p_bc``; the mean divides by the total weight of the targets,
@@ -356,10 +348,8 @@ def class_weighted_cross_entropy(
         The reduced loss, or ``(B,)`` losses for ``reduction="none"``.
 
     Raises:
-        TypeError: for a non-tensor ``logits``, ``targets`` or ``weight``, or targets of the
-            wrong dtype (``(B,)`` integer, ``(B, C)`` floating).
-        ValueError: for an unknown ``reduction``, ``logits`` that are not ``(B, C)``, targets
-            that are neither ``(B,)`` nor ``(B, C)``, a ``weight`` that is not ``(C,)``, a
+        TypeError: for a non-tensor ``logits``, ``targets`` or ``weight``, or a wrong dtype.
+        ValueError: for an unknown ``reduction``, a shape that does not fit ``(B, C)`` logits, a
             tensor on another device than ``logits``, or (on the CPU) an index target outside
             ``[0, C)``.
     """
@@ -382,9 +372,8 @@ def class_weighted_cross_entropy(
     return losses.sum() if reduction == "sum" else losses
 
 
-def remix_labels(
-    mixed: MixedLabels, class_counts: object, *, kappa: float = 3.0, tau: float = 0.5
-) -> MixedLabels:
+def remix_labels(mixed: MixedLabels, class_counts: object, *, kappa: float = 3.0,
+                 tau: float = 0.5) -> MixedLabels:
     """Apply the Remix label rule (Chou et al., 2020) to the labels of a mixed batch.
 
     Only the label weight changes. For a row with head share ``lam``, head class ``i`` and tail
@@ -418,7 +407,7 @@ def remix_labels(
         if not isinstance(tensor, torch.Tensor):
             raise TypeError(f"mixed.{name} must be a tensor, got {type(tensor).__name__}")
     head, tail, lam = mixed
-    if head.ndim != 1 or tail.ndim != 1 or not _is_integer(head) or not _is_integer(tail):
+    if head.ndim != 1 or tail.ndim != 1 or not is_integer(head) or not is_integer(tail):
         raise ValueError(f"remix_labels needs (B,) class indices, got head/tail labels of shape "
                          f"{tuple(head.shape)} dtype {head.dtype} and {tuple(tail.shape)} dtype {tail.dtype}")
     if tail.shape != head.shape or lam.shape != head.shape:
