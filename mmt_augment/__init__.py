@@ -30,33 +30,15 @@ def __getattr__(name: str) -> object:
         except ModuleNotFoundError as error:
             if error.name is None or not error.name.startswith("kornia"):
                 raise
-            raise ImportError(
-                "RandomMMT needs kornia, which is not installed: pip install 'mmt-augment[kornia]' (or kornia)"
-            ) from error
+            raise ImportError("RandomMMT needs kornia, which is not installed: "
+                              "pip install 'mmt-augment[kornia]' (or kornia)") from error
 
         globals()["RandomMMT"] = RandomMMT
         return RandomMMT
     raise AttributeError(f"module 'mmt_augment' has no attribute {name!r}")
 
-__all__ = [
-    "DifferentialBatchSampler",
-    "MMTBatchSampler",
-    "MMTMix",
-    "MixedLabels",
-    "RandomMMT",
-    "ShotSplits",
-    "UniformBatchSampler",
-    "class_balanced_weights",
-    "class_weighted_cross_entropy",
-    "class_counts",
-    "class_probabilities",
-    "functional",
-    "logit_adjusted_cross_entropy",
-    "logit_adjustment",
-    "make_long_tailed",
-    "mixed_class_prior",
-    "mixed_cross_entropy",
-    "remix_labels",
-    "shot_splits",
-    "weighting",
-]
+__all__ = ["DifferentialBatchSampler", "MMTBatchSampler", "MMTMix", "MixedLabels", "RandomMMT", "ShotSplits",
+           "UniformBatchSampler", "class_balanced_weights", "class_weighted_cross_entropy", "class_counts",
+           "class_probabilities", "functional", "logit_adjusted_cross_entropy", "logit_adjustment",
+           "make_long_tailed", "mixed_class_prior", "mixed_cross_entropy", "remix_labels", "shot_splits",
+           "weighting"]

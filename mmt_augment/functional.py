@@ -1,15 +1,13 @@
 """Functional interface: the pure MMT kernels and the parameter samplers, side by side.
 
-Kernels (no randomness, no state; differentiable in both images):
-:func:`mixup`, :func:`cutmix` (and its in-place form :func:`cutmix_`), :func:`paste_box`,
-:func:`resize_paste`, :func:`keep_rows`, :func:`box_masks`, :func:`box_area_lam`,
-:func:`mix_index_labels`, :func:`mix_soft_labels`.
+Kernels (no randomness, no state): :func:`mixup`, :func:`cutmix`, :func:`cutmix_`,
+:func:`paste_box`, :func:`resize_paste`, :func:`keep_rows`, :func:`box_masks`,
+:func:`box_area_lam`, :func:`mix_index_labels`, :func:`mix_soft_labels`.
 
-Parameter sampling (explicit ``torch.Generator``, ``(B,)`` tensors on any device, the same
-draws eagerly and under ``torch.compile``): :func:`sample_mix_params` (everything one call
-needs, for any mode or tuple of modes), :func:`sample_lam`, :func:`sample_apply`,
-:func:`sample_boxes`, and :func:`draw_uniforms` (the one random draw behind them). The box
-rules: :func:`cutmix_boxes`, :func:`resize_boxes`. Applying parameters to images is
+Parameter sampling (explicit ``torch.Generator``, the same draws eagerly and under
+``torch.compile``): :func:`sample_mix_params` (everything one call needs), :func:`sample_lam`,
+:func:`sample_apply`, :func:`sample_boxes` and :func:`draw_uniforms`, the one draw behind them.
+The box rules: :func:`cutmix_boxes`, :func:`resize_boxes`. Applying parameters is
 :func:`mmt_augment.modes.apply`.
 
 Example:
@@ -40,28 +38,10 @@ from mmt_augment.losses import mixed_cross_entropy, remix_labels
 from mmt_augment.modes import MixParams, cutmix_boxes, resize_boxes
 from mmt_augment.params import draw_uniforms, sample_apply, sample_boxes, sample_lam, sample_mix_params
 
-__all__ = [
-    "MixParams",
-    "box_area_lam",
-    "box_masks",
-    "cutmix",
-    "cutmix_",
-    "cutmix_boxes",
-    "draw_uniforms",
-    "keep_rows",
-    "mix_index_labels",
-    "mix_soft_labels",
-    "mixed_cross_entropy",
-    "mixup",
-    "paste_box",
-    "remix_labels",
-    "resize_boxes",
-    "resize_paste",
-    "sample_apply",
-    "sample_boxes",
-    "sample_lam",
-    "sample_mix_params",
-]
+__all__ = ["MixParams", "box_area_lam", "box_masks", "cutmix", "cutmix_", "cutmix_boxes", "draw_uniforms",
+           "keep_rows", "mix_index_labels", "mix_soft_labels", "mixed_cross_entropy", "mixup", "paste_box",
+           "remix_labels", "resize_boxes", "resize_paste", "sample_apply", "sample_boxes", "sample_lam",
+           "sample_mix_params"]
 
 # Public in 0.2.0, internal since (the per-batch CPU form of the mode table): kept working with a
 # DeprecationWarning until 0.4.
