@@ -16,20 +16,8 @@ from typing import Optional, Union
 
 import torch
 
-__all__ = [
-    "box_area_lam",
-    "box_masks",
-    "cutmix",
-    "cutmix_",
-    "cutmix_bits",
-    "keep_rows",
-    "keep_rows_",
-    "mix_index_labels",
-    "mix_soft_labels",
-    "mixup",
-    "paste_box",
-    "resize_paste",
-]
+__all__ = ["box_area_lam", "box_masks", "cutmix", "cutmix_", "cutmix_bits", "keep_rows", "keep_rows_",
+           "mix_index_labels", "mix_soft_labels", "mixup", "paste_box", "resize_paste"]
 
 
 def _check_rows(rows: torch.Tensor, batch_size: int) -> None:
@@ -163,10 +151,9 @@ def cutmix_(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: torch.T
         ValueError: if ``tail_images`` differs from ``head_images`` in shape or dtype.
     """
     if tail_images.shape != head_images.shape or tail_images.dtype != head_images.dtype:
-        raise ValueError(
-            "cutmix_ needs tail_images of the shape and dtype of head_images "
-            f"{tuple(head_images.shape)} {head_images.dtype}, got {tuple(tail_images.shape)} {tail_images.dtype}"
-        )
+        raise ValueError("cutmix_ needs tail_images of the shape and dtype of head_images "
+                         f"{tuple(head_images.shape)} {head_images.dtype}, got {tuple(tail_images.shape)} "
+                         f"{tail_images.dtype}")
     return head_images.copy_(cutmix(head_images, tail_images, boxes))
 
 
@@ -194,7 +181,6 @@ def cutmix_bits(head_images: torch.Tensor, tail_images: torch.Tensor, boxes: tor
     height, width = head_images.shape[-2:]
     bits = _BITS_OF_SIZE[head_images.element_size()]
     head_bits, tail_bits = head_images.view(bits), tail_images.view(bits)
-    # The box's columns ([:, 0]) and rows ([:, 1]) as all-ones / 0 integers.
     edges = _box_edges(boxes, max(height, width), bits, all_ones=True)
     rows, columns = edges[:, 1, :height].unsqueeze(2), edges[:, 0, :width].unsqueeze(1)  # (B, H, 1), (B, 1, W)
     if in_place:

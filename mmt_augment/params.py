@@ -22,14 +22,7 @@ import torch
 
 from mmt_augment.modes import MODES, HostBatchParams, MixParams, cutmix_boxes
 
-__all__ = [
-    "MixParams",
-    "draw_uniforms",
-    "sample_apply",
-    "sample_boxes",
-    "sample_lam",
-    "sample_mix_params",
-]
+__all__ = ["MixParams", "draw_uniforms", "sample_apply", "sample_boxes", "sample_lam", "sample_mix_params"]
 
 
 # -- the one draw -------------------------------------------------------------------------------
@@ -106,8 +99,7 @@ def draw_uniforms(num: int, columns: int, alpha: float, *, generator: Optional[t
     if generator is not None:
         uniforms, lam = _draw_with_generator(num, columns, alpha, generator)
         if generator.device != device:
-            # To an accelerator the copy may overlap; to the host it must block, since a
-            # non-blocking device-to-host copy can still be in flight when the values are read.
+            # To the host the copy must block: a non-blocking one can still be in flight when read.
             blocking = device.type == "cpu"
             uniforms = uniforms.to(device, non_blocking=not blocking)
             lam = lam.to(device, non_blocking=not blocking)
@@ -146,9 +138,7 @@ def sample_mix_params(batch_size: int, height: int, width: int, *, mode: str | S
                       device: Optional[torch.device] = None) -> MixParams:
     """Draw everything one MMT call needs, from one block of uniforms.
 
-    With ``per_sample=False`` one row of parameters (mode, ``lam``, box, decision) is drawn
-    and shared by all rows, like torchvision's ``CutMix``; with ``per_sample=True`` each row
-    draws its own. Arguments are not validated here (:class:`mmt_augment.MMTMix` does that).
+    Arguments are not validated here (:class:`mmt_augment.MMTMix` does that).
 
     Args:
         batch_size: number of output rows B.
@@ -158,7 +148,7 @@ def sample_mix_params(batch_size: int, height: int, width: int, *, mode: str | S
         mode_probs: probability of each mode (default: equal).
         alpha: Beta concentration of ``lam``.
         p: probability that a batch (or row) is mixed.
-        per_sample: draw per row instead of per batch.
+        per_sample: draw per row instead of one row shared by the batch (like torchvision's ``CutMix``).
         resize_scale: ResizeMix's range of the side scale.
         generator: optional generator.
         device: device of the returned tensors.
