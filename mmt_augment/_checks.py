@@ -1,9 +1,8 @@
 """Argument checks shared by the public modules.
 
-Each check raises ``TypeError`` for a wrong type and ``ValueError`` for a wrong value, with a
-message that names the argument, says what was expected and shows what arrived. Checks read
-only shapes, dtypes and devices, never tensor values, except :func:`check_label_range`, which
-callers run only where reading values back is cheap.
+Each check raises ``TypeError`` for a wrong type and ``ValueError`` for a wrong value, naming the
+argument, what was expected and what arrived. Checks read only shapes, dtypes and devices, except
+:func:`check_label_range`, which callers run only where reading values back is cheap.
 """
 
 from __future__ import annotations
@@ -18,8 +17,7 @@ import torch
 
 from mmt_augment._fastpath import is_compiling
 
-#: Smallest accepted Beta concentration: below it nearly every draw is 0 or 1 to float32
-#: precision, so the mix would almost never happen.
+#: Smallest accepted Beta concentration: below it nearly every float32 draw is 0 or 1 (no mix).
 MIN_ALPHA = 1e-3
 
 #: Largest accepted Beta concentration: from ``alpha = 2**127`` the sum of two float32 Gamma(alpha)
@@ -172,15 +170,8 @@ def check_same_layout(head_images: torch.Tensor, tail_images: torch.Tensor) -> N
                          f"got {tail_images.device}")
 
 
-def check_labels(
-    name: str,
-    labels: object,
-    batch_size: int,
-    num_classes: Optional[int],
-    device: torch.device,
-    *,
-    require_num_classes: bool = True,
-) -> Optional[int]:
+def check_labels(name: str, labels: object, batch_size: int, num_classes: Optional[int], device: torch.device,
+                 *, require_num_classes: bool = True) -> Optional[int]:
     """Check one label tensor and return the number of classes it implies (None if unknown)."""
     if not isinstance(labels, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of class indices (B,) or soft labels "
@@ -255,10 +246,8 @@ def check_mix_inputs(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Optional[int]]:
     """Check one call's inputs, once, before any work; split a paired batch.
 
-    ``(images, labels)`` alone is a paired batch (``2B`` rows, the first ``B`` head, the last
-    ``B`` tail); with ``tail_images`` and ``tail_labels`` they are the head batch and its labels.
-    ``validate_labels`` as :class:`mmt_augment.MMTMix` takes it (``None``: index labels on the
-    CPU outside ``torch.compile``).
+    ``(images, labels)`` alone is a paired batch (``2B`` rows, the first ``B`` head); with
+    ``tail_images`` and ``tail_labels`` they are the head batch and its labels.
 
     Returns:
         ``(head_images, head_labels, tail_images, tail_labels, num_classes)``, the number of
@@ -346,15 +335,8 @@ def check_int(value: object, name: str, *, minimum: int | None = None) -> int:
     return int(value)
 
 
-def check_real(
-    value: object,
-    name: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
+def check_real(value: object, name: str, *, low: float | None = None, high: float | None = None,
+               low_open: bool = False, high_open: bool = False) -> float:
     """Return ``value`` as a finite ``float`` after checking it is a real number (not a bool).
 
     With ``low`` and/or ``high`` it must also lie in the range they bound (closed unless
@@ -377,10 +359,6 @@ def check_real(
         interval = f"{'(' if low_open else '['}{lower}, {upper}{')' if high_open else ']'}"
         raise ValueError(f"{name} must be in {interval}, got {value!r}")
     return number
-
-
-def check_seed(seed: object) -> int:
-    return check_int(seed, "seed", minimum=0)
 
 
 def check_weighting(weighting: object) -> Weighting:

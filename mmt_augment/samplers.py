@@ -1,13 +1,8 @@
 """Batch samplers that feed MMT from one ``DataLoader``, on one process or under DDP.
 
-MMT mixes a *head* stream, drawn instance-uniformly so the long-tailed distribution is kept,
-with a *tail* stream drawn by a differential sampler that reverses it:
-
-- :class:`UniformBatchSampler` visits every index once per epoch in a shuffled order;
-- :class:`DifferentialBatchSampler` draws a class with probability set by ``weighting`` and
-  then an instance of that class uniformly, with replacement;
-- :class:`MMTBatchSampler` yields both in one list of ``2 * b`` indices per step, ``b`` head
-  indices then ``b`` tail indices, the paired batch that :class:`mmt_augment.MMTMix` splits.
+MMT mixes a *head* stream, drawn instance-uniformly (:class:`UniformBatchSampler`), with a *tail*
+stream drawn by a differential sampler that reverses the long tail (:class:`DifferentialBatchSampler`);
+:class:`MMTBatchSampler` yields both as one paired batch, ``b`` head then ``b`` tail indices.
 
 All three are ``Sampler[list[int]]`` for ``DataLoader(dataset, batch_sampler=...)``, follow
 ``DistributedSampler``'s protocol (``set_epoch``, ``num_replicas``/``rank`` from the process
@@ -29,7 +24,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
-from mmt_augment._checks import LabelsLike, as_label_array, check_flag, check_int, check_seed, check_weighting
+from mmt_augment._checks import LabelsLike, as_label_array, check_flag, check_int, check_weighting
 from mmt_augment.weighting import Weighting, alias_table, draw_from_classes
 from mmt_augment.weighting import class_probabilities as _class_probabilities
 
@@ -197,9 +192,8 @@ class _EpochBatchSampler(Sampler[list[int]]):
         Raises:
             TypeError: if ``state_dict`` is not a mapping or holds non-int positions.
             ValueError: if a key is missing, the state names another sampler class or
-                configuration (``seed``, ``num_replicas``, ``num_batches``, ``batch_size``,
-                ``weighting``, ``labels``, ...; the message names the key), or
-                ``batches_yielded`` is outside ``[0, len(self)]``.
+                configuration (the message names the key), or ``batches_yielded`` is outside
+                ``[0, len(self)]``.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
@@ -244,10 +238,8 @@ class UniformBatchSampler(_EpochBatchSampler):
         batch_size: indices per batch, >= 1.
         drop_last: drop the short last batch (see above) instead of yielding it.
         seed: non-negative seed; must be the same on every rank.
-        num_replicas: number of processes; ``None`` takes the world size of the initialised
-            process group, else 1.
-        rank: this process's rank in ``[0, num_replicas)``; ``None`` takes it from the
-            process group, else 0.
+        num_replicas: number of processes (``None``: the process group's world size, else 1).
+        rank: this process's rank in ``[0, num_replicas)`` (``None``: the process group's, else 0).
 
     Raises:
         TypeError: if ``labels`` are not integers, an int argument is not an int, or
@@ -270,7 +262,7 @@ class UniformBatchSampler(_EpochBatchSampler):
         self.num_samples = len(as_label_array(labels))
         self.batch_size = check_int(batch_size, "batch_size", minimum=1)
         self.drop_last = check_flag("drop_last", drop_last)
-        self.seed = check_seed(seed)
+        self.seed = check_int(seed, "seed", minimum=0)
         self.num_replicas, self.rank = _resolve_replicas(num_replicas, rank)
         if drop_last:
             self._num_batches = self.num_samples // (self.num_replicas * self.batch_size)
@@ -334,15 +326,13 @@ class DifferentialBatchSampler(_EpochBatchSampler):
     Args:
         labels: the class index of every sample (as :class:`UniformBatchSampler`). Never modified.
         batch_size: indices per batch, >= 1.
-        weighting: ``"inverse"``, ``"reverse"``, ``"balanced"`` or a float ``gamma`` (above);
-            default ``0.5``.
+        weighting: ``"inverse"``, ``"reverse"``, ``"balanced"`` or a float ``gamma`` (above).
         num_batches: batches per epoch on each rank, >= 1; ``None`` takes the length of a
             :class:`UniformBatchSampler` with the same labels, batch size and replicas.
         seed: non-negative seed.
         num_replicas: number of processes, as :class:`UniformBatchSampler`.
         rank: this process's rank, as :class:`UniformBatchSampler`.
-        schedule: optional callable ``epoch -> t`` in ``[0, 1]`` (curriculum, above);
-            ``None`` keeps ``t = 1``.
+        schedule: optional callable ``epoch -> t`` in ``[0, 1]`` (curriculum, above); ``None``: 1.
 
     Attributes:
         class_counts: ``(C,)`` int64 tensor, samples per class id in ``labels`` (``C = max + 1``).
@@ -372,7 +362,7 @@ class DifferentialBatchSampler(_EpochBatchSampler):
         label_array = as_label_array(labels)
         self.batch_size = check_int(batch_size, "batch_size", minimum=1)
         self.weighting = check_weighting(weighting)
-        self.seed = check_seed(seed)
+        self.seed = check_int(seed, "seed", minimum=0)
         self.num_replicas, self.rank = _resolve_replicas(num_replicas, rank)
         if num_batches is None:  # ceil(ceil(N / replicas) / batch_size), as UniformBatchSampler's
             num_batches = -(-len(label_array) // (self.num_replicas * self.batch_size))
@@ -410,12 +400,9 @@ class DifferentialBatchSampler(_EpochBatchSampler):
         if mix == self._mix:
             return
         self._mix = float(mix)
-        if mix == 1.0:
-            probabilities = self._target_probabilities
-        else:
-            probabilities = (1.0 - mix) * self._natural_probabilities + mix * self._target_probabilities
-        self._probabilities = probabilities
-        self._thresholds, self._alias = alias_table(probabilities)
+        natural, target = self._natural_probabilities, self._target_probabilities
+        self._probabilities = target if mix == 1.0 else (1.0 - mix) * natural + mix * target
+        self._thresholds, self._alias = alias_table(self._probabilities)
 
     @property
     def class_probabilities(self) -> torch.Tensor:
@@ -484,8 +471,7 @@ class MMTBatchSampler(_EpochBatchSampler):
         schedule: optional tail curriculum, see :class:`DifferentialBatchSampler`.
 
     Raises:
-        TypeError: as :class:`UniformBatchSampler` and :class:`DifferentialBatchSampler`.
-        ValueError: as :class:`UniformBatchSampler` and :class:`DifferentialBatchSampler`.
+        TypeError, ValueError: as :class:`UniformBatchSampler` and :class:`DifferentialBatchSampler`.
 
     Example:
         >>> labels = [0] * 6 + [1] * 3 + [2] * 1
