@@ -24,8 +24,7 @@ def class_counts(labels: LabelsLike, num_classes: int | None = None) -> torch.Te
 
     Args:
         labels: 1-D sequence, NumPy array or tensor of non-negative integer class indices.
-        num_classes: length of the result; ``None`` uses ``max(labels) + 1``. Classes without
-            samples get a count of 0.
+        num_classes: length of the result (empty classes count 0); ``None``: ``max(labels) + 1``.
 
     Returns:
         ``(num_classes,)`` int64 CPU tensor; entry ``c`` is the number of samples of class ``c``.
@@ -72,8 +71,7 @@ def shot_splits(counts: LabelsLike, many: int = 100, few: int = 20) -> ShotSplit
         counts: 1-D sequence, array or tensor of per-class training-sample counts, e.g. from
             :func:`class_counts`.
         many: a class with ``count > many`` is many-shot.
-        few: a class with ``count < few`` is few-shot; the rest (``few <= count <= many``) are
-            medium-shot.
+        few: a class with ``count < few`` is few-shot; the rest are medium-shot.
 
     Returns:
         :class:`ShotSplits` ``(many, medium, few)``: ascending int64 tensors of class ids that
@@ -95,11 +93,9 @@ def shot_splits(counts: LabelsLike, many: int = 100, few: int = 20) -> ShotSplit
     if few > many:
         raise ValueError(f"few must be <= many, got few={few} and many={many}")
     counts_tensor = torch.from_numpy(array.astype(np.int64))
-    return ShotSplits(
-        many=torch.nonzero(counts_tensor > many).flatten(),
-        medium=torch.nonzero((counts_tensor >= few) & (counts_tensor <= many)).flatten(),
-        few=torch.nonzero(counts_tensor < few).flatten(),
-    )
+    return ShotSplits(many=torch.nonzero(counts_tensor > many).flatten(),
+                      medium=torch.nonzero((counts_tensor >= few) & (counts_tensor <= many)).flatten(),
+                      few=torch.nonzero(counts_tensor < few).flatten())
 
 
 def _class_quotas(largest_count: int, num_classes: int, imbalance_ratio: float, profile: str) -> list[int]:
@@ -119,7 +115,7 @@ def make_long_tailed(labels: LabelsLike, imbalance_ratio: float, *, profile: str
     With ``C = max(labels) + 1`` classes and ``n_max`` the size of the largest class:
 
     - ``profile="exp"``: class ``c`` keeps ``int(n_max * (1 / imbalance_ratio) ** (c / (C - 1)))``
-      samples (CIFAR-10 at ratio 100: 5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50);
+      samples (CIFAR-10 at ratio 100: the example below);
     - ``profile="step"``: the first ``C // 2`` classes keep ``n_max`` samples, the others
       ``int(n_max * (1 / imbalance_ratio))``.
 
@@ -140,9 +136,8 @@ def make_long_tailed(labels: LabelsLike, imbalance_ratio: float, *, profile: str
     Raises:
         TypeError: if ``labels`` are not integers, ``imbalance_ratio`` is not a real number or
             ``seed`` is not an int.
-        ValueError: if ``labels`` are empty, not 1-D, negative or have fewer than two classes,
-            if ``imbalance_ratio`` < 1 or not finite, if ``profile`` is unknown, or if ``seed``
-            is outside ``[0, 2**32)``.
+        ValueError: if ``labels`` are empty, not 1-D, negative or of one class, ``imbalance_ratio``
+            is below 1 or not finite, ``profile`` is unknown, or ``seed`` is outside ``[0, 2**32)``.
 
     Example:
         >>> labels = np.repeat(np.arange(10), 5000)  # CIFAR-10 train labels, balanced

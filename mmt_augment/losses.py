@@ -21,15 +21,8 @@ import torch.nn.functional as F
 from mmt_augment import kernels
 from mmt_augment._checks import check_label_range, check_real, is_integer
 
-__all__ = [
-    "MixedLabels",
-    "class_balanced_weights",
-    "class_weighted_cross_entropy",
-    "logit_adjusted_cross_entropy",
-    "logit_adjustment",
-    "mixed_cross_entropy",
-    "remix_labels",
-]
+__all__ = ["MixedLabels", "class_balanced_weights", "class_weighted_cross_entropy",
+           "logit_adjusted_cross_entropy", "logit_adjustment", "mixed_cross_entropy", "remix_labels"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -79,10 +72,9 @@ def mixed_cross_entropy(logits: torch.Tensor, head_labels: torch.Tensor, tail_la
                         label_smoothing: float = 0.0) -> torch.Tensor:
     """Cross-entropy of a mixed batch without dense targets.
 
-    ``loss_b = lam_b * CE(logits_b, head_b) + (1 - lam_b) * CE(logits_b, tail_b)``, which equals
+    ``loss_b = lam_b * CE(logits_b, head_b) + (1 - lam_b) * CE(logits_b, tail_b)``, the
     cross-entropy against the mixed one-hot targets. Call it as ``mixed_cross_entropy(logits,
-    *mixed_labels)`` with the :class:`MixedLabels` of :meth:`mmt_augment.MMTMix.mix` or
-    :meth:`MixedLabels.from_kornia`.
+    *mixed_labels)`` with :meth:`mmt_augment.MMTMix.mix`'s or :meth:`MixedLabels.from_kornia`'s labels.
 
     Args:
         logits: ``(B, C)`` unnormalised floating scores.
@@ -250,10 +242,9 @@ def logit_adjusted_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, cl
                                  reduction: str = "mean", eps: float = EMPTY_CLASS_PRIOR) -> torch.Tensor:
     """Logit-adjusted cross-entropy: ``CE(logits + tau * log(prior), targets)``.
 
-    The logit adjustment loss of Menon et al. (2021); with ``tau = 1`` Balanced Softmax (Ren et
-    al., 2020). Training against the prior-shifted logits removes the label prior from the
-    learned scores, so rare classes are no longer out-voted; evaluate on the plain ``logits``.
-    In a GPU loop compute :func:`logit_adjustment` once instead of validating the prior per call.
+    Menon et al. (2021); with ``tau = 1`` Balanced Softmax (Ren et al., 2020). Training against
+    the prior-shifted logits removes the label prior from the learned scores, so rare classes are
+    no longer out-voted; evaluate on the plain ``logits``. In a GPU loop use :func:`logit_adjustment`.
 
     Args:
         logits: ``(B, C)`` unnormalised scores.
