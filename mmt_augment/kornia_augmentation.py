@@ -26,12 +26,11 @@ _SUPPORTED_KEYS = (DataKey.INPUT, DataKey.CLASS)
 class RandomMMT(MixAugmentationBaseV2):
     r"""Apply MMT to a paired batch: the first half head images, the second half tail images.
 
-    Row ``b`` of the output mixes head row ``b`` with tail row ``b`` (any mode of
-    :mod:`mmt_augment.modes` or a tuple of them), exactly as :class:`mmt_augment.MMTMix` does
-    with the same draws, so ``2B`` rows come in and ``B`` go out. Labels come back in the
-    format of kornia's ``RandomMixUpV2``: a ``(B, 3)`` tensor of rows ``(head label, tail
-    label, w)`` where ``w = 1 - lam`` is the **weight of the tail label** (0 for a row that was
-    not mixed), for every mode. The loss is ``(1 - w) * CE(logits, head) + w * CE(logits, tail)``::
+    Row ``b`` of the output mixes head row ``b`` with tail row ``b`` exactly as
+    :class:`mmt_augment.MMTMix` does with the same draws, so ``2B`` rows come in and ``B`` go out.
+    Labels come back in the format of kornia's ``RandomMixUpV2``: ``(B, 3)`` rows ``(head label,
+    tail label, w)`` where ``w = 1 - lam`` is the **weight of the tail label** (0 for a row not
+    mixed). The loss is ``(1 - w) * CE(logits, head) + w * CE(logits, tail)``::
 
         loss = mixed_cross_entropy(logits, *MixedLabels.from_kornia(labels))
 
@@ -52,16 +51,13 @@ class RandomMMT(MixAugmentationBaseV2):
         mode_probs: for a tuple of modes, the probability of each (default equal).
         resize_scale: ResizeMix's side-scale range, default ``(0.1, 0.8)``.
         generator: optional ``torch.Generator`` for reproducible draws.
-        data_keys: the inputs of a call, as kornia's mix augmentations take them: ``"input"``
-            (the images, required) and ``"class"`` (the labels). Masks, boxes and keypoints are
-            refused with a ``ValueError``: the batch halves, so the tail rows' annotations have
-            no row to go to. Default ``("input",)``, or ``("input", "class")`` when labels are
-            passed positionally.
+        data_keys: the inputs of a call: ``"input"`` (the images, required) and ``"class"`` (the
+            labels); masks, boxes and keypoints are refused (the tail rows have no output row).
+            Default ``("input",)``, or ``("input", "class")`` when labels are passed positionally.
 
     Inputs:
-        - ``paired_images``: ``(2B, C, H, W)`` tensor of dtype uint8, float16, bfloat16, float32
-          or float64.
-        - ``paired_labels`` (optional): ``(2B,)`` integer class indices.
+        ``paired_images`` ``(2B, C, H, W)`` (the dtypes :class:`mmt_augment.MMTMix` takes) and,
+        optionally, ``paired_labels``, ``(2B,)`` integer class indices.
 
     Returns:
         ``images`` ``(B, C, H, W)`` if no labels are given, else ``[images, labels]`` with
@@ -168,15 +164,13 @@ class RandomMMT(MixAugmentationBaseV2):
 
     # -- kornia's hooks -----------------------------------------------------------------------
 
-    def apply_transform(
-        self, input: torch.Tensor, params: Dict[str, torch.Tensor], flags: Optional[Dict[str, Any]] = None
-    ) -> torch.Tensor:
+    def apply_transform(self, input: torch.Tensor, params: Dict[str, torch.Tensor],
+                        flags: Optional[Dict[str, Any]] = None) -> torch.Tensor:
         half = _checks.check_even_rows("paired_images", input.shape[0])
         return modes.apply(input[:half], input[half:], self._mix_params(params, input.device))
 
-    def apply_transform_class(
-        self, input: torch.Tensor, params: Dict[str, torch.Tensor], flags: Optional[Dict[str, Any]] = None
-    ) -> torch.Tensor:
+    def apply_transform_class(self, input: torch.Tensor, params: Dict[str, torch.Tensor],
+                              flags: Optional[Dict[str, Any]] = None) -> torch.Tensor:
         half = input.shape[0] // 2
         dtype = params["lam"].dtype if params["lam"].is_floating_point() else torch.float32
         tail_weight = 1.0 - params["lam"].to(device=input.device, dtype=dtype)
@@ -207,8 +201,7 @@ class RandomMMT(MixAugmentationBaseV2):
         if labels.ndim != 1:
             raise ValueError(f"paired_labels must be (2B,) class indices for kornia's label format, "
                              f"got shape {tuple(labels.shape)}")
-        # Class ids go into floating-point labels: beyond 2 ** 24 (float32) or 2 ** 53 (float64)
-        # they would round. Checked where reading them back is free (on the CPU).
+        # Class ids beyond 2 ** 24 (float32) or 2 ** 53 (float64) would round; checked where it is free.
         exact = 2**53 if label_dtype == torch.float64 else 2**24
         if labels.is_cpu and labels.numel():
             low, high = (int(bound) for bound in torch.aminmax(labels))

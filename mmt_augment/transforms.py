@@ -64,13 +64,10 @@ class MMTMix(torch.nn.Module):
     CIFAR-10-LT benchmarks (see the README); ``mode="cutmix", p=0.5, per_sample=False`` is the
     CMO-style alternative.
 
-    Call forms:
-
-    * ``mmt(head_images, head_labels, tail_images, tail_labels)``;
-    * ``mmt(paired_images, paired_labels)`` with ``2B`` rows, the first ``B`` head and the last
-      ``B`` tail (what a ``DataLoader`` with :class:`mmt_augment.MMTBatchSampler` yields);
-    * ``mmt((paired_images, paired_labels))`` or a dict with a ``"labels"`` key, or any
-      structure together with a callable ``labels_getter``: paired form, same structure back.
+    Call forms: ``mmt(head_images, head_labels, tail_images, tail_labels)``; ``mmt(paired_images,
+    paired_labels)`` with ``2B`` rows, the first ``B`` head; ``mmt((paired_images, paired_labels))``,
+    a dict with a ``"labels"`` key, or any structure with a callable ``labels_getter``: paired form,
+    same structure back.
 
     Randomness: parameters come from ``generator`` (else the images' device's global RNG), the
     same draws eagerly and under ``torch.compile``. In ``DataLoader`` workers a seeded transform
@@ -79,13 +76,11 @@ class MMTMix(torch.nn.Module):
     Args:
         num_classes: number of classes; required when labels are class indices ``(B,)``.
         mode: a mode name (``"mixup"``, default; ``"cutmix"``; ``"resizemix"``) or a tuple of them.
-        mode_probs: for a tuple of modes, the probability of each (non-negative, summing to a
-            positive number; normalised). Default: equal.
+        mode_probs: for a tuple of modes, the weight of each (non-negative, normalised); default equal.
         alpha: concentration of the Beta(alpha, alpha) distribution of ``lam``; ``>= 1e-3``.
         p: probability that a batch (or row) is mixed, in ``[0, 1]``; default 1.
         per_sample: draw mode, ``lam``, box and decision per row (default) instead of per batch.
-        resize_scale: ``(low, high)`` range of ResizeMix's side scale, ``0 < low <= high <= 1``;
-            default ``(0.1, 0.8)`` (ResizeMix's).
+        resize_scale: ResizeMix's side-scale range ``(low, high)``, ``0 < low <= high <= 1``.
         labels_getter: ``"default"`` or a callable returning the labels from the paired input.
         generator: optional ``torch.Generator``; a fixed seed gives bit-identical output.
         validate_labels: check that index labels lie in ``[0, num_classes)``: ``None`` (default)
@@ -219,8 +214,7 @@ class MMTMix(torch.nn.Module):
         if info is None:
             return self.generator
         if self._worker_seed != info.seed:
-            # Each worker holds its own copy of this module: reseeding it here changes only
-            # that worker's copy. Seeds come from (the generator's seed, the worker's seed).
+            # Each worker holds its own copy of this module, so reseeding changes only that worker's.
             state = np.random.SeedSequence([self.generator.initial_seed(), info.seed]).generate_state(2, np.uint32)
             self.generator = torch.Generator(self.generator.device).manual_seed(int(state[0]) << 32 | int(state[1]))
             self._worker_seed = info.seed
@@ -264,10 +258,8 @@ class MMTMix(torch.nn.Module):
         labels = labels_getter(structure)
         leaves, spec = tree_flatten(structure)
         label_index = next((i for i, leaf in enumerate(leaves) if leaf is labels), None)
-        image_index = next(
-            (i for i, leaf in enumerate(leaves) if i != label_index and isinstance(leaf, torch.Tensor) and leaf.ndim == 4),
-            None,
-        )
+        image_index = next((i for i, leaf in enumerate(leaves)
+                            if i != label_index and isinstance(leaf, torch.Tensor) and leaf.ndim == 4), None)
         if label_index is None or image_index is None:
             raise ValueError("labels_getter must return a tensor that is a leaf of the input, "
                              "and the input must hold a 4-D image tensor besides it")
