@@ -1,10 +1,9 @@
 """Whether the CPU forms of the mode table may run: one predicate, and the torch internals it reads.
 
-Some modes of :mod:`mmt_augment.modes` keep, beside their tensor form, a CPU form that gives the
-same bits faster: it selects pixels on their bits, writes rows in place or draws per-batch
-parameters as Python numbers. Autograd, ``torch.compile`` and ``torch.func`` transforms cannot
-follow those, so they run only where :func:`on_host` holds; everything else takes the tensor
-forms. This module is the only place that reads torch's private functorch and forward-AD state.
+Autograd, ``torch.compile`` and ``torch.func`` cannot follow the CPU forms of
+:mod:`mmt_augment.modes` (pixels selected on their bits, rows written in place, parameters as
+Python numbers), so they run only where :func:`on_host` holds. This module is the only place that
+reads torch's private functorch and forward-AD state.
 """
 
 from __future__ import annotations
@@ -18,9 +17,8 @@ _is_functorch_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
 _functorch_interpreter = torch._C._functorch.peek_interpreter_stack
 _forward_ad = torch.autograd.forward_ad
 
-#: Largest batch (bytes) for which CutMix's CPU form (selecting on bits) beats ``torch.where``: three passes against
-#: one, which wins while the batch stays in the CPU's caches (the crossover measured on a 2-core
-#: AMD EPYC lay between 6 and 12 MB).
+#: Largest batch (bytes) for which CutMix's CPU form (three passes on bits) beats ``torch.where``
+#: (one pass): while the batch stays in the caches (crossover measured on a 2-core EPYC: 6-12 MB).
 BITWISE_MAX_BYTES = 8 * 2**20
 
 

@@ -144,14 +144,9 @@ def alias_table(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ValueError: unless ``probabilities`` is a non-empty 1-D array of finite values >= 0
             summing to 1 (within 1e-9): a table of anything else would draw wrong classes.
     """
-    if (
-        not isinstance(probabilities, np.ndarray)
-        or probabilities.ndim != 1
-        or probabilities.size == 0
-        or not np.all(np.isfinite(probabilities))
-        or np.any(probabilities < 0)
-        or not abs(float(probabilities.sum()) - 1.0) <= 1e-9
-    ):
+    if (not isinstance(probabilities, np.ndarray) or probabilities.ndim != 1 or probabilities.size == 0
+            or not np.all(np.isfinite(probabilities)) or np.any(probabilities < 0)
+            or not abs(float(probabilities.sum()) - 1.0) <= 1e-9):
         got = probabilities.tolist()[:8] if isinstance(probabilities, np.ndarray) else type(probabilities).__name__
         raise ValueError(f"probabilities must be a non-empty 1-D array of finite values >= 0 that sum to 1, "
                          f"got {got}")
