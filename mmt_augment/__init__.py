@@ -17,7 +17,7 @@ from mmt_augment.losses import (
 )
 from mmt_augment.samplers import DifferentialBatchSampler, MMTBatchSampler, UniformBatchSampler
 from mmt_augment.transforms import MMTMix
-from mmt_augment.weighting import class_probabilities, mixed_class_prior
+from mmt_augment.weighting import class_probabilities, mean_head_share, mixed_class_prior
 
 __version__ = "0.2.0"
 
@@ -40,5 +40,5 @@ def __getattr__(name: str) -> object:
 __all__ = ["DifferentialBatchSampler", "MMTBatchSampler", "MMTMix", "MixedLabels", "RandomMMT", "ShotSplits",
            "UniformBatchSampler", "class_balanced_weights", "class_weighted_cross_entropy", "class_counts",
            "class_probabilities", "functional", "logit_adjusted_cross_entropy", "logit_adjustment",
-           "make_long_tailed", "mixed_class_prior", "mixed_cross_entropy", "remix_labels", "shot_splits",
-           "weighting"]
+           "make_long_tailed", "mean_head_share", "mixed_class_prior", "mixed_cross_entropy", "remix_labels",
+           "shot_splits", "weighting"]
