@@ -1,40 +1,54 @@
 """MMT under DistributedDataParallel: one DataLoader per process feeds head and tail.
 
 Run with ``torchrun --standalone --nproc_per_node=2 docs/tutorials/ddp_torchrun.py``. It uses the
-gloo backend on the CPU and a small synthetic long-tailed dataset, so it runs anywhere; on GPUs use
-``nccl`` and move the model and batches to ``cuda:LOCAL_RANK``.
+gloo backend on the CPU and a small synthetic long-tailed dataset, so it runs anywhere; the
+comments say what changes on GPUs. ``docs/tutorials/ddp.md`` explains it section by section.
 """
 
+# [imports]
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, TensorDataset
 
-from mmt_augment import MMTBatchSampler, MMTMix
+from mmt_augment import MMTBatchSampler, MMTMix, class_counts, logit_adjustment, mixed_class_prior
+
+# [end-imports]
 
 
-def main(epochs: int = 2) -> float:
-    dist.init_process_group("gloo")
-    torch.manual_seed(0)  # the same data and initial weights on every rank
+def main(num_epochs: int = 2) -> float:
+    # [process-group]
+    dist.init_process_group("gloo")          # "nccl" on GPUs, with torch.cuda.set_device(LOCAL_RANK)
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    # [end-process-group]
+
+    # [data]
+    torch.manual_seed(0)                     # the same data and initial weights on every rank
     labels = torch.cat([torch.full((n,), c) for c, n in enumerate([60, 20, 6])])
     dataset = TensorDataset(torch.rand(len(labels), 3, 8, 8), labels)
+    sampler = MMTBatchSampler(labels, batch_size=8, seed=0)  # reads rank and world size from the process group
+    loader = DataLoader(dataset, batch_sampler=sampler)      # on GPUs: num_workers=4, pin_memory=True
+    # [end-data]
 
-    sampler = MMTBatchSampler(labels, batch_size=8, seed=0)   # shards the head by rank
-    loader = DataLoader(dataset, batch_sampler=sampler)
+    # [model]
     mmt = MMTMix(num_classes=3)
+    adjustment = logit_adjustment(mixed_class_prior(class_counts(labels), sampler.weighting, head_share=0.5))
     model = DistributedDataParallel(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 3)))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    # [end-model]
 
-    for epoch in range(epochs):
-        sampler.set_epoch(epoch)
-        for paired_images, paired_labels in loader:            # 2b rows: b head, then b tail
+    # [loop]
+    for epoch in range(num_epochs):
+        sampler.set_epoch(epoch)             # the same epoch on every rank
+        for paired_images, paired_labels in loader:          # 2b rows: b head, then b tail
             images, targets = mmt(paired_images, paired_labels)
-            loss = F.cross_entropy(model(images), targets)
+            loss = F.cross_entropy(model(images) + adjustment, targets)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()                  # DDP averages the gradients across ranks here
             optimizer.step()
-    print(f"rank {dist.get_rank()} of {dist.get_world_size()}: {len(sampler)} steps per epoch, last loss {loss.item():.3f}")
+    # [end-loop]
+    print(f"rank {rank} of {world_size}: {len(sampler)} steps per epoch, last loss {loss.item():.3f}")
     dist.destroy_process_group()
     return loss.item()
 
