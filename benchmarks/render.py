@@ -6,13 +6,18 @@ updates first, the per-run files, ``recommendation.json``, ``sampler-distributio
 by hand. The jobs live in :mod:`benchmarks.report` (tables, plots, README); this module runs
 them in order and is the command line.
 
-* ``results.md``: the summary across settings (top-1 by method, protocol and ratio), the state
-  of the standard protocol's runs, one section per setting (mean ± sd over seeds, gains within
-  each variant, the recommended recipe, plots), the published reference points and the costs.
+* ``results.md`` (also the site's results page, ``docs/results.md``): the summary across
+  settings (top-1 by method, protocol and ratio), each recommended recipe and its target, the
+  state of the standard protocol's runs and the plots across settings, then one section per
+  setting (a link to its run files, the recipe and target, mean ± sd over seeds, gains within
+  each variant, plots), the published reference points, the costs and the transform throughput.
+  ``<!-- summary:end -->`` marks the end of the summary, where the site adds its prose.
 * ``plots/<setting>-per-class.png``, ``plots/<setting>-sampler.png``,
   ``plots/<family>-top1-vs-ratio.png`` and ``plots/<setting>-quick-vs-paper.png``.
 * ``--readme README.md`` replaces the text between ``<!-- results:start -->`` and
-  ``<!-- results:end -->`` (and the ``throughput`` section) with the tables and plot links.
+  ``<!-- results:end -->`` with the summary (table, recipes and targets, standard-protocol
+  state) and a link to ``results.md``; a README that keeps ``throughput`` markers gets the
+  throughput tables there too.
 * ``--choose-recipe SETTING`` records the setting's recipe from seed 0
   (:func:`benchmarks.report.recipe.choose_recipe`); ``--progress`` prints the state of the
   standard protocol's runs (:func:`benchmarks.report.progress.standard_state`).
@@ -20,7 +25,7 @@ them in order and is the command line.
 Example::
 
     python -m benchmarks.render                      # results.md, summary.json, plots
-    python -m benchmarks.render --readme README.md   # and the README's sections
+    python -m benchmarks.render --readme README.md   # and the README's section
     python -m benchmarks.render --choose-recipe cifar10-lt-ir100-exp-paper
 """
 
@@ -42,15 +47,14 @@ from benchmarks.report.cost_tables import (
     format_training_step,
     throughput_report,
 )
-from benchmarks.report.names import parse_setting
+from benchmarks.report.names import parse_setting, split_name
 from benchmarks.report.plots import plot_per_class, plot_quick_vs_standard, plot_sampler, plot_top1_vs_ratio
 from benchmarks.report.progress import STANDARD_SETTING, progress_line, standard_state
-from benchmarks.report.published import HEADING as PUBLISHED_HEADING
 from benchmarks.report.published import published_section, read_published
-from benchmarks.report.readme import README_END, README_START, replace_readme_section, write_text
+from benchmarks.report.readme import README_END, README_START, has_readme_section, replace_readme_section, write_text
 from benchmarks.report.recipe import choose_recipe, read_recommendations
 from benchmarks.report.stats import difference, mean_std
-from benchmarks.report.tables import markdown_report, markdown_table, summary_tables
+from benchmarks.report.tables import markdown_report, markdown_table, recipe_line, summary_tables, target_lines
 from benchmarks.results_io import RESULTS_DIR
 from benchmarks.sampler_distribution import FILE_NAME as SAMPLER_FILE
 from benchmarks.sampler_distribution import find_distribution
@@ -80,6 +84,9 @@ RATIO_METHODS = ("ce", "la", "mmt")
 
 #: The protocol pair of the quick-against-standard plot.
 QUICK, STANDARD = "quick", "paper"
+
+#: Ends the summary in ``results.md``: the site's results page adds its prose there.
+SUMMARY_END = "<!-- summary:end -->"
 
 
 def _family(setting: str) -> str:
@@ -119,7 +126,8 @@ def _quick_vs_standard(results_dir: Path, summary: dict, setting: str) -> Path |
 
 def _make_plots(results_dir: Path, summary: dict, runs: list[dict[str, Any]], settings: list[str],
                 recommendations: dict[str, dict[str, Any]]) -> tuple[dict[str, list[Path]], list[Path]]:
-    """The plots of each setting, and those the summary across settings links (quick against standard)."""
+    """The plots of each setting, and those across settings (top-1 against ratio, quick against standard),
+    which the summary shows once."""
     distributions = read_json(results_dir / SAMPLER_FILE) if (results_dir / SAMPLER_FILE).is_file() else None
     distributions = distributions if isinstance(distributions, dict) else {}
     recipes = {setting: entry["recommended"] for setting, entry in recommendations.items()}
@@ -130,39 +138,49 @@ def _make_plots(results_dir: Path, summary: dict, runs: list[dict[str, Any]], se
         family_recipes = {name for chosen_for, name in recipes.items() if _family(chosen_for) == _family(setting)}
         if setting_runs:
             plots[setting] += _setting_plots(results_dir, setting, setting_runs, family_recipes, distributions)
+    summary_plots = []
     for family in sorted({_family(setting) for setting in settings}):
         members = [setting for setting in settings if _family(setting) == family]
         methods = RATIO_METHODS + tuple(recipes[setting] for setting in members if setting in recipes)
         plot = plot_top1_vs_ratio(summary, results_dir / "plots" / f"{family.replace('-ir{ir}-', '-')}-top1-vs-ratio.png",
                                   methods=tuple(dict.fromkeys(methods)), family=family)
         if plot is not None:
-            for setting in members:
-                plots[setting].append(plot)
-    summary_plots = []
+            summary_plots.append(plot)
     for setting in settings:
         if (plot := _quick_vs_standard(results_dir, summary, setting)) is not None:
-            plots[setting].append(plot)
             summary_plots.append(plot)
     return plots, summary_plots
 
 
-def _progress(results_dir: Path) -> str | None:
-    """The standard protocol's state, once any of its planned runs finished or is parked here."""
+def _progress(results_dir: Path) -> str:
+    """The standard protocol's state: in full once any of its planned runs finished or is parked here."""
     state = standard_state(results_dir)
-    return progress_line(state) if state["finished"] or state["in_progress"] else None
+    if state["finished"] or state["in_progress"]:
+        return progress_line(state)
+    return (f"Standard protocol (`{state['setting']}`): none of its {len(state['planned'])} planned runs is in "
+            f"these result files yet (`python -m benchmarks.render --progress` prints the state).")
 
 
 def _links(plots: list[Path], link_base: Path) -> str:
     return "\n\n".join(f"![{plot.stem}]({Path(os.path.relpath(plot, link_base)).as_posix()})" for plot in plots)
 
 
-def _summary_block(summary: dict, runs: list[dict[str, Any]], settings: list[str], progress: str | None,
-                   plots: list[Path], link_base: Path) -> str:
-    parts = [summary_tables({setting: summary[setting] for setting in settings}, runs)]
-    if progress:
-        parts.append(progress)
-    if plots:
-        parts.append(_links(plots, link_base))
+def _recipes(summary: dict, settings: list[str], recommendations: dict[str, dict[str, Any]]) -> list[str]:
+    """Each setting's recommended recipe and whether it meets the target, one line per setting."""
+    lines = []
+    for setting in settings:
+        recipe = recommendations.get(setting)
+        if recipe is not None and any(split_name(name)[0] == recipe["recommended"] for name in summary[setting]):
+            lines.append(" ".join([f"`{setting}`: {recipe_line(recipe)}",
+                                   *target_lines(summary[setting], recipe["recommended"])]))
+    return lines
+
+
+def _summary_block(summary: dict, runs: list[dict[str, Any]], settings: list[str],
+                   recommendations: dict[str, dict[str, Any]], progress: str) -> str:
+    """The summary table(s), each recommended recipe and its target, and the standard protocol's state."""
+    parts = [summary_tables({setting: summary[setting] for setting in settings}, runs),
+             *_recipes(summary, settings, recommendations), progress]
     return "\n\n".join(part for part in parts if part) + "\n"
 
 
@@ -188,28 +206,24 @@ def render(results_dir: Path = RESULTS_DIR, *, settings: list[str] | None = None
     progress = _progress(results_dir)
     published = read_published(results_dir)
     costs = cost_report(results_dir, heading="##")
+    throughput = throughput_report(results_dir)
+    summary_text = _summary_block(summary, runs, settings, recommendations, progress)
 
-    def sections(heading: str, link_base: Path) -> str:
-        return markdown_report(summary, runs, recommendations=recommendations, settings=settings,
-                               plots={setting: plots.get(setting, []) for setting in settings},
-                               link_base=link_base, heading=heading)
-
-    report = ("## Summary across settings\n\n"
-              + _summary_block(summary, runs, settings, progress, summary_plots, results_dir) + "\n"
-              + sections("##", results_dir)
+    report = ("## Summary across settings\n\n" + summary_text + "\n" + SUMMARY_END + "\n\n"
+              + (_links(summary_plots, results_dir) + "\n\n" if summary_plots else "")
+              + markdown_report(summary, runs, recommendations=recommendations, settings=settings,
+                                plots={setting: plots.get(setting, []) for setting in settings},
+                                link_base=results_dir, heading="##", runs_dir=results_dir / "runs")
               + ("\n" + published_section(published, heading="##") if published else "")
-              + ("\n" + costs if costs else ""))
+              + ("\n" + costs if costs else "")
+              + (f"\n## Transform throughput\n\n{throughput}\n" if throughput else ""))
     write_text(results_dir / "results.md", "# Benchmark results\n\n" + report)
     if readme is not None:
-        link_base = readme.resolve().parent
-        section = _summary_block(summary, runs, settings, progress, summary_plots, link_base)
-        section += "\n" + sections("###", link_base)
-        if published:
-            results_md = Path(os.path.relpath(results_dir / "results.md", link_base)).as_posix()
-            section += f"\n{PUBLISHED_HEADING}: in [{results_md}]({results_md}).\n"
-        replace_readme_section(readme, section + ("\n" + cost_report(results_dir) if costs else ""))
-        throughput = throughput_report(results_dir)
-        if throughput is not None:
+        results_md = Path(os.path.relpath(results_dir / "results.md", readme.resolve().parent)).as_posix()
+        replace_readme_section(readme, summary_text + f"\nEvery setting's table (spread, shot groups, the "
+                               f"`mmt-<options>` ablations, links to the run files), the plots, the costs, the "
+                               f"transform throughput and the published reference points: [{results_md}]({results_md}).\n")
+        if throughput is not None and has_readme_section(readme, "throughput"):
             replace_readme_section(readme, throughput, section="throughput")
     return report
 

@@ -90,7 +90,8 @@ def test_summary_has_the_issue_schema_and_render_rewrites_the_readme(digits_runs
     render.render(Path(results_dir), settings=[setting], readme=readme)
     text = readme.read_text()
     assert "old" not in text and text.endswith(f"{render.README_END}\n\ntail\n")
-    assert "| mmt-mixup-p1 | 1 |" in text and "mmt − ce" in text
+    results_md = (Path(results_dir) / "results.md").read_text()
+    assert "| mmt | " in text and "| mmt-mixup-p1 | 1 |" in results_md and "mmt − ce" in results_md
     assert (Path(results_dir) / "plots" / f"{setting}-per-class.png").stat().st_size > 0
 
 

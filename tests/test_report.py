@@ -211,7 +211,40 @@ def test_the_time_is_the_median_epoch_time_times_the_protocols_epochs(tmp_path):
     write_run(tmp_path, make_run(QUICK_100, "ce", 1, 52.0, epoch_seconds=8.0, wall_seconds=500.0))
     assert update_summary(tmp_path)[QUICK_100]["ce"]["run_seconds"] == [180.0, 240.0]
     report = render.render(tmp_path, make_plots=False)
-    assert "| ce | 2 | 51.00 ± 1.41 | 52.00 ± 1.41 | 46.00 ± 1.41 | — | 3.5 |" in report
+    assert "| ce | 2 | 51.00 ± 1.41 | 52.00 ± 1.41 | 46.00 ± 1.41 | 3.5 |" in report
+
+
+# -- the tables per setting ------------------------------------------------------------------------
+
+
+def test_a_shot_group_without_classes_has_no_column_and_the_table_says_so():
+    table = tables.markdown_table(_entries({"ce": [50.0, 52.0], "mmt": [60.0, 61.0]}))  # few: None in every run
+    assert table.splitlines()[0] == "| method | seeds | top-1 | many | medium | minutes / run (median epoch × epochs) |"
+    assert "| ce | 2 | 51.00 ± 1.41 | 51.00 ± 1.41 | 51.00 ± 1.41 | 3.0 |" in table
+    assert "No class of this setting is in the few-shot group, so its column is left out." in table
+
+
+def test_the_recipe_and_its_target_come_before_the_table(tmp_path):
+    write_runs(tmp_path, QUICK_100, {"ce": [50.0, 51.0], "la": [64.0, 64.5], "mmt": [60.0, 61.0], "mmt+la": [64.5, 65.0]})
+    (tmp_path / "recommendation.json").write_text(json.dumps(
+        {QUICK_100: {"recommended": "mmt+la", "chosen_from": "seed 0 only", "rule": "the rule"}}))
+    report = render.render(tmp_path, make_plots=False)
+    summary, section = report.split(render.SUMMARY_END)[0], report.split(f"## {QUICK_100}")[1]
+    assert f"`{QUICK_100}`: Recommended recipe: `mmt+la`" in summary and "(`la`): not met (+0.50)" in summary
+    table = section.index("| method |")
+    assert section.index("Recommended recipe: `mmt+la`") < table and section.index("Target: the recommended") < table
+
+
+def test_each_setting_links_its_run_files_and_each_plot_appears_once(tmp_path):
+    write_runs(tmp_path, QUICK_100, {"ce": [50.0], "la": [64.0], "mmt": [60.0]})
+    write_runs(tmp_path, QUICK_10, {"ce": [73.0], "la": [76.0], "mmt": [74.0]})
+    (tmp_path / "sampler-distribution.json").write_text("{}")
+    report = render.render(tmp_path)
+    for setting in (QUICK_100, QUICK_10):
+        assert f'Run files: <a href="runs/{setting}/">runs/{setting}/</a>' in report.split(f"## {setting}")[1]
+    images = [line for line in report.splitlines() if line.startswith("![")]
+    assert len(images) == len(set(images)) == 3  # two per-class plots and, in the summary, top-1 against ratio
+    assert "top1-vs-ratio" in report.split(render.SUMMARY_END)[1].split("## ")[0]
 
 
 # -- the summary across settings ------------------------------------------------------------------
@@ -240,7 +273,8 @@ def test_the_readme_section_opens_with_the_summary_table_and_keeps_the_rest(tmp_
     generated = readme.read_text().split(render.README_START)[1].split(render.README_END)[0]
     first = [line for line in generated.splitlines() if line and not line.startswith("<!--")][0]
     assert first.startswith("Top-1 (%) on cifar10-lt") and "old" not in generated
-    assert f"### {QUICK_100}" in generated and readme.read_text().endswith(f"{render.README_END}\n\ntail\n")
+    assert f"## {QUICK_100}" not in generated and "| mmt | 60.00 (1) |" in generated  # the summary only
+    assert "[results.md](results.md)" in generated and readme.read_text().endswith(f"{render.README_END}\n\ntail\n")
 
 
 # -- the published reference points ---------------------------------------------------------------
@@ -312,7 +346,8 @@ def test_the_extra_alternatives_are_reported_beside_the_plan_not_in_its_count(tm
 
 def test_the_results_show_the_standard_protocol_state_once_a_run_is_there(tmp_path):
     write_runs(tmp_path, QUICK_100, {"ce": [50.0]})
-    assert "planned runs finished" not in render.render(tmp_path, make_plots=False)
+    report = render.render(tmp_path, make_plots=False)
+    assert "planned runs finished" not in report and "none of its 10 planned runs is in these result files" in report
     _park(tmp_path, "ce-seed0", 3)
     assert "0 of 10 planned runs finished" in render.render(tmp_path, make_plots=False)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["README_END", "README_START", "replace_readme_section", "write_text"]
+__all__ = ["README_END", "README_START", "has_readme_section", "replace_readme_section", "write_text"]
 
 README_START = "<!-- results:start -->"
 README_END = "<!-- results:end -->"
@@ -17,6 +17,13 @@ def write_text(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(text)
     os.replace(temporary, path)
+
+
+def has_readme_section(readme: Path, section: str) -> bool:
+    """Whether ``readme`` has the markers of ``section``, in order."""
+    text = readme.read_text()
+    start, end = text.find(f"<!-- {section}:start -->"), text.find(f"<!-- {section}:end -->")
+    return 0 <= start < end
 
 
 def replace_readme_section(readme: Path, content: str, *, section: str = "results") -> None:

@@ -30,7 +30,7 @@ from benchmarks.report.words import named_configs
 from benchmarks.summary import METRICS
 
 __all__ = ["best_alternative", "describe_setting", "machine_line", "markdown_report", "markdown_table",
-           "summary_tables"]
+           "recipe_line", "summary_tables", "target_lines"]
 
 
 def best_alternative(methods: dict[str, dict[str, list]]) -> str | None:
@@ -56,8 +56,9 @@ def _variant_entries(methods: dict[str, dict[str, list]], names: list[str]) -> d
     return {split_name(name)[0]: methods[name] for name in names}
 
 
-def _comparisons(group: dict[str, dict[str, list]], variant: str, recommended: str | None) -> list[str]:
-    """The differences and the target line of one variant's entries (keyed by base name)."""
+def _differences(group: dict[str, dict[str, list]], variant: str, recommended: str | None) -> list[str]:
+    """The top-1 differences of one variant's entries (keyed by base name): MMT against CE, CMO and
+    the best method without MMT, and the recommended recipe against that method."""
     pairs = [("mmt", baseline) for baseline in ("ce", "cmo")]
     alternative = best_alternative(group)
     if alternative is not None:
@@ -67,39 +68,66 @@ def _comparisons(group: dict[str, dict[str, list]], variant: str, recommended: s
     gains = [gain for method, baseline in dict.fromkeys(pairs) if method in group and baseline in group
              if (gain := _gain(group, method, baseline)) is not None]
     within = f" within [{variant}]" if variant else ""
-    lines = []
-    if gains:
-        lines += ["", f"Top-1 differences{within} (difference of means ± its standard error): " + "; ".join(gains) + "."]
-    if recommended in group and alternative is not None:
-        gain = difference(group[recommended], group[alternative])
-        if gain is not None:
-            met = "met" if gain[0] - (gain[1] or 0.0) >= TARGET_MARGIN else (
-                "not met" if gain[0] + (gain[1] or 0.0) < TARGET_MARGIN else "not settled by this spread")
-            lines += ["", f"Target{within}: the recommended recipe `{join_name(recommended, variant)}` at least "
-                          f"{TARGET_MARGIN:g} points above the best method without MMT "
-                          f"(`{join_name(alternative, variant)}`): {met} ({gain[0]:+.2f})."]
-    return lines
+    return [f"Top-1 differences{within} (difference of means ± its standard error): " + "; ".join(gains) + "."] \
+        if gains else []
+
+
+def _target(group: dict[str, dict[str, list]], variant: str, recommended: str | None) -> str | None:
+    """Whether one variant's recommended recipe is :data:`TARGET_MARGIN` points above the best method without MMT."""
+    alternative = best_alternative(group)
+    if recommended not in group or alternative is None:
+        return None
+    gain = difference(group[recommended], group[alternative])
+    if gain is None:
+        return None
+    met = "met" if gain[0] - (gain[1] or 0.0) >= TARGET_MARGIN else (
+        "not met" if gain[0] + (gain[1] or 0.0) < TARGET_MARGIN else "not settled by this spread")
+    within = f" within [{variant}]" if variant else ""
+    return (f"Target{within}: the recommended recipe `{join_name(recommended, variant)}` at least "
+            f"{TARGET_MARGIN:g} points above the best method without MMT "
+            f"(`{join_name(alternative, variant)}`): {met} ({gain[0]:+.2f}).")
+
+
+def target_lines(methods: dict[str, dict[str, list]], recommended: str | None) -> list[str]:
+    """The target line of each variant of one setting's ``{method: entry}`` that has the recipe ``recommended``."""
+    return [line for variant, names in by_variant(methods).items()
+            if (line := _target(_variant_entries(methods, names), variant, recommended)) is not None]
+
+
+def _shown_metrics(methods: dict[str, dict[str, list]]) -> list[str]:
+    """The metrics with a value in some entry: a shot group no class of the setting falls in has none."""
+    return [metric for metric in METRICS if any(values(entry[metric]) for entry in methods.values())]
 
 
 def markdown_table(methods: dict[str, dict[str, list]], *, recommended: str | None = None) -> str:
     """The Markdown table for one setting's ``{method: entry}`` (see :mod:`benchmarks.summary`).
 
-    Below it, per variant: MMT against CE, CMO and the best method without MMT and, when
-    ``recommended`` (a base name) is present, the recommended recipe against that method
-    (difference of means ± its standard error). The time is the median epoch time times the
-    protocol's epochs (``run_seconds``), mean over seeds.
+    Above it, per variant, whether the recipe ``recommended`` (a base name) meets the target;
+    below it, per variant, MMT against CE, CMO and the best method without MMT and the recipe
+    against that method (difference of means ± its standard error). A shot group without classes
+    (CIFAR-10-LT has no few-shot class) has no column. The time is the median epoch time times
+    the protocol's epochs (``run_seconds``), mean over seeds.
     """
-    lines = ["| method | seeds | top-1 | many | medium | few | minutes / run (median epoch × epochs) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    shown = _shown_metrics(methods)
+    empty = [metric for metric in METRICS if metric not in shown]
+    lines = [line + "\n" for line in target_lines(methods, recommended)]
+    lines += ["| method | seeds | " + " | ".join("top-1" if metric == "top1" else metric for metric in shown)
+              + " | minutes / run (median epoch × epochs) |",
+              "| --- | ---: |" + " ---: |" * len(shown) + " ---: |"]
     for method in method_order(methods):
         entry = methods[method]
         seeds = len(entry["top1"])
-        cells = [format_stats(mean_std(entry[metric]), seeds) for metric in METRICS]
+        cells = [format_stats(mean_std(entry[metric]), seeds) for metric in shown]
         minutes = mean_std([None if s is None else s / 60 for s in entry.get("run_seconds", [])])
         lines.append(f"| {method} | {seeds} | " + " | ".join(cells) + " | "
                      + ("—" if minutes is None else f"{minutes[0]:.1f}") + " |")
     for variant, names in by_variant(methods).items():
-        lines += _comparisons(_variant_entries(methods, names), variant, recommended)
+        differences = _differences(_variant_entries(methods, names), variant, recommended)
+        if differences:
+            lines += ["", *differences]
+    if empty:
+        lines += ["", f"No class of this setting is in the {'- or '.join(empty)}-shot group, so "
+                      f"{'its column is' if len(empty) == 1 else 'their columns are'} left out."]
     return "\n".join(lines)
 
 
@@ -158,11 +186,17 @@ def describe_setting(runs: list[dict[str, Any]]) -> str:
             f"weight decay {protocol['weight_decay']:g}, mixing epochs: {protocol['mix_epochs']}.")
 
 
+def recipe_line(recipe: dict[str, Any]) -> str:
+    """``"Recommended recipe: `mmt+la`, chosen from seed 0 only (rule: ...)."`` for a ``recommendation.json`` entry."""
+    return f"Recommended recipe: `{recipe['recommended']}`, chosen from {recipe['chosen_from']} (rule: {recipe['rule']})."
+
+
 def markdown_report(summary: dict, runs: list[dict[str, Any]], *, recommendations: dict[str, dict[str, Any]],
                     settings: list[str] | None = None, plots: dict[str, list[Path]] | None = None,
-                    link_base: Path | None = None, heading: str = "###") -> str:
-    """One section per setting of ``settings`` (default: all in ``summary``): its description,
-    table, recommended recipe (``recommendations``, keyed by setting), method meanings and plots.
+                    link_base: Path | None = None, heading: str = "###", runs_dir: Path | None = None) -> str:
+    """One section per setting of ``settings`` (default: all in ``summary``): a link to its run
+    files (``runs_dir/<setting>/``, when given), its description, recommended recipe
+    (``recommendations``, keyed by setting) and target, table, method meanings and plots.
 
     Raises:
         ValueError: for a setting that is not in ``summary``.
@@ -175,15 +209,19 @@ def markdown_report(summary: dict, runs: list[dict[str, Any]], *, recommendation
         if setting not in summary:
             raise ValueError(f"setting {setting!r} is not in summary.json (have: {sorted(summary)})")
         block = [f"{heading} {setting}", ""]
+        if runs_dir is not None:
+            folder = Path(os.path.relpath(runs_dir / setting, link_base) if link_base is not None else runs_dir / setting)
+            # An HTML link: Markdown renderers and the Sphinx site keep it as written (a folder, not a page).
+            block += [f'Run files: <a href="{folder.as_posix()}/">{folder.as_posix()}/</a> (one JSON file per '
+                      f"method and seed).", ""]
         if runs_by_setting[setting]:
             block += [describe_setting(runs_by_setting[setting]) + " " + machine_line(runs_by_setting[setting])
                       + ".", ""]
         recipe = recommendations.get(setting)
         chosen = recipe["recommended"] if recipe else None
-        block.append(markdown_table(summary[setting], recommended=chosen))
         if chosen is not None and any(split_name(name)[0] == chosen for name in summary[setting]):
-            block += ["", f"Recommended recipe: `{chosen}`, chosen from {recipe['chosen_from']} "
-                          f"(rule: {recipe['rule']})."]
+            block += [recipe_line(recipe), ""]
+        block.append(markdown_table(summary[setting], recommended=chosen))
         named = named_configs(runs_by_setting[setting])
         if named:
             block += ["", named]
