@@ -177,9 +177,11 @@ def _recipes(summary: dict, settings: list[str], recommendations: dict[str, dict
 
 
 def _summary_block(summary: dict, runs: list[dict[str, Any]], settings: list[str],
-                   recommendations: dict[str, dict[str, Any]], progress: str) -> str:
-    """The summary table(s), each recommended recipe and its target, and the standard protocol's state."""
+                   recommendations: dict[str, dict[str, Any]], progress: str, source: str) -> str:
+    """The summary table(s), their source (``source``, the link to ``summary.json``), each
+    recommended recipe and its target, and the standard protocol's state."""
     parts = [summary_tables({setting: summary[setting] for setting in settings}, runs),
+             f'From <a href="{source}">{source}</a>, which collects the run files each setting\'s table links.',
              *_recipes(summary, settings, recommendations), progress]
     return "\n\n".join(part for part in parts if part) + "\n"
 
@@ -207,7 +209,7 @@ def render(results_dir: Path = RESULTS_DIR, *, settings: list[str] | None = None
     published = read_published(results_dir)
     costs = cost_report(results_dir, heading="##")
     throughput = throughput_report(results_dir)
-    summary_text = _summary_block(summary, runs, settings, recommendations, progress)
+    summary_text = _summary_block(summary, runs, settings, recommendations, progress, "summary.json")
 
     report = ("## Summary across settings\n\n" + summary_text + "\n" + SUMMARY_END + "\n\n"
               + (_links(summary_plots, results_dir) + "\n\n" if summary_plots else "")
@@ -219,7 +221,10 @@ def render(results_dir: Path = RESULTS_DIR, *, settings: list[str] | None = None
               + (f"\n## Transform throughput\n\n{throughput}\n" if throughput else ""))
     write_text(results_dir / "results.md", "# Benchmark results\n\n" + report)
     if readme is not None:
-        results_md = Path(os.path.relpath(results_dir / "results.md", readme.resolve().parent)).as_posix()
+        link_base = readme.resolve().parent
+        results_md = Path(os.path.relpath(results_dir / "results.md", link_base)).as_posix()
+        summary_json = Path(os.path.relpath(results_dir / "summary.json", link_base)).as_posix()
+        summary_text = _summary_block(summary, runs, settings, recommendations, progress, summary_json)
         replace_readme_section(readme, summary_text + f"\nEvery setting's table (spread, shot groups, the "
                                f"`mmt-<options>` ablations, links to the run files), the plots, the costs, the "
                                f"transform throughput and the published reference points: [{results_md}]({results_md}).\n")

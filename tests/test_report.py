@@ -275,6 +275,7 @@ def test_the_readme_section_opens_with_the_summary_table_and_keeps_the_rest(tmp_
     assert first.startswith("Top-1 (%) on cifar10-lt") and "old" not in generated
     assert f"## {QUICK_100}" not in generated and "| mmt | 60.00 (1) |" in generated  # the summary only
     assert "[results.md](results.md)" in generated and readme.read_text().endswith(f"{render.README_END}\n\ntail\n")
+    assert '<a href="summary.json">' in generated  # the summary table's source
 
 
 # -- the published reference points ---------------------------------------------------------------
