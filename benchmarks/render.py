@@ -181,7 +181,7 @@ def _summary_block(summary: dict, runs: list[dict[str, Any]], settings: list[str
     """The summary table(s), their source (``source``, the link to ``summary.json``), each
     recommended recipe and its target, and the standard protocol's state."""
     parts = [summary_tables({setting: summary[setting] for setting in settings}, runs),
-             f'From <a href="{source}">{source}</a>, which collects the run files each setting\'s table links.',
+             f'From <a href="{source}">{source}</a>: the mean and spread over each setting\'s run files.',
              *_recipes(summary, settings, recommendations), progress]
     return "\n\n".join(part for part in parts if part) + "\n"
 
