@@ -313,7 +313,7 @@ class DifferentialBatchSampler(_EpochBatchSampler):
     - ``"balanced"``: ``p_c ∝ 1``, CMO's minority sampler;
     - a float ``gamma``: ``p_c ∝ n_c ** -gamma`` (1 is ``"inverse"``, 0 is ``"balanced"``). The
       default, ``0.5``, trained best with ``MMTMix``'s defaults in the project's CIFAR-10-LT
-      benchmarks (see the README), where ``"inverse"`` over-drew the rarest classes.
+      benchmarks (the results page of the docs), where ``"inverse"`` over-drew the rarest classes.
 
     Empty classes get ``p_c = 0``. A Walker alias table and ``floor(u * n_c)`` in float64 make
     sampling O(1) per index for any number of classes, far beyond the 2**24 categories where

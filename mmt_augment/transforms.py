@@ -61,7 +61,7 @@ class MMTMix(torch.nn.Module):
     mixed with probability ``p``; a row not mixed is the head image, bit for bit, with its label.
 
     The defaults (MixUp, ``p=1``, a fresh ``lam`` per row) trained best in the project's
-    CIFAR-10-LT benchmarks (see the README); ``mode="cutmix", p=0.5, per_sample=False`` is the
+    CIFAR-10-LT benchmarks (the results page of the docs); ``mode="cutmix", p=0.5, per_sample=False`` is the
     CMO-style alternative.
 
     Call forms: ``mmt(head_images, head_labels, tail_images, tail_labels)``; ``mmt(paired_images,
