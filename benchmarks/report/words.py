@@ -15,27 +15,8 @@ _METHOD_DEFAULTS = {field.name: field.default for field in dataclasses.fields(Me
 
 
 def describe_config(config: dict[str, Any]) -> str:
-    """A method config in words: ``"mixup, alpha 1, p 1, per-sample, tail weighting n_c^-0.5"``."""
-    weighting = config.get("weighting")
-    weighting = weighting if isinstance(weighting, str) or weighting is None else f"n_c^-{weighting:g}"
-    if config["mixer"] == "none":
-        words = "no mixing"
-    elif config["mixer"] == "remix":
-        words = f"in-batch mixup (a permuted copy as the tail), alpha {config['alpha']:g}, Remix labels"
-    elif config["mixer"] != "mmt":
-        words = f"torchvision {config['mixer']}, in-batch, alpha {config['alpha']:g}"
-    else:
-        words = (f"{config['mode']}, alpha {config['alpha']:g}, p {config['p']:g}, "
-                 f"{'per-sample' if config['per_sample'] else 'per-batch'}, tail weighting {weighting}")
-    if config.get("sampler") == "resample":
-        words += f"; batches re-sampled with class weighting {weighting}"
-    loss = config.get("loss", "ce")
-    if loss != "ce":
-        prior = "the training set's" if config.get("prior") == "train" else "the trained targets'"
-        words += f"; {'logit-adjusted CE' if loss == 'la' else 'deferred re-weighting'} with {prior} class prior"
-    if config.get("mix_epochs"):
-        words += f"; mixing epochs {config['mix_epochs']}"
-    return words
+    """A method config in words (:meth:`benchmarks.methods.Method.describe`)."""
+    return Method.from_dict({"name": "", **config}).describe()
 
 
 def named_configs(runs: list[dict[str, Any]]) -> str:
