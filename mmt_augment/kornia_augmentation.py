@@ -130,26 +130,15 @@ class RandomMMT(MixAugmentationBaseV2):
             out["boxes"] = params.boxes
         return out
 
-    def _check_params(self, params: object, images: torch.Tensor) -> None:
-        """Refuse parameters that are not RandomMMT's for a paired batch of this shape."""
+    def _check_params(self, params: object) -> None:
+        """Refuse parameters that are not RandomMMT's (whether they fit the batch,
+        :func:`mmt_augment.modes.apply` checks)."""
         names = (self.mode,) if isinstance(self.mode, str) else self.mode
         needed = ["lam", "apply", "mode"] + (["boxes"] if any(MODES[name].box for name in names) else [])
-        if not isinstance(params, Mapping) or any(key not in params for key in needed):
+        if not isinstance(params, Mapping) or any(not isinstance(params.get(key), torch.Tensor) for key in needed):
             got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
-            raise ValueError(f"params must be RandomMMT's parameters for mode {self.mode!r} (keys {needed}); got {got}"
-                             " (kornia's own mix parameters do not carry MMT's)")
-        half = images.shape[0] // 2
-        shapes = {"lam": (half,), "apply": (half,), "mode": (half,), "boxes": (half, 4)}
-        for key in needed:
-            value = params[key]
-            if not isinstance(value, torch.Tensor) or tuple(value.shape) != shapes[key]:
-                what = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-                raise ValueError(f"params[{key!r}] must have shape {shapes[key]} for a paired batch of "
-                                 f"{images.shape[0]} images; got {what}")
-        drawn_for = params.get("forward_input_shape")
-        if isinstance(drawn_for, torch.Tensor) and drawn_for.tolist() != list(images.shape):
-            raise ValueError(f"params were drawn for images of shape {tuple(drawn_for.tolist())}, "
-                             f"got {tuple(images.shape)}: the boxes and head shares would not match the pixels")
+            raise ValueError(f"params must be RandomMMT's parameters for mode {self.mode!r} (tensors {needed}); "
+                             f"got {got} (kornia's own mix parameters do not carry MMT's)")
 
     def forward_parameters(self, batch_shape: Tuple[int, ...]) -> Dict[str, torch.Tensor]:
         return self.generate_parameters(batch_shape)
@@ -159,8 +148,10 @@ class RandomMMT(MixAugmentationBaseV2):
             return params[key].to(device, non_blocking=True)
 
         modes = (self.mode,) if isinstance(self.mode, str) else self.mode
+        drawn_for = params.get("forward_input_shape")  # a CPU tensor: read without a sync
+        size = tuple(drawn_for.tolist()[-2:]) if isinstance(drawn_for, torch.Tensor) else None
         return MixParams(lam=moved("lam"), apply=moved("apply"), mode=moved("mode"),
-                         boxes=moved("boxes") if "boxes" in params else None, modes=modes)
+                         boxes=moved("boxes") if "boxes" in params else None, modes=modes, size=size)
 
     # -- kornia's hooks -----------------------------------------------------------------------
 
@@ -235,7 +226,7 @@ class RandomMMT(MixAugmentationBaseV2):
             # Draw where the images live, so no host round trip is needed.
             params = self._draw(tuple(images.shape), images.device)
         else:
-            self._check_params(params, images)
+            self._check_params(params)
         outputs: List[torch.Tensor] = []
         for key, value in zip(keys, inputs):
             if key == DataKey.INPUT:

@@ -48,6 +48,8 @@ class MixParams(NamedTuple):
             mode (``(0, 0, 0, 0)`` for every other row); ``None`` when no mode uses a box.
         modes: the mode names, in the order ``mode`` indexes.
         mixes_all: True when every row is mixed whatever was drawn (``p == 1``).
+        size: the ``(H, W)`` the parameters were drawn for (``None``: not recorded); :func:`apply`
+            refuses images of another size.
     """
 
     lam: torch.Tensor
@@ -56,6 +58,7 @@ class MixParams(NamedTuple):
     boxes: Optional[torch.Tensor]
     modes: tuple[str, ...]
     mixes_all: bool = False
+    size: Optional[tuple[int, int]] = None
 
 
 class HostBatchParams(NamedTuple):
@@ -66,12 +69,14 @@ class HostBatchParams(NamedTuple):
         apply: whether the batch is mixed.
         mode: the batch's mode name.
         box: ``(x1, y1, x2, y2)`` for CutMix (``(0, 0, 0, 0)`` when not mixed), else ``None``.
+        size: the ``(H, W)`` the parameters were drawn for (``None``: not recorded).
     """
 
     lam: float
     apply: bool
     mode: str
     box: Optional[Box]
+    size: Optional[tuple[int, int]] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -296,7 +301,12 @@ def apply(head_images: torch.Tensor, tail_images: torch.Tensor,
 
     Returns:
         ``(B, C, H, W)`` mixed images, a new tensor.
+
+    Raises:
+        ValueError: if ``params`` do not fit the images: drawn for another image size, or not
+            one entry per row (a replay of another batch's parameters).
     """
+    _check_fit(params, head_images)
     if isinstance(params, HostBatchParams):
         if not params.apply:
             return head_images.clone()
@@ -307,8 +317,12 @@ def apply(head_images: torch.Tensor, tail_images: torch.Tensor,
     if len(params.modes) == 1:  # one mode: its kernel on every row it mixes
         entry = MODES[params.modes[0]]
         rows = None if params.mixes_all else params.apply
+        boxes = params.boxes
+        if rows is not None and entry.box:
+            assert boxes is not None  # checked by _check_fit
+            boxes = boxes * rows.unsqueeze(1)  # a row not mixed stays the head, whatever its box
         kernel = entry.apply_on_host if host and entry.apply_on_host is not None else entry.apply
-        out = kernel(head_images, head_images, tail_images, params.lam, params.boxes, rows)
+        out = kernel(head_images, head_images, tail_images, params.lam, boxes, rows)
         return out.clone() if out is head_images else out
     order = sorted(range(len(params.modes)), key=lambda index: MODES[params.modes[index]].box)
     out = head_images
@@ -322,3 +336,23 @@ def apply(head_images: torch.Tensor, tail_images: torch.Tensor,
         kernel = entry.apply_on_host if host and entry.apply_on_host is not None else entry.apply
         out = kernel(out, head_images, tail_images, params.lam, boxes, rows)
     return out.clone() if out is head_images else out
+
+
+def _check_fit(params: Union[MixParams, HostBatchParams], images: torch.Tensor) -> None:
+    # Shapes only (no values are read): parameters replayed on another batch are refused.
+    if params.size is not None and tuple(params.size) != tuple(images.shape[-2:]):
+        raise ValueError(f"params were drawn for {params.size[0]}x{params.size[1]} images, got "
+                         f"{images.shape[-2]}x{images.shape[-1]}: the boxes and head shares would not match the pixels")
+    if isinstance(params, HostBatchParams):
+        return
+    rows, box = images.shape[0], any(MODES[name].box for name in params.modes)
+    for name, value, shape in (("lam", params.lam, (rows,)), ("apply", params.apply, (rows,)),
+                               ("mode", params.mode, (rows,)), ("boxes", params.boxes, (rows, 4) if box else None)):
+        if shape is None:
+            continue
+        if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
+            got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise ValueError(f"params.{name} must have shape {shape}, one entry per row of the {rows} images; "
+                             f"got {got}")
+    if params.apply.dtype != torch.bool:
+        raise ValueError(f"params.apply must be a bool tensor, got {params.apply.dtype}")

@@ -194,7 +194,8 @@ def sample_mix_params(batch_size: int, height: int, width: int, *, mode: str | S
     if not per_sample:
         lam, apply, mode_index = lam.expand(batch_size), apply.expand(batch_size), mode_index.expand(batch_size)
         boxes = boxes.expand(batch_size, 4) if boxes is not None else None
-    return MixParams(lam=lam, apply=apply, mode=mode_index, boxes=boxes, modes=names, mixes_all=mixes_all)
+    return MixParams(lam=lam, apply=apply, mode=mode_index, boxes=boxes, modes=names, mixes_all=mixes_all,
+                     size=(height, width))
 
 
 # -- the per-batch CPU form: the same draw, read as Python numbers -------------------------------
@@ -220,6 +221,7 @@ def sample_batch_on_host(height: int, width: int, *, mode: str, alpha: float = 1
     apply_draw, *draws = row[-columns:]
     # A float32 tensor compared with a Python float compares in float32.
     if not apply_draw < float(np.float32(p)):
-        return HostBatchParams(lam=1.0, apply=False, mode=mode, box=(0, 0, 0, 0) if MODES[mode].box else None)
+        return HostBatchParams(lam=1.0, apply=False, mode=mode, box=(0, 0, 0, 0) if MODES[mode].box else None,
+                               size=(height, width))
     share, box = form.draw(lam, draws, height, width)
-    return HostBatchParams(lam=share, apply=True, mode=mode, box=box)
+    return HostBatchParams(lam=share, apply=True, mode=mode, box=box, size=(height, width))

@@ -399,6 +399,34 @@ def test_apply_params_takes_every_parameter_form():
             head, head_labels, tail, tail_labels)[0])
 
 
+@pytest.mark.parametrize("per_sample", [True, False])
+def test_parameters_replayed_on_images_they_do_not_fit_are_refused(per_sample):
+    head, head_labels, tail, tail_labels = batch(4, size=(16, 16))
+    mmt = seeded(mode="cutmix", per_sample=per_sample)
+    drawn = mmt.make_params(head)
+    small_head, _, small_tail, _ = batch(4, size=(12, 10))
+    with pytest.raises(ValueError, match="params were drawn for 16x16 images, got 12x10"):
+        mmt.apply_params(small_head, small_tail, drawn)
+    if per_sample:
+        more_head, _, more_tail, _ = batch(6, size=(16, 16))
+        with pytest.raises(ValueError, match=r"params.lam must have shape \(6,\), one entry per row of the 6"):
+            mmt.apply_params(more_head, more_tail, drawn)
+        one_row = drawn._replace(lam=drawn.lam[:1], apply=drawn.apply[:1], mode=drawn.mode[:1], boxes=drawn.boxes[:1])
+        with pytest.raises(ValueError, match=r"params.lam must have shape \(4,\)"):  # no broadcast of one row
+            mmt.apply_params(head, tail, one_row)
+        with pytest.raises(ValueError, match="params.apply must be a bool tensor, got torch.int64"):
+            mmt.apply_params(head, tail, drawn._replace(apply=drawn.apply.long()))
+
+
+def test_a_row_marked_unmixed_stays_the_head_whatever_its_box():
+    head, _, tail, _ = batch(2, size=(8, 8))
+    boxes = torch.tensor([[0, 0, 8, 8], [0, 0, 8, 8]])
+    drawn = modes.MixParams(lam=torch.tensor([0.0, 1.0]), apply=torch.tensor([True, False]),
+                            mode=torch.zeros(2, dtype=torch.int64), boxes=boxes, modes=("cutmix",))
+    images = modes.apply(head, tail, drawn)
+    assert torch.equal(images[0], tail[0]) and torch.equal(images[1], head[1])
+
+
 # -- compile and torch.func ----------------------------------------------------------------------
 
 
