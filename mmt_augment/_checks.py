@@ -86,14 +86,19 @@ def check_mode_probs(mode_probs: object, mode: Union[str, tuple[str, ...]]) -> O
     return tuple(float(value) / total for value in mode_probs)
 
 
+def _to_float(value: numbers.Real) -> float:
+    # An int too large for a float counts as infinite (float() raises OverflowError for it).
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf  # type: ignore[operator]
+
+
 def check_alpha(alpha: object) -> float:
     """A Beta concentration in ``[MIN_ALPHA, MAX_ALPHA]``, as a float."""
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
         raise TypeError(f"alpha must be a positive real number, got {type(alpha).__name__} {alpha!r}")
-    try:
-        number = float(alpha)
-    except OverflowError:  # an int too large for a float
-        number = math.inf
+    number = _to_float(alpha)
     if not MIN_ALPHA <= number <= MAX_ALPHA:  # NaN fails too
         raise ValueError(f"alpha must be a finite number >= {MIN_ALPHA} and <= {MAX_ALPHA:g}, got {alpha!r}")
     return number
@@ -106,7 +111,7 @@ def check_resize_scale(scale: object) -> tuple[float, float]:
     for value in scale:
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"resize_scale must hold real numbers, got {type(value).__name__} {value!r}")
-    low, high = float(scale[0]), float(scale[1])
+    low, high = _to_float(scale[0]), _to_float(scale[1])
     if not (0.0 < low <= high <= 1.0):
         raise ValueError(f"resize_scale must satisfy 0 < low <= high <= 1, got {tuple(scale)!r}")
     return low, high
@@ -115,7 +120,7 @@ def check_resize_scale(scale: object) -> tuple[float, float]:
 def check_probability(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number in [0, 1], got {type(value).__name__} {value!r}")
-    if not 0.0 <= float(value) <= 1.0:
+    if not 0.0 <= _to_float(value) <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {value!r}")
     return float(value)
 
@@ -254,6 +259,7 @@ def check_mix_inputs(
         classes the labels imply (``None`` if unknown).
     """
     head_labels: object
+    names = ("paired_labels", "paired_labels") if tail_images is None else ("head_labels", "tail_labels")
     if tail_images is None:
         head_images = check_images("paired_images", images)
         if not isinstance(labels, torch.Tensor):
@@ -269,9 +275,9 @@ def check_mix_inputs(
         check_same_layout(head_images, tail)
         head_labels = labels
     batch_size, device = head_images.shape[0], head_images.device
-    num_classes = check_labels("head_labels", head_labels, batch_size, num_classes, device,
+    num_classes = check_labels(names[0], head_labels, batch_size, num_classes, device,
                                require_num_classes=require_num_classes)
-    check_labels("tail_labels", tail_labels, batch_size, num_classes, device, require_num_classes=require_num_classes)
+    check_labels(names[1], tail_labels, batch_size, num_classes, device, require_num_classes=require_num_classes)
     assert isinstance(head_labels, torch.Tensor) and isinstance(tail_labels, torch.Tensor)
     if head_labels.ndim != tail_labels.ndim:
         raise ValueError("head_labels and tail_labels must both be class indices (B,) or both soft labels "
@@ -279,7 +285,8 @@ def check_mix_inputs(
     if validate_labels is None:
         validate_labels = head_labels.is_cpu and not is_compiling()
     if head_labels.ndim == 1 and num_classes is not None and validate_labels:
-        check_label_range(num_classes, head_labels=head_labels, tail_labels=tail_labels)
+        check_label_range(num_classes, **({"paired_labels": labels} if tail_images is None else
+                                          {"head_labels": head_labels, "tail_labels": tail_labels}))
     return head_images, head_labels, tail, tail_labels, num_classes
 
 
@@ -344,10 +351,7 @@ def check_real(value: object, name: str, *, low: float | None = None, high: floa
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    try:
-        number = float(value)
-    except OverflowError:  # an int too large for a float counts as infinite
-        number = math.inf if value > 0 else -math.inf  # type: ignore[operator]
+    number = _to_float(value)
     if low is None and high is None:
         if not math.isfinite(number):
             raise ValueError(f"{name} must be finite, got {value}")

@@ -28,8 +28,8 @@ import torch
 
 from mmt_augment import _fastpath, kernels
 
-__all__ = ["MODES", "BatchOnHost", "MixMode", "MixParams", "apply", "cutmix_box_on_host", "cutmix_boxes",
-           "resize_boxes"]
+# The CPU forms (HostBatchParams, BatchOnHost, cutmix_box_on_host) are internal: not exported.
+__all__ = ["MODES", "MixMode", "MixParams", "apply", "cutmix_boxes", "resize_boxes"]
 
 Box = tuple[int, int, int, int]
 Draw = Callable[..., tuple[torch.Tensor, Optional[torch.Tensor]]]

@@ -142,9 +142,9 @@ class MMTMix(torch.nn.Module):
 
         The one draw point of every call: :class:`~mmt_augment.modes.MixParams`, ``(B,)`` tensors
         on the images' device from one draw, with nothing read back (no GPU sync, no graph
-        break). On the CPU (eager, outside autograd), per-batch MixUp and CutMix draw the same
-        parameters as Python numbers (:class:`~mmt_augment.modes.HostBatchParams`, a fraction of
-        the cost); :meth:`apply_params` takes either.
+        break). On the CPU (eager, outside autograd, a CPU generator), per-batch CutMix, and MixUp of
+        uint8, float32 or float64 images, draw the same parameters as Python numbers (an internal
+        form, ``modes.HostBatchParams``, at a fraction of the cost); :meth:`apply_params` takes either.
         """
         batch_size, _, height, width = head_images.shape
         if self._batch_on_host(head_images):

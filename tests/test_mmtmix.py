@@ -395,3 +395,19 @@ def test_labels_are_checked_for_very_many_classes_without_a_row_per_class():
     assert images.shape == head.shape and int(mixed.head_labels.max()) < 2**40
     with pytest.raises(ValueError, match=r"head_labels must lie in \[0, num_classes=1099511627776\), got 1099511627776"):
         mmt.mix(head, torch.full_like(head_labels, 2**40), tail, tail_labels)
+
+
+@pytest.mark.parametrize("kwargs", [{"p": 10**400}, {"mode": "resizemix", "resize_scale": (0.1, 10**400)},
+                                    {"alpha": 10**400}])
+def test_an_int_too_large_for_a_float_is_a_value_error_naming_the_argument(kwargs):
+    name = next(iter(kwargs)) if "resize_scale" not in kwargs else "resize_scale"
+    with pytest.raises(ValueError, match=name):
+        MMTMix(**kwargs)
+
+
+def test_errors_of_a_paired_call_name_the_paired_labels():
+    images = torch.rand(4, 3, 4, 4)
+    with pytest.raises(ValueError, match=r"paired_labels must lie in \[0, num_classes=3\), got 5"):
+        MMTMix(num_classes=3)(images, torch.tensor([0, 1, 5, 2]))
+    with pytest.raises(TypeError, match="paired_labels of shape"):
+        MMTMix(num_classes=3)(images, torch.tensor([0.0, 1.0, 1.0, 2.0]))
