@@ -35,7 +35,7 @@ REQUIRED = {
         "logit_adjusted_cross_entropy", "class_balanced_weights", "class_weighted_cross_entropy", "remix_labels")],
     "api/long-tailed.html": ["mmt_augment." + name for name in (
         "make_long_tailed", "class_counts", "shot_splits", "ShotSplits", "weighting.class_probabilities",
-        "weighting.mixed_class_prior", "weighting.mean_head_share", "weighting")],
+        "weighting.mixed_class_prior", "mean_head_share", "weighting")],
     "api/functional.html": ["mmt_augment.functional", "mmt_augment.functional.mixup", "mmt_augment.functional.cutmix",
                             "mmt_augment.functional.sample_mix_params", "mmt_augment.modes", "mmt_augment.modes.MixMode",
                             "mmt_augment.modes.MixParams", "mmt_augment.modes.apply", "mmt_augment.modes.MODES"],

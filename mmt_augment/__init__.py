@@ -15,9 +15,10 @@ from mmt_augment.losses import (
     mixed_cross_entropy,
     remix_labels,
 )
+from mmt_augment.params import mean_head_share
 from mmt_augment.samplers import DifferentialBatchSampler, MMTBatchSampler, UniformBatchSampler
 from mmt_augment.transforms import MMTMix
-from mmt_augment.weighting import class_probabilities, mean_head_share, mixed_class_prior
+from mmt_augment.weighting import class_probabilities, mixed_class_prior
 
 __version__ = "0.2.0"
 

@@ -36,7 +36,7 @@ def on_host(*tensors: torch.Tensor) -> bool:
     """Whether the CPU forms may read, reinterpret and write these tensors: every one is a plain
     CPU tensor, in eager mode, outside any ``torch.func`` transform or forward-mode AD, and
     autograd does not record ops on it."""
-    if torch.compiler.is_compiling() or _functorch_interpreter() is not None:
+    if is_compiling() or _functorch_interpreter() is not None:
         return False
     recording = torch.is_grad_enabled()
     for tensor in tensors:

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from mmt_augment import kernels
 from mmt_augment._checks import check_label_range, check_real, is_integer
+from mmt_augment._fastpath import is_compiling
 
 __all__ = ["MixedLabels", "class_balanced_weights", "class_weighted_cross_entropy",
            "logit_adjusted_cross_entropy", "logit_adjustment", "mixed_cross_entropy", "remix_labels"]
@@ -151,7 +152,7 @@ def _check_index_range(logits: torch.Tensor, **targets: torch.Tensor) -> None:
 
     Checked on the CPU only: elsewhere it would sync.
     """
-    if logits.is_cpu and not torch.compiler.is_compiling():
+    if logits.is_cpu and not is_compiling():
         check_label_range(logits.shape[1], **targets)
 
 
@@ -412,7 +413,7 @@ def remix_labels(mixed: MixedLabels, class_counts: object, *, kappa: float = 3.0
     counts = _as_class_vector("class_counts", class_counts, not_all_zero=False)
     if (counts < 0).any():
         raise ValueError(f"class_counts must be >= 0, got {counts.tolist()[:8]}")
-    if head.is_cpu and not torch.compiler.is_compiling():
+    if head.is_cpu and not is_compiling():
         # A label of -1 would otherwise read the last class's count.
         check_label_range(len(counts), **{"mixed.head_labels": head, "mixed.tail_labels": tail})
     counts = counts.to(lam.device)

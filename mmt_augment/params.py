@@ -15,14 +15,17 @@ parameters with tensor arithmetic only, so:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
 
+from mmt_augment._checks import check_int
+from mmt_augment._fastpath import is_compiling
 from mmt_augment.modes import MODES, HostBatchParams, MixParams, cutmix_boxes
 
-__all__ = ["MixParams", "draw_uniforms", "sample_apply", "sample_boxes", "sample_lam", "sample_mix_params"]
+__all__ = ["MixParams", "draw_uniforms", "mean_head_share", "sample_apply", "sample_boxes", "sample_lam",
+           "sample_mix_params"]
 
 
 # -- the one draw -------------------------------------------------------------------------------
@@ -104,7 +107,7 @@ def draw_uniforms(num: int, columns: int, alpha: float, *, generator: Optional[t
             uniforms = uniforms.to(device, non_blocking=not blocking)
             lam = lam.to(device, non_blocking=not blocking)
         return uniforms, lam
-    if torch.compiler.is_compiling():
+    if is_compiling():
         return torch.ops.mmt_augment.draw_uniforms(num, columns, alpha, device)
     return _draw(num, columns, alpha, None, device)
 
@@ -196,6 +199,58 @@ def sample_mix_params(batch_size: int, height: int, width: int, *, mode: str | S
         boxes = boxes.expand(batch_size, 4) if boxes is not None else None
     return MixParams(lam=lam, apply=apply, mode=mode_index, boxes=boxes, modes=names, mixes_all=mixes_all,
                      size=(height, width))
+
+
+def mean_head_share(mix: Any, image_size: tuple[int, int], *, draws: int = 200_000) -> float:
+    """The mean head share ``E[lam]`` of an MMT configuration: the ``head_share`` of
+    :func:`mmt_augment.weighting.mixed_class_prior`.
+
+    ``E[lam] = (1 - p) + p * sum_m q_m * E[lam | m]`` over the modes ``m`` and their
+    ``mode_probs`` ``q_m``. MixUp's symmetric Beta draw gives ``E[lam | m] = 0.5`` exactly. A box
+    mode's clipped area share depends on the image size, so it is estimated from ``draws`` rows of
+    :func:`mmt_augment.params.sample_mix_params` with a generator seeded 0 (the same value every
+    time; standard error below ``0.5 / sqrt(draws)``).
+
+    Args:
+        mix: the run's :class:`mmt_augment.MMTMix` or :class:`mmt_augment.RandomMMT`; its
+            ``mode``, ``mode_probs``, ``alpha``, ``p`` and ``resize_scale`` are read.
+        image_size: ``(height, width)`` of the images it mixes.
+        draws: rows drawn per box mode, >= 1.
+
+    Returns:
+        ``E[lam]``, a float in ``[0, 1]``.
+
+    Raises:
+        TypeError: if ``mix`` is not an ``MMTMix`` or ``RandomMMT``, or ``image_size`` or
+            ``draws`` do not hold ints.
+        ValueError: if ``image_size`` is not two sizes >= 1 or ``draws < 1``.
+
+    Example:
+        >>> from mmt_augment import MMTMix
+        >>> mean_head_share(MMTMix(p=0.5), (32, 32))
+        0.75
+        >>> round(mean_head_share(MMTMix(mode="cutmix"), (32, 32)), 2)
+        0.69
+    """
+    if not all(hasattr(mix, name) for name in ("mode", "mode_probs", "alpha", "p", "resize_scale")):
+        raise TypeError(f"mix must be an MMTMix or a RandomMMT, got {type(mix).__name__}")
+    if not isinstance(image_size, (tuple, list)) or len(image_size) != 2:
+        raise TypeError(f"image_size must be a (height, width) tuple, got {type(image_size).__name__} {image_size!r}")
+    height = check_int(image_size[0], "image_size height", minimum=1)
+    width = check_int(image_size[1], "image_size width", minimum=1)
+    draws = check_int(draws, "draws", minimum=1)
+
+    names = (mix.mode,) if isinstance(mix.mode, str) else tuple(mix.mode)
+    mode_probs = mix.mode_probs if mix.mode_probs is not None else (1.0 / len(names),) * len(names)
+    mixed_share = 0.0
+    for name, probability in zip(names, mode_probs):
+        if not MODES[name].box:
+            mixed_share += probability * 0.5  # the symmetric Beta draw itself: exact
+            continue
+        params = sample_mix_params(draws, height, width, mode=name, alpha=mix.alpha, p=1.0,
+                                   resize_scale=mix.resize_scale, generator=torch.Generator().manual_seed(0))
+        mixed_share += probability * float(params.lam.double().mean())
+    return (1.0 - mix.p) + mix.p * mixed_share
 
 
 # -- the per-batch CPU form: the same draw, read as Python numbers -------------------------------

@@ -16,16 +16,11 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from mmt_augment._checks import Weighting, check_int, check_real, check_weighting, read_array
+from mmt_augment._checks import Weighting, check_real, check_weighting, read_array
 
-if TYPE_CHECKING:
-    from mmt_augment.transforms import MMTMix
-
-__all__ = ["alias_table", "class_probabilities", "draw_from_classes", "mean_head_share", "mixed_class_prior"]
+__all__ = ["alias_table", "class_probabilities", "draw_from_classes", "mixed_class_prior"]
 
 
 def _mirrored_counts(counts: np.ndarray) -> np.ndarray:
@@ -235,65 +230,3 @@ def mixed_class_prior(class_counts: object, weighting: Weighting = 0.5, *,
     head = counts / counts.sum()
     tail = _probabilities(counts, weighting)
     return head_share * head + (1.0 - head_share) * tail
-
-
-def mean_head_share(mix: MMTMix, image_size: tuple[int, int], *, draws: int = 200_000) -> float:
-    """The mean head share ``E[lam]`` of an MMT configuration: the ``head_share`` of :func:`mixed_class_prior`.
-
-    ``E[lam] = (1 - p) + p * sum_m q_m * E[lam | m]`` over the modes ``m`` and their
-    ``mode_probs`` ``q_m``. MixUp's symmetric Beta draw gives ``E[lam | m] = 0.5`` exactly. A box
-    mode's clipped area share depends on the image size, so it is estimated from ``draws`` rows of
-    :func:`mmt_augment.params.sample_mix_params` with a generator seeded 0 (the same value every
-    time; standard error below ``0.5 / sqrt(draws)``).
-
-    Args:
-        mix: the run's :class:`mmt_augment.MMTMix` or :class:`mmt_augment.RandomMMT`; its
-            ``mode``, ``mode_probs``, ``alpha``, ``p`` and ``resize_scale`` are read.
-        image_size: ``(height, width)`` of the images it mixes.
-        draws: rows drawn per box mode, >= 1.
-
-    Returns:
-        ``E[lam]``, a float in ``[0, 1]``.
-
-    Raises:
-        TypeError: if ``mix`` is not an ``MMTMix`` or ``RandomMMT``, or ``image_size`` or
-            ``draws`` do not hold ints.
-        ValueError: if ``image_size`` is not two sizes >= 1 or ``draws < 1``.
-
-    Example:
-        >>> from mmt_augment import MMTMix
-        >>> mean_head_share(MMTMix(p=0.5), (32, 32))
-        0.75
-        >>> round(mean_head_share(MMTMix(mode="cutmix"), (32, 32)), 2)
-        0.69
-    """
-    import sys
-
-    import torch
-
-    from mmt_augment.params import sample_mix_params
-    from mmt_augment.transforms import MMTMix
-
-    mixers: tuple[type, ...] = (MMTMix,)
-    kornia_module = sys.modules.get("mmt_augment.kornia_augmentation")  # loaded if a RandomMMT exists
-    if kornia_module is not None:
-        mixers += (kornia_module.RandomMMT,)
-    if not isinstance(mix, mixers):
-        raise TypeError(f"mix must be an MMTMix or a RandomMMT, got {type(mix).__name__}")
-    if not isinstance(image_size, (tuple, list)) or len(image_size) != 2:
-        raise TypeError(f"image_size must be a (height, width) tuple, got {type(image_size).__name__} {image_size!r}")
-    height = check_int(image_size[0], "image_size height", minimum=1)
-    width = check_int(image_size[1], "image_size width", minimum=1)
-    draws = check_int(draws, "draws", minimum=1)
-
-    names = (mix.mode,) if isinstance(mix.mode, str) else tuple(mix.mode)
-    mode_probs = mix.mode_probs if mix.mode_probs is not None else (1.0 / len(names),) * len(names)
-    mixed_share = 0.0
-    for name, probability in zip(names, mode_probs):
-        if name == "mixup":
-            mixed_share += probability * 0.5  # the symmetric Beta draw itself: exact
-            continue
-        params = sample_mix_params(draws, height, width, mode=name, alpha=mix.alpha, p=1.0,
-                                   resize_scale=mix.resize_scale, generator=torch.Generator().manual_seed(0))
-        mixed_share += probability * float(params.lam.double().mean())
-    return (1.0 - mix.p) + mix.p * mixed_share

@@ -31,8 +31,7 @@ from mmt_augment import (
     remix_labels,
 )
 from mmt_augment._checks import MAX_ALPHA, check_alpha, check_mode_probs, check_real
-from mmt_augment.params import draw_uniforms, sample_mix_params
-from mmt_augment.weighting import mean_head_share
+from mmt_augment.params import draw_uniforms, mean_head_share, sample_mix_params
 
 # -- mode_probs and alpha -------------------------------------------------------------------
 
