@@ -128,8 +128,11 @@ def run_identity(config: RunConfig | dict[str, Any], *, method_config: dict[str,
 
 def recorded_identity(result: dict[str, Any]) -> dict[str, Any]:
     """The identity of an existing result file, also of files written before it was recorded."""
+    from benchmarks.methods import Method
+
     identity = dict(result.get("identity") or run_identity(result["config"], method_config=result["method_config"]))
-    identity.setdefault("method_config", result["method_config"])
+    # A record written before a Method field existed lacks it: the field's default is what it meant.
+    identity["method_config"] = Method.from_dict(identity.get("method_config") or result["method_config"]).to_dict()
     return identity
 
 
