@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -10,9 +9,6 @@ from benchmarks.methods import Method
 from benchmarks.report.names import method_order
 
 __all__ = ["describe_config", "named_configs"]
-
-_METHOD_DEFAULTS = {field.name: field.default for field in dataclasses.fields(Method) if field.name != "name"}
-
 
 def describe_config(config: dict[str, Any]) -> str:
     """A method config in words (:meth:`benchmarks.methods.Method.describe`)."""
@@ -23,9 +19,9 @@ def named_configs(runs: list[dict[str, Any]]) -> str:
     """What each named method (not an explicit ``mmt-<options>`` variant) meant in these runs."""
     lines = []
     for name in method_order({run["method"] for run in runs if not run["method"].startswith("mmt-")}):
-        # Files written before a Method field existed lack it: fill today's default, so one
-        # meaning is not listed twice.
-        configs = {json.dumps({**_METHOD_DEFAULTS, **run["method_config"]}, sort_keys=True)
+        # Files written before a Method field existed lack it: Method.from_dict fills its
+        # default, so one meaning is not listed twice.
+        configs = {json.dumps(Method.from_dict(run["method_config"]).to_dict(), sort_keys=True)
                    for run in runs if run["method"] == name}
         for config in sorted(configs):
             lines.append(f"`{name}`: {describe_config(json.loads(config))}.")
