@@ -19,9 +19,9 @@ import shutil
 import sys
 from pathlib import Path
 
-import torch
-
+from benchmarks.loop import read_checkpoint
 from benchmarks.results_io import write_atomically
+from benchmarks.run_config import setting_of
 
 __all__ = ["main", "park"]
 
@@ -48,25 +48,18 @@ def park(results_dir: str | Path) -> list[str]:
     for stem, checkpoint in stems.items():
         parked_dir.mkdir(parents=True, exist_ok=True)
         write_atomically(parked_dir / f"{stem}.pt", lambda temporary, source=checkpoint: shutil.copyfile(source, temporary))
-        epoch = torch.load(checkpoint, map_location="cpu", weights_only=False)["epoch"]
+        epoch = read_checkpoint(checkpoint)["epoch"]
         lines.append(f"parked {checkpoint.parent.name}/{stem} at epoch {epoch}")
     for parked in sorted(parked_dir.glob("*.pt")) if parked_dir.is_dir() else []:
         if parked.stem in stems:
             continue
-        state = torch.load(parked, map_location="cpu", weights_only=False)
-        if (results_dir / "runs" / _setting_of(state) / f"{parked.stem}.json").is_file():
+        state = read_checkpoint(parked)
+        if (results_dir / "runs" / setting_of(state["config"]) / f"{parked.stem}.json").is_file():
             parked.unlink()
             lines.append(f"removed {parked.name}: its run has finished")
         else:
             lines.append(f"kept {parked.name}: no checkpoint here and no result yet (epoch {state['epoch']})")
     return lines
-
-
-def _setting_of(state: dict) -> str:
-    from benchmarks.data import setting_key
-
-    config = state["config"]
-    return setting_key(config["dataset"], config["imbalance_ratio"], config["profile"], config["protocol"]["name"])
 
 
 def main(argv: list[str] | None = None) -> int:

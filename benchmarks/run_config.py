@@ -22,6 +22,7 @@ from benchmarks.results_io import LOCAL_RESULTS_DIR
 __all__ = [
     "RunConfig",
     "checkpoint_path",
+    "setting_of",
     "parked_checkpoint_path",
     "data_source",
     "portable_config",
@@ -215,3 +216,8 @@ def parked_checkpoint_path(config: RunConfig) -> Path:
     """``<results_dir>/in-progress/<result file stem>.pt``: where an unfinished run's checkpoint is
     committed so that a new checkout, on another machine, resumes it (:mod:`benchmarks.park`)."""
     return Path(config.results_dir) / "in-progress" / (result_path(config).stem + ".pt")
+
+
+def setting_of(record: dict[str, Any]) -> str:
+    """The setting key of a run's recorded ``config`` (a checkpoint's or a result's)."""
+    return setting_key(record["dataset"], record["imbalance_ratio"], record["profile"], record["protocol"]["name"])

@@ -310,7 +310,9 @@ def _park(results_dir: Path, stem: str, epoch: int, protocol: str = "paper") -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     config = {"dataset": "cifar10", "imbalance_ratio": 100.0, "profile": "exp",
               "protocol": {"name": protocol, "epochs": EPOCHS[protocol]}}
-    torch.save({"epoch": epoch, "config": config}, path)
+    from benchmarks.loop import CHECKPOINT_KEYS
+
+    torch.save({**dict.fromkeys(CHECKPOINT_KEYS), "epoch": epoch, "config": config}, path)
 
 
 def test_the_standard_protocol_state_counts_finished_and_parked_runs(tmp_path):

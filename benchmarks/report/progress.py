@@ -24,6 +24,7 @@ from typing import Any
 from benchmarks.data import setting_key
 from benchmarks.report.recipe import recommended_recipe
 from benchmarks.results_io import RESULTS_DIR
+from benchmarks.run_config import setting_of
 
 __all__ = ["EXTRA_METHODS", "MORE_SEEDS", "SEED0_METHODS", "STANDARD_SETTING", "planned_runs", "progress_line",
            "standard_state"]
@@ -52,12 +53,11 @@ def planned_runs(recipe: str | None) -> list[tuple[str, int]]:
 
 def _parked_epochs(path: Path, setting: str) -> dict[str, int] | None:
     """``{"epoch": done, "epochs": of}`` of the checkpoint parked at ``path``, if it is ``setting``'s."""
-    import torch
+    from benchmarks.loop import read_checkpoint
 
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = read_checkpoint(path)
     config = state["config"]
-    if setting_key(config["dataset"], config["imbalance_ratio"], config["profile"],
-                   config["protocol"]["name"]) != setting:
+    if setting_of(config) != setting:
         return None  # a parked run of another setting with the same file name
     return {"epoch": int(state["epoch"]), "epochs": int(config["protocol"]["epochs"])}
 
