@@ -114,11 +114,14 @@ def read_checkpoint(path: Path, *, map_location: torch.device | str = "cpu") -> 
     return state
 
 
-def _differences(path: Path, state: dict[str, Any], config: RunConfig) -> list[str]:
-    """:func:`resume_mismatch` of a checkpoint read from ``path``; a ValueError naming the file when its
-    recorded settings cannot be compared."""
+def _differences(path: Path, state: dict[str, Any], config: RunConfig, data_digest: str | None = None) -> list[str]:
+    """:func:`resume_mismatch` of a checkpoint read from ``path``, and ``"data"`` when it was written
+    for data of another content digest (checkpoints record it from this version on); a ValueError
+    naming the file when its recorded settings cannot be compared."""
+    recorded = state.get("data_digest")
+    other_data = ["data"] if data_digest is not None and recorded is not None and recorded != data_digest else []
     try:
-        return resume_mismatch(state["config"], config)
+        return resume_mismatch(state["config"], config) + other_data
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as error:
         raise ValueError(f"checkpoint {path} has no readable run settings ({type(error).__name__} {error}); "
                          f"{_WHAT_TO_DO}") from None
@@ -146,7 +149,7 @@ def check_checkpoint(config: RunConfig) -> None:
         _differences(parked, read_checkpoint(parked), config)
 
 
-def _restore_parked(config: RunConfig, checkpoint_file: Path) -> None:
+def _restore_parked(config: RunConfig, checkpoint_file: Path, data_digest: str | None) -> None:
     """Copy the run's parked checkpoint (``in-progress/<stem>.pt``, committed by
     :mod:`benchmarks.park`) to its checkpoint location when it is this run's and further on than
     the checkpoint there. Another run's file of the same name (another protocol, say) is left alone."""
@@ -154,7 +157,7 @@ def _restore_parked(config: RunConfig, checkpoint_file: Path) -> None:
     if not parked.is_file():
         return
     state = read_checkpoint(parked)
-    if _differences(parked, state, config):
+    if _differences(parked, state, config, data_digest):
         return
     if checkpoint_file.is_file():
         local = read_checkpoint(checkpoint_file)
@@ -257,10 +260,10 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
     start_epoch, history, train_seconds, segments = 0, [], 0.0, []
     checkpoint_file = checkpoint_path(config)
     if checkpoint:
-        _restore_parked(config, checkpoint_file)
+        _restore_parked(config, checkpoint_file, dataset.digest or None)
     if checkpoint and checkpoint_file.is_file():
         state = read_checkpoint(checkpoint_file, map_location=device)
-        differences = _differences(checkpoint_file, state, config)
+        differences = _differences(checkpoint_file, state, config, dataset.digest or None)
         if differences:
             raise _other_settings(checkpoint_file, differences)
         model.load_state_dict(state["model"])
@@ -333,7 +336,7 @@ def _train(config: RunConfig, dataset: ImageDataset | None, *, progress: bool, c
         if checkpoint:
             _save_checkpoint(checkpoint_file, {
                 "config": config.to_dict(), "epoch": epoch + 1, "history": history, "train_seconds": train_seconds,
-                "segments": segments,
+                "segments": segments, "data_digest": dataset.digest or None,
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "torch_rng": torch.get_rng_state(), "augment_rng": run.augment_generator.get_state(),
                 "mix_rng": recipe.generator.get_state() if recipe.generator is not None else None,

@@ -226,3 +226,19 @@ def test_every_committed_result_keeps_its_name_and_identity_under_todays_code(pa
     protocol = {key: tuple(value) if isinstance(value, list) else value for key, value in record["protocol"].items()}
     config = RunConfig(**{**record, "protocol": Protocol(**protocol), "results_dir": str(path.parents[2])})
     assert result_path(config) == path
+
+
+def test_a_checkpoint_written_for_other_data_of_the_same_name_is_refused(digits_lt, tmp_path, monkeypatch):
+    config = _config(tmp_path)
+    _stop_after_first_epoch(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, digits_lt, progress=False)
+    monkeypatch.undo()
+    state = torch.load(checkpoint_path(config), weights_only=False)
+    assert state["data_digest"] == digits_lt.digest
+    torch.save({**state, "data_digest": "0123456789abcdef"}, checkpoint_path(config))  # another file, same name
+    with pytest.raises(ValueError, match=r"other settings \(data\)"):
+        train(config, digits_lt, progress=False)
+    del state["data_digest"]  # a checkpoint written before the digest was recorded resumes
+    torch.save(state, checkpoint_path(config))
+    assert train(config, digits_lt, progress=False)["timing"]["resumed"]
