@@ -122,9 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     baseline_git = subprocess.run(["git", "rev-parse", "HEAD"], cwd=args.baseline, capture_output=True,
                                   text=True).stdout.strip() or None
     results = compare(args.baseline, rounds=args.rounds)
+    machine = {**machine_info("cpu"), "torch_threads": 1}  # the workers' (the parent only asks)
     write_json(args.out, {"schema": 1, "batch": "128x3x32x32 float32, 100 classes, one torch thread",
-                          "new": git_revision(), "old": baseline_git, "cases": results,
-                          "machine": machine_info("cpu")})
+                          "new": git_revision(), "old": baseline_git, "cases": results, "machine": machine})
     for case, row in results.items():
         print(f"{case:28s} new {row['new_ms']:.3f} ms  old {row['old_ms']:.3f} ms  "
               f"new/old {row['ratio']:.2f}x (rounds {row['q1']:.2f}-{row['q3']:.2f})")
