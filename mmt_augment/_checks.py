@@ -324,6 +324,12 @@ def as_label_array(labels: object, name: str = "labels", what: str = "class indi
     return array
 
 
+def sum_safe_scale(count: int) -> float:
+    """``2 ** -(ceil(log2(count)) + 1)``: scaled by it, ``count`` finite floats sum (and round)
+    below the largest float. A power of two: exact, every ratio kept."""
+    return 2.0 ** -(math.ceil(math.log2(count)) + 1)
+
+
 def read_array(values: object, name: str, expected: str) -> np.ndarray:
     """``np.asarray(values)``, or a ``ValueError`` saying that ``name`` must be ``expected``."""
     try:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from mmt_augment import kernels
-from mmt_augment._checks import check_label_range, check_real, is_integer
+from mmt_augment._checks import check_label_range, check_real, is_integer, sum_safe_scale
 from mmt_augment._fastpath import is_compiling
 
 __all__ = ["MixedLabels", "class_balanced_weights", "class_weighted_cross_entropy",
@@ -179,8 +179,9 @@ def _as_class_vector(name: str, values: object, *, not_all_zero: bool = True) ->
     else:
         try:
             vector = torch.as_tensor(np.asarray(values, dtype=np.float64))
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a 1-D sequence of numbers, got {type(values).__name__}") from None
+        except (TypeError, ValueError) as error:  # as read_array words it for the weightings
+            raise ValueError(f"{name} must be a 1-D sequence of numbers, got {type(values).__name__} "
+                             f"that cannot be read as an array ({error})") from None
     if vector.ndim != 1 or vector.numel() == 0:
         raise ValueError(f"{name} must be a non-empty 1-D vector with one entry per class, got shape {tuple(vector.shape)}")
     if not torch.isfinite(vector).all():
@@ -229,8 +230,7 @@ def logit_adjustment(class_prior: object, *, tau: float = 1.0, eps: float = EMPT
     prior = _as_class_vector("class_prior", class_prior)
     total = prior.sum()
     if not torch.isfinite(total):
-        # Finite values whose sum overflows: scaled by a power of two (exact, every ratio kept).
-        prior = prior * 2.0 ** -(math.ceil(math.log2(len(prior))) + 1)
+        prior = prior * sum_safe_scale(len(prior))  # finite values whose sum overflows
         total = prior.sum()
     normalised = prior / total
     if not (normalised > 0).all():
@@ -263,7 +263,8 @@ def logit_adjusted_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, cl
         The reduced loss, or ``(B,)`` losses for ``reduction="none"``.
 
     Raises:
-        TypeError: for a non-tensor ``logits`` or ``targets``, a wrong dtype, or a non-real ``tau``.
+        TypeError: for a non-tensor ``logits``, ``targets`` or ``weight``, a wrong dtype, or a
+            non-real ``tau``.
         ValueError: for a shape that does not fit ``(B, C)`` logits, a prior that is not ``(C,)``,
             finite, non-negative and not all zero, a negative ``tau``, ``eps`` outside ``(0, 1]``
             or an unknown ``reduction``.
@@ -276,6 +277,8 @@ def logit_adjusted_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, cl
     _check_targets("targets", targets, logits)
     _check_index_range(logits, targets=targets)
     _check_reduction(reduction)
+    if weight is not None:
+        _check_weight(weight, logits)
     adjustment = logit_adjustment(class_prior, tau=tau, eps=eps)
     if adjustment.numel() != logits.shape[1]:
         raise ValueError(f"class_prior must have one entry per logits column ({logits.shape[1]}), "
@@ -322,6 +325,17 @@ def class_balanced_weights(class_counts: object, beta: float = 0.9999) -> torch.
     return result
 
 
+def _check_weight(weight: object, logits: torch.Tensor) -> None:
+    classes = logits.shape[1]
+    if not isinstance(weight, torch.Tensor) or not weight.is_floating_point():
+        what = weight.dtype if isinstance(weight, torch.Tensor) else type(weight).__name__
+        raise TypeError(f"weight must be a ({classes},) floating-point tensor of class weights, got {what}")
+    if weight.shape != (classes,):
+        raise ValueError(f"weight must be a ({classes},) tensor of class weights, got {tuple(weight.shape)}")
+    if weight.device != logits.device:
+        raise ValueError(f"weight must be on the logits' device ({logits.device}), got {weight.device}")
+
+
 def class_weighted_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor, *,
                                  reduction: str = "mean") -> torch.Tensor:
     """Cross-entropy with per-class weights, the same for index and soft targets.
@@ -348,12 +362,7 @@ def class_weighted_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, we
     _check_reduction(reduction)
     _check_logits(logits)
     _check_targets("targets", targets, logits)
-    if not isinstance(weight, torch.Tensor):
-        raise TypeError(f"weight must be a ({logits.shape[1]},) tensor of class weights, got {type(weight).__name__}")
-    if weight.shape != (logits.shape[1],):
-        raise ValueError(f"weight must be a ({logits.shape[1]},) tensor of class weights, got {tuple(weight.shape)}")
-    if weight.device != logits.device:
-        raise ValueError(f"weight must be on the logits' device ({logits.device}), got {weight.device}")
+    _check_weight(weight, logits)
     _check_index_range(logits, targets=targets)
     if targets.ndim == 1:
         return F.cross_entropy(logits, targets, weight=weight, reduction=reduction)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmt_augment._checks import Weighting, check_real, check_weighting, read_array
+from mmt_augment._checks import Weighting, check_real, check_weighting, read_array, sum_safe_scale
 
 __all__ = ["alias_table", "class_probabilities", "draw_from_classes", "mixed_class_prior"]
 
@@ -55,8 +55,7 @@ def _as_counts(class_counts: object) -> np.ndarray:
     if not np.all(np.isfinite(counts)) or np.any(counts < 0) or total <= 0:
         raise ValueError(f"class_counts must be finite, >= 0 and not all zero, got {counts.tolist()[:8]}")
     if not np.isfinite(total):
-        # Dividing by 2 * 2**ceil(log2(C)) bounds the sum (and its rounding) below the largest float.
-        counts = np.ldexp(counts, -(int(np.ceil(np.log2(len(counts)))) + 1))
+        counts = counts * sum_safe_scale(len(counts))  # finite counts whose sum overflows
     return counts
 
 

@@ -221,10 +221,28 @@ def test_class_weighted_cross_entropy_checks_logits_and_targets(logits, targets,
 
 def test_class_weighted_cross_entropy_checks_the_weight():
     logits, labels = torch.randn(2, 3), torch.tensor([0, 1])
-    with pytest.raises(TypeError, match=r"weight must be a \(3,\) tensor of class weights, got list"):
+    with pytest.raises(TypeError, match=r"weight must be a \(3,\) floating-point tensor of class weights, got list"):
         class_weighted_cross_entropy(logits, labels, [1.0, 1.0, 1.0])
+    with pytest.raises(TypeError, match=r"weight must be a \(3,\) floating-point tensor .*, got torch.int64"):
+        class_weighted_cross_entropy(logits, labels, torch.ones(3, dtype=torch.int64))
     with pytest.raises(ValueError, match=r"weight must be a \(3,\) tensor of class weights, got \(2,\)"):
         class_weighted_cross_entropy(logits, labels, torch.ones(2))
+
+
+def test_logit_adjusted_cross_entropy_checks_the_weight():
+    logits, labels = torch.randn(2, 3), torch.tensor([0, 1])
+    with pytest.raises(ValueError, match=r"weight must be a \(3,\) tensor of class weights, got \(4,\)"):
+        logit_adjusted_cross_entropy(logits, labels, [1, 1, 1], weight=torch.ones(4))
+    with pytest.raises(TypeError, match=r"weight must be a \(3,\) floating-point tensor"):
+        logit_adjusted_cross_entropy(logits, labels, [1, 1, 1], weight=torch.ones(3, dtype=torch.int64))
+
+
+def test_a_ragged_prior_is_a_value_error_as_in_the_weightings():
+    from mmt_augment import class_probabilities
+
+    for call in (lambda values: logit_adjustment(values), lambda values: class_probabilities(values)):
+        with pytest.raises(ValueError, match="cannot be read as an array"):
+            call([[1, 2], [3]])
 
 
 def test_logit_adjusted_cross_entropy_checks_the_targets():
