@@ -2,8 +2,9 @@
 
 The random parameters (``lam``, ``boxes``) come in as arguments, so every result is a pure
 function of (head, tail, params); nothing loops over rows or reads a tensor back to the host.
-The kernels are differentiable and run under ``torch.compile`` and in CUDA graphs, except the
-in-place ones (``keep_rows_``, ``cutmix_``) and :func:`cutmix_bits`, the CPU forms of the mode table.
+The kernels are differentiable and run under ``torch.compile`` and in CUDA graphs (``cutmix_``
+writes its result into the head batch), except ``keep_rows_`` and :func:`cutmix_bits`, the CPU
+forms of the mode table.
 
 Conventions: images are ``(B, C, H, W)``; ``lam`` is the head's share of each output row, a
 ``(B,)`` tensor; a box is ``(x1, y1, x2, y2)`` in pixels, half-open (columns ``x1 <= x < x2``,

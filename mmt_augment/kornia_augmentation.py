@@ -44,7 +44,7 @@ class RandomMMT(MixAugmentationBaseV2):
 
     Args:
         mode: ``"mixup"`` (default), ``"cutmix"``, ``"resizemix"`` or a tuple of them.
-        alpha: concentration of the Beta(alpha, alpha) distribution of ``lam``; ``>= 1e-3``.
+        alpha: concentration of the Beta(alpha, alpha) distribution of ``lam``; in ``[1e-3, 1e38]``.
         p: probability that the batch (or each row) is mixed, in ``[0, 1]``; default 1.
         same_on_batch: share one mode, ``lam``, box and decision across the batch (as
             ``MMTMix(per_sample=False)``); ``False`` (default) draws them per row.

@@ -77,7 +77,7 @@ class MMTMix(torch.nn.Module):
         num_classes: number of classes; required when labels are class indices ``(B,)``.
         mode: a mode name (``"mixup"``, default; ``"cutmix"``; ``"resizemix"``) or a tuple of them.
         mode_probs: for a tuple of modes, the weight of each (non-negative, normalised); default equal.
-        alpha: concentration of the Beta(alpha, alpha) distribution of ``lam``; ``>= 1e-3``.
+        alpha: concentration of the Beta(alpha, alpha) distribution of ``lam``; in ``[1e-3, 1e38]``.
         p: probability that a batch (or row) is mixed, in ``[0, 1]``; default 1.
         per_sample: draw mode, ``lam``, box and decision per row (default) instead of per batch.
         resize_scale: ResizeMix's side-scale range ``(low, high)``, ``0 < low <= high <= 1``.

@@ -28,14 +28,7 @@ EVERY_METHOD = ("ce", "mixup", "cutmix", "cmo", "mmt", "mmt-mixup-p1", "mmt-per-
 SMOKE = with_overrides(PROTOCOLS["quick"], {"epochs": 1, "batch_size": 64})
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: these tiny batches gain nothing from two, and on a loaded two-core
-    machine two threads made a smoke run 40x slower (16.6 s against 0.4 s, measured)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -21,12 +21,7 @@ from benchmarks.train import RunConfig, train
 PROTOCOL = with_overrides(PROTOCOLS["quick"], {"epochs": 3, "batch_size": 32, "width": 4})
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
