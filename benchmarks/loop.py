@@ -26,7 +26,14 @@ from benchmarks.graphed import GraphedStep
 from benchmarks.methods import parse_method
 from benchmarks.protocols import lr_factor
 from benchmarks.results_io import write_atomically, write_json
-from benchmarks.run_config import RunConfig, checkpoint_path, parked_checkpoint_path, result_path, run_identity
+from benchmarks.run_config import (
+    RunConfig,
+    checkpoint_path,
+    identity_differences,
+    parked_checkpoint_path,
+    result_path,
+    run_identity,
+)
 from benchmarks.run_result import build_result
 from benchmarks.step import autocast, build_run, device_batches
 
@@ -89,9 +96,7 @@ def resume_mismatch(checkpoint_config: dict[str, Any], config: RunConfig) -> lis
     folder's spelling and progress output do not stop a resume. A checkpoint written before a
     setting existed was made with its default.
     """
-    recorded = run_identity({"cuda_graph": False, **checkpoint_config})
-    wanted = run_identity(config)
-    return sorted(key for key in set(recorded) | set(wanted) if recorded.get(key) != wanted.get(key))
+    return identity_differences(run_identity({"cuda_graph": False, **checkpoint_config}), run_identity(config))
 
 
 def read_checkpoint(path: Path, *, map_location: torch.device | str = "cpu") -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from benchmarks.results_io import LOCAL_RESULTS_DIR
 __all__ = [
     "RunConfig",
     "checkpoint_path",
+    "identity_differences",
+    "result_problem",
     "setting_of",
     "parked_checkpoint_path",
     "data_source",
@@ -221,3 +224,27 @@ def parked_checkpoint_path(config: RunConfig) -> Path:
 def setting_of(record: dict[str, Any]) -> str:
     """The setting key of a run's recorded ``config`` (a checkpoint's or a result's)."""
     return setting_key(record["dataset"], record["imbalance_ratio"], record["profile"], record["protocol"]["name"])
+
+
+def identity_differences(recorded: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """The fields in which two run identities differ, sorted."""
+    return sorted(key for key in set(recorded) | set(wanted) if recorded.get(key) != wanted.get(key))
+
+
+def result_problem(path: Path, config: RunConfig, data_digest: Callable[[], str]) -> str | None:
+    """Why the existing result at ``path`` is not this run's, in one line, or ``None`` when it is
+    (and the run may be skipped): other settings (named), or other data of the same name (its
+    recorded content digest against ``data_digest()``, called only for a result that records one).
+
+    Raises:
+        ValueError: naming the file, when it is not a readable result (:func:`read_result`).
+    """
+    existing = read_result(path)
+    differences = identity_differences(recorded_identity(existing), run_identity(config))
+    if differences:
+        return f"{path} exists but was made with other settings ({', '.join(differences)})"
+    recorded = recorded_digest(existing)
+    if recorded is not None and recorded != data_digest():
+        return (f"{path} exists but was made from other data (digest {recorded}; {data_source(config)} now has "
+                f"{data_digest()})")
+    return None

@@ -29,7 +29,7 @@ from pathlib import Path
 from benchmarks.loop import check_checkpoint
 from benchmarks.methods import check_methods
 from benchmarks.results_io import LOCAL_RESULTS_DIR
-from benchmarks.run_config import data_source, read_result, recorded_digest, recorded_identity, run_identity
+from benchmarks.run_config import result_problem
 from benchmarks.train import (
     build_parser,
     check_config,
@@ -185,7 +185,16 @@ def _check_finished_and_started(parser: argparse.ArgumentParser, jobs: list[Job]
     """Before any job starts: a finished run is skipped only if it is this run on the same data (its
     recorded digest, when it has one, against the data loaded once); every checkpoint a job would
     resume from is readable and its own."""
-    digest = None
+    digests: list[str] = []
+
+    def digest(config) -> str:  # every job reads the same data: loaded once, when a result records a digest
+        if not digests:
+            try:
+                digests.append(load_source(config).digest)
+            except (OSError, RuntimeError, ValueError) as error:
+                parser.error(data_problem(config, error))
+        return digests[0]
+
     for job in jobs:
         if not job.result.is_file():
             if job.checkpoint:
@@ -195,23 +204,11 @@ def _check_finished_and_started(parser: argparse.ArgumentParser, jobs: list[Job]
                     parser.error(str(error))
             continue
         try:
-            existing = read_result(job.result)
+            problem = result_problem(job.result, job.config, lambda config=job.config: digest(config))
         except ValueError as error:
             parser.error(f"{error}; move it or pass --results-dir to write elsewhere")
-        if recorded_identity(existing) != run_identity(job.config):
-            parser.error(f"{job.result} exists but was made with other settings; "
-                         "move it or pass --results-dir to write elsewhere")
-        if recorded_digest(existing) is None:  # written before digests were recorded: compared by name
-            continue
-        if digest is None:  # every job reads the same data: loaded once
-            try:
-                digest = load_source(job.config).digest
-            except (OSError, RuntimeError, ValueError) as error:
-                parser.error(data_problem(job.config, error))
-        if recorded_digest(existing) != digest:
-            parser.error(f"{job.result} exists but was made from other data (digest {recorded_digest(existing)}; "
-                         f"{data_source(job.config)} now has {digest}); move it or pass --results-dir to write "
-                         "elsewhere")
+        if problem is not None:
+            parser.error(f"{problem}; move it or pass --results-dir to write elsewhere")
 
 
 def main(argv: list[str] | None = None) -> int:

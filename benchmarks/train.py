@@ -45,16 +45,7 @@ from benchmarks.loop import check_checkpoint, train
 from benchmarks.methods import parse_method
 from benchmarks.protocols import add_protocol_arguments, protocol_from_args
 from benchmarks.results_io import LOCAL_RESULTS_DIR, RESULTS_DIR, relative_to_repo
-from benchmarks.run_config import (
-    RunConfig,
-    checkpoint_path,
-    data_source,
-    read_result,
-    recorded_digest,
-    recorded_identity,
-    result_path,
-    run_identity,
-)
+from benchmarks.run_config import RunConfig, checkpoint_path, data_source, result_path, result_problem
 
 __all__ = [
     "RunConfig",
@@ -238,10 +229,6 @@ def data_problem(config: RunConfig, error: Exception) -> str:
     return f"{option}: could not load {data_source(config)}: {reason}"
 
 
-def _differences(recorded: dict, wanted: dict) -> list[str]:
-    return sorted(key for key in set(recorded) | set(wanted) if recorded.get(key) != wanted.get(key))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -253,36 +240,31 @@ def main(argv: list[str] | None = None) -> int:
     if problem is not None:
         parser.error(problem)
     path = result_path(config)
-    existing = None
+    loaded: list[ImageDataset] = []
+
+    def source() -> ImageDataset:  # loaded once: for a result's digest and for training
+        if not loaded:
+            try:
+                loaded.append(load_source(config))
+            except (OSError, RuntimeError, ValueError) as error:  # failed downloads, unreadable files
+                parser.error(data_problem(config, error))
+        return loaded[0]
+
     if path.is_file() and not args.force:
         try:
-            existing = read_result(path)
+            problem = result_problem(path, config, lambda: source().digest)
         except ValueError as error:
             parser.error(f"{error}; delete it, use --force to replace it or --results-dir to write elsewhere")
-        differences = _differences(recorded_identity(existing), run_identity(config))
-        if differences:
-            parser.error(f"{path} exists but was made with other settings ({', '.join(differences)}); "
-                         "use --force to replace it or --results-dir to write elsewhere")
-    elif args.checkpoint:
+        if problem is not None:
+            parser.error(f"{problem}; use --force to replace it or --results-dir to write elsewhere")
+        print(f"{path} exists with the same settings; skipping (use --force to rerun)")
+        return 0
+    if args.checkpoint:
         try:
             check_checkpoint(config)
         except ValueError as error:
             parser.error(str(error))
-    if existing is not None and recorded_digest(existing) is None:  # recorded before digests: compared by name
-        print(f"{path} exists with the same settings; skipping (use --force to rerun)")
-        return 0
-    try:
-        source = load_source(config)  # loaded once: for the digest and for training
-    except (OSError, RuntimeError, ValueError) as error:  # failed downloads, unreadable or malformed files
-        parser.error(data_problem(config, error))
-    if existing is not None:
-        if recorded_digest(existing) != source.digest:
-            parser.error(f"{path} exists but was made from other data (digest {recorded_digest(existing)}; "
-                         f"{data_source(config)} now has {source.digest}); use --force to replace it or "
-                         "--results-dir to write elsewhere")
-        print(f"{path} exists with the same settings; skipping (use --force to rerun)")
-        return 0
-    dataset = long_tailed(source, config.imbalance_ratio, profile=config.profile, seed=config.lt_seed)
+    dataset = long_tailed(source(), config.imbalance_ratio, profile=config.profile, seed=config.lt_seed)
     result = train(config, dataset, progress=args.progress, checkpoint=args.checkpoint)
     metrics = result["metrics"]
     shots = " ".join(f"{name} {metrics[name]:.1f}" for name in ("many", "medium", "few") if metrics[name] is not None)
