@@ -239,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     problem = check_config(config) or check_data(config) or check_output(config, checkpoint=args.checkpoint)
     if problem is not None:
         parser.error(problem)
+    method = parse_method(config.method)
+    if method.mixes and not method.active_epochs(config.protocol):
+        print(f"note: --method {config.method} mixes in no epoch of {config.protocol.epochs}: its own window "
+              f"{method.mix_epochs!r} selects none, so this run trains unmixed", file=sys.stderr)
     path = result_path(config)
     loaded: list[ImageDataset] = []
 
