@@ -13,7 +13,8 @@ without the pauses and resumes that inflate the wall clock; ``null`` for files w
 ``timing.epoch_seconds_median``). It is rebuilt from the per-run files in ``runs/``
 (device-path runs only; ``-loader`` runs are for checking that the DataLoader path matches);
 settings and methods that have no run files are kept as they are. A run file that cannot be
-read (truncated, not an object, missing fields) is named in a warning on stderr and left out.
+read (truncated, not an object, missing fields or fields of the wrong type, an accuracy
+that is not a number in [0, 100], a setting other than its folder's) is named in a warning on stderr and left out.
 
 Example::
 
@@ -60,7 +61,25 @@ def run_problem(run: Any) -> str | None:
         missing = [f"metrics.{metric}" for metric in _RUN_METRICS if metric not in run["metrics"]]
     elif not missing:
         missing = ["metrics (an object)"]
-    return f"missing {', '.join(missing)}" if missing else None
+    if missing:
+        return f"missing {', '.join(missing)}"
+    wrong = [f"{field} (an object)" for field in ("timing", "protocol", "dataset", "machine", "method_config")
+             if not isinstance(run[field], dict)]
+    wrong += [f"{field} (a string)" for field in ("setting", "method") if not isinstance(run[field], str)]
+    if not isinstance(run.get("config", {}), dict):
+        wrong.append("config (an object)")
+    if isinstance(run["seed"], bool) or not isinstance(run["seed"], int):
+        wrong.append("seed (an integer)")
+    for metric in METRICS:
+        value = run["metrics"][metric]
+        if not (_is_accuracy(value) or (metric != "top1" and value is None)):
+            wrong.append(f"metrics.{metric} (a number in [0, 100]{'' if metric == 'top1' else ' or null'})")
+    return f"wrong type or value of {', '.join(wrong)}" if wrong else None
+
+
+def _is_accuracy(value: Any) -> bool:
+    """Whether ``value`` is a percentage: a real number (not a bool) in [0, 100]; NaN is not."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 100
 
 
 def load_runs(results_dir: str | Path = RESULTS_DIR, *, include_loader: bool = False) -> list[dict[str, Any]]:
@@ -75,6 +94,8 @@ def load_runs(results_dir: str | Path = RESULTS_DIR, *, include_loader: bool = F
         if run is unreadable:
             continue
         problem = run_problem(run)
+        if problem is None and run["setting"] != path.parent.name:
+            problem = f"its setting {run['setting']!r} is not the folder's ({path.parent.name!r})"
         if problem is not None:
             print(f"warning: skipping {path}: {problem}", file=sys.stderr)
             continue

@@ -75,6 +75,30 @@ def test_a_corrupt_result_file_is_named_and_the_other_runs_are_summarized(tmp_pa
     assert str(bad) in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("field", "value", "named"), [
+    ("timing", "x", "timing"), ("timing", None, "timing"), ("protocol", "x", "protocol"),
+    ("seed", "zero", "seed"), ("seed", True, "seed"), ("method", 5, "method"),
+    ("metrics.top1", "high", "metrics.top1"), ("metrics.top1", float("nan"), "metrics.top1"),
+    ("metrics.top1", None, "metrics.top1"), ("metrics.many", 101.0, "metrics.many"),
+    ("setting", "cifar10-lt-ir10-exp-quick", "setting"),
+])
+def test_a_result_with_a_field_of_the_wrong_type_is_named_and_left_out(tmp_path, capsys, field, value, named):
+    write_runs(tmp_path, QUICK_100, {"ce": [50.0], "mmt": [60.0]})
+    run = make_run(QUICK_100, "la", 0, 55.0)
+    if field.startswith("metrics."):
+        run["metrics"][field.split(".")[1]] = value
+    else:
+        run[field] = value
+    bad = tmp_path / "runs" / QUICK_100 / "la-seed0.json"
+    bad.write_text(json.dumps(run))
+    summary = update_summary(tmp_path)
+    assert sorted(summary) == [QUICK_100] and sorted(summary[QUICK_100]) == ["ce", "mmt"]
+    err = capsys.readouterr().err
+    assert str(bad) in err and named in err
+    assert render.main(["--results-dir", str(tmp_path), "--no-plots"]) == 0
+    assert "| mmt | 1 | 60.00 |" in (tmp_path / "results.md").read_text()
+
+
 def test_render_goes_on_past_a_corrupt_result_file(tmp_path, capsys):
     write_runs(tmp_path, QUICK_100, {"ce": [50.0], "mmt": [60.0]})
     bad = tmp_path / "runs" / QUICK_100 / "la-seed0.json"
