@@ -141,6 +141,7 @@ class RandomMMT(MixAugmentationBaseV2):
                              f"got {got} (kornia's own mix parameters do not carry MMT's)")
 
     def forward_parameters(self, batch_shape: Tuple[int, ...]) -> Dict[str, torch.Tensor]:
+        self._params = {}  # a pipeline draws here first: a call that fails from now on leaves no parameters
         return self.generate_parameters(batch_shape)
 
     def _mix_params(self, params: Dict[str, torch.Tensor], device: torch.device) -> MixParams:
@@ -172,8 +173,13 @@ class RandomMMT(MixAugmentationBaseV2):
         """The ``(B, 3)`` labels for the last call's draws (or ``params``), e.g. after a pipeline.
 
         Raises:
-            ValueError: when no parameters were drawn yet or the labels do not fit them.
+            ValueError: when no call has succeeded since the last one began (a failed call, in a
+                pipeline too, leaves no parameters to refer to), ``params`` are not RandomMMT's, or
+                the labels do not fit them.
+            TypeError: when ``paired_labels`` is not a tensor.
         """
+        if params is not None:
+            self._check_params(params)
         params = params if params is not None else getattr(self, "_params", None)
         if not params:
             raise ValueError("labels_for needs the parameters of a successful call: call RandomMMT (or the "
@@ -196,9 +202,11 @@ class RandomMMT(MixAugmentationBaseV2):
         exact = 2**53 if label_dtype == torch.float64 else 2**24
         if labels.is_cpu and labels.numel():
             low, high = (int(bound) for bound in torch.aminmax(labels))
-            if high >= exact or low <= -exact:
-                raise ValueError(f"paired_labels holds class id {high if high >= exact else low}, which "
-                                 f"{label_dtype or torch.float32} labels cannot hold exactly (|id| < {exact}); "
+            if low < 0:
+                raise ValueError(f"paired_labels must be class indices >= 0, got {low}")
+            if high >= exact:
+                raise ValueError(f"paired_labels holds class id {high}, which "
+                                 f"{label_dtype or torch.float32} labels cannot hold exactly (id < {exact}); "
                                  "use float64 images or MMTMix.mix, whose labels stay integers")
 
     def forward(  # type: ignore[override]

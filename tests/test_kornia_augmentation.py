@@ -187,6 +187,55 @@ def test_kornias_own_mix_parameters_are_refused_with_a_clear_error():
         RandomMMT()(images, labels, params=kornia_params)
 
 
+def test_a_failed_pipeline_call_leaves_no_parameters_for_labels_for():
+    images, labels = paired_batch(4)
+    aug = RandomMMT()
+    pipeline = K.AugmentationSequential(K.RandomHorizontalFlip(), aug)
+    pipeline(images)
+    assert aug.labels_for(labels).shape == (4, 3)
+    with pytest.raises(ValueError, match="paired_images"):
+        pipeline(images[:3])  # an odd batch: refused while the pipeline draws parameters
+    with pytest.raises(ValueError, match="parameters of a successful call"):
+        aug.labels_for(labels)
+
+    class Failing(K.RandomHorizontalFlip):
+        def apply_transform(self, *args, **kwargs):
+            raise RuntimeError("an earlier augmentation fails")
+
+    pipeline(images)
+    with pytest.raises(RuntimeError, match="earlier augmentation"):
+        K.AugmentationSequential(Failing(p=1.0), aug)(images)
+    with pytest.raises(ValueError, match="parameters of a successful call"):
+        aug.labels_for(labels)
+
+
+@pytest.mark.parametrize("params", [[1], {"lam": 1}, "lam"])
+def test_labels_for_refuses_parameters_that_are_not_randommmts(params):
+    images, labels = paired_batch(4)
+    with pytest.raises(ValueError, match="params must be RandomMMT's parameters"):
+        RandomMMT().labels_for(labels, params=params)
+
+
+def test_labels_for_refuses_kornias_own_mix_parameters():
+    images, labels = paired_batch(4)
+    own = K.RandomMixUpV2(p=1.0)
+    own(images, labels)
+    with pytest.raises(ValueError, match="kornia's own mix parameters"):
+        RandomMMT().labels_for(labels, params=own._params)
+
+
+def test_negative_class_ids_are_refused():
+    images, labels = paired_batch(4)
+    labels = labels.clone()
+    labels[2] = -1
+    aug = RandomMMT()
+    with pytest.raises(ValueError, match="paired_labels must be class indices >= 0, got -1"):
+        aug(images, labels)
+    aug(images)
+    with pytest.raises(ValueError, match="paired_labels must be class indices >= 0, got -1"):
+        aug.labels_for(labels)
+
+
 def test_class_ids_beyond_what_float32_labels_hold_are_refused():
     images = torch.rand(4, 3, 8, 8)
     labels = torch.tensor([0, 2**24 + 1, 3, 4])
