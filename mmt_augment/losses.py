@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from mmt_augment import kernels
 from mmt_augment._checks import check_label_range, check_real, is_integer, sum_safe_scale
-from mmt_augment._fastpath import is_compiling
+from mmt_augment._fastpath import is_compiling, on_host
 
 __all__ = ["MixedLabels", "class_balanced_weights", "class_weighted_cross_entropy",
            "logit_adjusted_cross_entropy", "logit_adjustment", "mixed_cross_entropy", "remix_labels"]
@@ -93,8 +93,8 @@ def mixed_cross_entropy(logits: torch.Tensor, head_labels: torch.Tensor, tail_la
     Raises:
         TypeError: for non-tensor logits or labels, a wrong dtype, or a non-real ``lam``.
         ValueError: for an unknown ``reduction``, a shape that does not fit ``(B, C)`` logits, a
-            number ``lam`` outside ``[0, 1]``, a tensor on another device than ``logits``, or
-            (on the CPU) an index label outside ``[0, C)``.
+            ``lam`` outside ``[0, 1]`` (a tensor's values are read on the CPU only), a tensor on
+            another device than ``logits``, or (on the CPU) an index label outside ``[0, C)``.
     """
     _check_reduction(reduction)
     _check_logits(logits)
@@ -169,10 +169,19 @@ def _check_lam(lam: object, logits: torch.Tensor) -> Union[torch.Tensor, float]:
                          f"got shape {tuple(lam.shape)}")
     if lam.device != logits.device:
         raise ValueError(f"lam must be on the logits' device ({logits.device}), got {lam.device}")
+    return _check_shares("lam", lam)
+
+
+def _check_shares(name: str, lam: torch.Tensor) -> torch.Tensor:
+    """A real tensor of head shares in ``[0, 1]`` (values read on the host only: elsewhere it would sync)."""
+    if lam.dtype == torch.bool or lam.is_complex():
+        raise TypeError(f"{name} must be a real tensor of head shares, got {lam.dtype}")
+    if lam.numel() and on_host(lam) and not (0 <= (bounds := torch.aminmax(lam))[0] and bounds[1] <= 1):
+        raise ValueError(f"{name} must lie in [0, 1], got values in [{bounds[0].item()}, {bounds[1].item()}]")
     return lam
 
 
-def _as_class_vector(name: str, values: object, *, not_all_zero: bool = True) -> torch.Tensor:
+def _as_class_vector(name: str, values: object) -> torch.Tensor:
     """A 1-D float64 CPU tensor of per-class values after checking shape, finiteness and sign."""
     if isinstance(values, torch.Tensor):
         vector = values.detach().to("cpu", torch.float64)
@@ -186,7 +195,7 @@ def _as_class_vector(name: str, values: object, *, not_all_zero: bool = True) ->
         raise ValueError(f"{name} must be a non-empty 1-D vector with one entry per class, got shape {tuple(vector.shape)}")
     if not torch.isfinite(vector).all():
         raise ValueError(f"{name} must be finite, got {vector.tolist()[:8]}")
-    if not_all_zero and ((vector < 0).any() or not (vector > 0).any()):
+    if (vector < 0).any() or not (vector > 0).any():
         raise ValueError(f"{name} must be >= 0 and not all zero, got {vector.tolist()[:8]}")
     return vector
 
@@ -394,8 +403,9 @@ def remix_labels(mixed: MixedLabels, class_counts: object, *, kappa: float = 3.0
 
     Raises:
         TypeError, ValueError: for soft labels, labels and ``lam`` of different shapes or
-            devices, bad counts, out-of-range ``kappa``/``tau``, or (on the CPU) a label
-            outside ``[0, C)``; on an accelerator such a label fails inside torch.
+            devices, bad counts (negative or all zero), out-of-range ``kappa``/``tau``, or (on the
+            CPU) a ``lam`` outside ``[0, 1]`` or a label outside ``[0, C)``; on an accelerator such
+            a label fails inside torch.
 
     Example:
         >>> mixed = MixedLabels(torch.tensor([0, 0, 2]), torch.tensor([2, 1, 2]), torch.tensor([0.3, 0.3, 0.3]))
@@ -419,9 +429,8 @@ def remix_labels(mixed: MixedLabels, class_counts: object, *, kappa: float = 3.0
                          f"({head.device}), got {tail.device} and {lam.device}")
     kappa = check_real(kappa, "kappa", low=1.0, high=math.inf)
     tau = check_real(tau, "tau", low=0.0, high=1.0, low_open=True)
-    counts = _as_class_vector("class_counts", class_counts, not_all_zero=False)
-    if (counts < 0).any():
-        raise ValueError(f"class_counts must be >= 0, got {counts.tolist()[:8]}")
+    _check_shares("mixed.lam", lam)
+    counts = _as_class_vector("class_counts", class_counts)
     if head.is_cpu and not is_compiling():
         # A label of -1 would otherwise read the last class's count.
         check_label_range(len(counts), **{"mixed.head_labels": head, "mixed.tail_labels": tail})

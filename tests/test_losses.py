@@ -271,6 +271,35 @@ def test_remix_refuses_labels_and_lam_of_different_shapes(head, tail, lam):
         remix_labels(MixedLabels(head, tail, lam), [300, 200, 10])
 
 
+@pytest.mark.parametrize("values", [[0.3, 1.5], [-0.1, 0.5], [0.3, float("nan")]])
+def test_mixed_cross_entropy_refuses_tensor_lam_outside_0_1(values):
+    labels = torch.zeros(2, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"lam must lie in \[0, 1\], got values in"):
+        mixed_cross_entropy(torch.randn(2, 3), labels, labels, torch.tensor(values))
+
+
+def test_mixed_cross_entropy_refuses_a_bool_lam_and_reads_integer_shares():
+    logits, labels = torch.randn(2, 3), torch.tensor([0, 1])
+    with pytest.raises(TypeError, match="lam must be a real tensor of head shares, got torch.bool"):
+        mixed_cross_entropy(logits, labels, labels.flip(0), torch.tensor([True, False]))
+    expected = mixed_cross_entropy(logits, labels, labels.flip(0), torch.tensor([1.0, 0.0]))
+    assert torch.equal(mixed_cross_entropy(logits, labels, labels.flip(0), torch.tensor([1, 0])), expected)
+
+
+@pytest.mark.parametrize("values", [[0.3, 1.5], [0.3, float("nan")]])
+def test_remix_refuses_lam_outside_0_1(values):
+    mixed = MixedLabels(torch.tensor([0, 1]), torch.tensor([1, 0]), torch.tensor(values))
+    with pytest.raises(ValueError, match=r"mixed.lam must lie in \[0, 1\]"):
+        remix_labels(mixed, [300, 200, 10])
+
+
+@pytest.mark.parametrize("counts", [[0, 0, 0], [300, -1, 10]])
+def test_remix_refuses_counts_all_zero_or_negative(counts):
+    mixed = MixedLabels(torch.tensor([0, 1]), torch.tensor([1, 0]), torch.tensor([0.3, 0.3]))
+    with pytest.raises(ValueError, match="class_counts must be >= 0 and not all zero"):
+        remix_labels(mixed, counts)
+
+
 def test_remix_refuses_fields_that_are_not_tensors():
     with pytest.raises(TypeError, match="mixed.lam must be a tensor, got float"):
         remix_labels(MixedLabels(torch.tensor([0]), torch.tensor([1]), 0.3), [300, 200])
