@@ -402,10 +402,9 @@ def remix_labels(mixed: MixedLabels, class_counts: object, *, kappa: float = 3.0
         A new :class:`MixedLabels` with the same labels and the adjusted ``lam``.
 
     Raises:
-        TypeError, ValueError: for soft labels, labels and ``lam`` of different shapes or
-            devices, bad counts (negative or all zero), out-of-range ``kappa``/``tau``, or (on the
-            CPU) a ``lam`` outside ``[0, 1]`` or a label outside ``[0, C)``; on an accelerator such
-            a label fails inside torch.
+        TypeError, ValueError: for soft labels, labels and ``lam`` of different shapes or devices, bad
+            counts (negative or all zero), out-of-range ``kappa``/``tau``, or (on the CPU) a ``lam`` outside
+            ``[0, 1]`` or a label outside ``[0, C)``; on an accelerator such a label fails inside torch.
 
     Example:
         >>> mixed = MixedLabels(torch.tensor([0, 0, 2]), torch.tensor([2, 1, 2]), torch.tensor([0.3, 0.3, 0.3]))
