@@ -25,7 +25,8 @@ def _check_rows(rows: torch.Tensor, batch_size: int) -> None:
     # A 0/1 integer mask would index rows instead of selecting them: refused by every form alike.
     if not isinstance(rows, torch.Tensor) or rows.dtype != torch.bool or rows.shape != (batch_size,):
         what = f"{rows.dtype} of shape {tuple(rows.shape)}" if isinstance(rows, torch.Tensor) else type(rows).__name__
-        raise TypeError(f"rows must be a bool tensor of shape ({batch_size},), got {what}")
+        raise (ValueError if getattr(rows, "dtype", None) == torch.bool else TypeError)(  # a bool mask's shape
+            f"rows must be a bool tensor of shape ({batch_size},), got {what}")
 
 
 def mixup(head_images: torch.Tensor, tail_images: torch.Tensor, lam: Union[torch.Tensor, float],

@@ -210,9 +210,7 @@ class RandomMMT(MixAugmentationBaseV2):
                                  "use float64 images or MMTMix.mix, whose labels stay integers")
 
     def forward(  # type: ignore[override]
-        self,
-        *inputs: torch.Tensor,
-        params: Optional[Dict[str, torch.Tensor]] = None,
+        self, *inputs: torch.Tensor, params: Optional[Dict[str, torch.Tensor]] = None,
         data_keys: Optional[Sequence[Union[str, int, DataKey]]] = None,
     ) -> Union[torch.Tensor, List[torch.Tensor]]:
         if data_keys is not None:

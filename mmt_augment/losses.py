@@ -188,7 +188,7 @@ def _as_class_vector(name: str, values: object) -> torch.Tensor:
     else:
         try:
             vector = torch.as_tensor(np.asarray(values, dtype=np.float64))
-        except (TypeError, ValueError) as error:  # as read_array words it for the weightings
+        except (TypeError, ValueError, OverflowError) as error:  # as read_array words it for the weightings
             raise ValueError(f"{name} must be a 1-D sequence of numbers, got {type(values).__name__} "
                              f"that cannot be read as an array ({error})") from None
     if vector.ndim != 1 or vector.numel() == 0:

@@ -415,14 +415,17 @@ def test_cutmix_in_place_reads_a_tail_over_the_same_memory_through_another_stora
     assert torch.equal(MF.cutmix_(head, tail, boxes), expected)
 
 
-@pytest.mark.parametrize("rows", [torch.tensor([1, 0, 1, 0]), torch.tensor([1.0, 0.0, 1.0, 0.0]),
-                                  torch.tensor([True, False]), [True, False, True, False]])
-def test_mixup_and_keep_rows_take_only_a_bool_mask_of_rows(rows):
-    # A 0/1 integer mask would index rows instead of selecting them.
+@pytest.mark.parametrize(("rows", "error"), [
+    (torch.tensor([1, 0, 1, 0]), TypeError), (torch.tensor([1.0, 0.0, 1.0, 0.0]), TypeError),
+    ([True, False, True, False], TypeError), (torch.tensor([True, False]), ValueError),
+    (torch.ones(4, 1, dtype=torch.bool), ValueError)])
+def test_mixup_and_keep_rows_take_only_a_bool_mask_of_rows(rows, error):
+    # A 0/1 integer mask would index rows instead of selecting them; a bool mask of another shape is a
+    # wrong value (ValueError), anything else a wrong type.
     head, tail = torch.rand(4, 3, 5, 5), torch.rand(4, 3, 5, 5)
     for call in (lambda: MF.mixup(head, tail, 0.5, rows), lambda: MF.keep_rows(tail, head, rows),
                  lambda: kernels.keep_rows_(tail.clone(), head, rows)):
-        with pytest.raises(TypeError, match=r"rows must be a bool tensor of shape \(4,\)"):
+        with pytest.raises(error, match=r"rows must be a bool tensor of shape \(4,\)"):
             call()
 
 

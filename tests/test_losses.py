@@ -308,3 +308,11 @@ def test_remix_refuses_fields_that_are_not_tensors():
 def test_class_balanced_weights_refuse_counts_whose_weight_overflows():
     with pytest.raises(ValueError, match="class_counts are too small for beta=0.9999"):
         class_balanced_weights([1e-320, 5.0], beta=0.9999)
+
+
+@pytest.mark.parametrize("call", [lambda counts: logit_adjustment(counts), lambda counts: class_balanced_weights(counts),
+                                  lambda counts: remix_labels(MixedLabels(torch.tensor([0]), torch.tensor([1]),
+                                                                          torch.tensor([0.3])), counts)])
+def test_counts_too_large_for_a_float_are_named(call):
+    with pytest.raises(ValueError, match=r"must be a 1-D sequence of numbers, got list .*too large"):
+        call([10**400, 5])
