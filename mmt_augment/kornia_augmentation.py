@@ -134,7 +134,8 @@ class RandomMMT(MixAugmentationBaseV2):
         """Refuse parameters that are not RandomMMT's (whether they fit the batch,
         :func:`mmt_augment.modes.apply` checks)."""
         names = (self.mode,) if isinstance(self.mode, str) else self.mode
-        needed = ["lam", "apply", "mode"] + (["boxes"] if any(MODES[name].box for name in names) else [])
+        boxes = ["boxes"] if any(MODES[name].box for name in names) else []
+        needed = ["lam", "apply", "mode", "forward_input_shape", *boxes]
         if not isinstance(params, Mapping) or any(not isinstance(params.get(key), torch.Tensor) for key in needed):
             got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
             raise ValueError(f"params must be RandomMMT's parameters for mode {self.mode!r} (tensors {needed}); "
@@ -149,8 +150,7 @@ class RandomMMT(MixAugmentationBaseV2):
             return params[key].to(device, non_blocking=True)
 
         modes = (self.mode,) if isinstance(self.mode, str) else self.mode
-        drawn_for = params.get("forward_input_shape")  # a CPU tensor: read without a sync
-        size = tuple(drawn_for.tolist()[-2:]) if isinstance(drawn_for, torch.Tensor) else None
+        size = tuple(params["forward_input_shape"].tolist()[-2:])  # a CPU tensor: read without a sync
         return MixParams(lam=moved("lam"), apply=moved("apply"), mode=moved("mode"),
                          boxes=moved("boxes") if "boxes" in params else None, modes=modes, size=size)
 

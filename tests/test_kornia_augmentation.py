@@ -216,6 +216,17 @@ def test_labels_for_refuses_parameters_that_are_not_randommmts(params):
         RandomMMT().labels_for(labels, params=params)
 
 
+@pytest.mark.parametrize("mode", ["cutmix", "mixup"])
+def test_a_replay_without_the_shape_it_was_drawn_for_is_refused(mode):
+    images, _ = paired_batch(4, size=32)
+    aug = RandomMMT(mode)
+    aug(images)
+    params = {key: value for key, value in aug._params.items() if key != "forward_input_shape"}
+    small, _ = paired_batch(4, size=16)
+    with pytest.raises(ValueError, match=r"params must be RandomMMT's parameters.*forward_input_shape"):
+        aug(small, params=params)
+
+
 def test_labels_for_refuses_kornias_own_mix_parameters():
     images, labels = paired_batch(4)
     own = K.RandomMixUpV2(p=1.0)
