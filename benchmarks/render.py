@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--settings", nargs="+", default=None, help="settings to render (default: all)")
     parser.add_argument("--readme", type=Path, default=None, help="rewrite this file's results section")
-    parser.add_argument("--no-plots", dest="plots", action="store_false", help="tables only")
+    parser.add_argument("--no-plots", action="store_true", help="tables only, without the plots")
     parser.add_argument("--choose-recipe", metavar="SETTING", default=None,
                         help="record SETTING's recommended recipe from its seed-0 results and stop")
     parser.add_argument("--progress", action="store_true",
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         print(progress_line(standard_state(args.results_dir)))
         return 0
     try:
-        print(render(args.results_dir, settings=args.settings, make_plots=args.plots, readme=args.readme))
+        print(render(args.results_dir, settings=args.settings, make_plots=not args.no_plots, readme=args.readme))
     except ValueError as error:
         parser.error(str(error))
     return 0
