@@ -27,7 +27,7 @@ from benchmarks.methods import CORE_METHODS, check_methods
 from benchmarks.protocols import PROTOCOLS
 from benchmarks.results_io import LOCAL_RESULTS_DIR
 from benchmarks.run_config import RunConfig, result_path
-from benchmarks.train import check_config, check_data, check_output
+from benchmarks.train import HelpFormatter, check_config, check_data, check_output
 
 
 def _throughput(results_dir: str) -> None:
@@ -42,7 +42,7 @@ def _throughput(results_dir: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--dataset", default="digits", choices=DATASETS)
     parser.add_argument("--npz", default=None, help="CIFAR-10 .npz path (cifar10 without --root)")
     parser.add_argument("--root", default=None, help="torchvision download dir or ImageFolder dir")
@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="torch threads (0: torch's default). One thread keeps the run fast when another "
                              "process shares the cores; more threads oversubscribe them")
     parser.add_argument("--skip-existing", action="store_true", help="keep runs whose results file exists")
-    parser.add_argument("--no-throughput", dest="throughput", action="store_false")
+    parser.add_argument("--no-throughput", dest="throughput", action="store_false",
+                        help="skip the transform throughput comparison")
     # The quick run's files stay out of the committed results (git-ignored folder).
     parser.add_argument("--results-dir", default=str(LOCAL_RESULTS_DIR / "quick"))
     args = parser.parse_args(argv)

@@ -64,12 +64,21 @@ __all__ = [
 ]
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in the help, except a ``--no-...`` switch's, whose stored ``True`` reads as the switch's."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if isinstance(action, argparse._StoreFalseAction):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m benchmarks.train`` argument parser."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.train",
         description="Train one (setting, method, seed) run on long-tailed data and write its results JSON.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--dataset", default="cifar10", choices=DATASETS,
                         help="cifar10 reads --npz unless --root is given; digits ships with scikit-learn")

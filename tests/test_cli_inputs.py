@@ -7,8 +7,10 @@ line naming the option or the file) before any work: no data loaded, nothing tra
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -296,3 +298,15 @@ def test_protocol_values_are_checked_where_protocols_are_made():
         with_overrides(PROTOCOLS["quick"], {"lr": float("nan")})
     with pytest.raises(ValueError, match="mix_epochs '5:2' selects no epoch"):
         with_overrides(PROTOCOLS["quick"], {"mix_epochs": "5:2"})
+
+
+
+@pytest.mark.parametrize("module", ["benchmarks.train", "benchmarks.__main__", "benchmarks.render"])
+def test_a_no_switch_does_not_read_default_true_in_the_help(module, capsys):
+    # A `--no-x` switch stores False into a default of True: "(default: True)" would read backwards.
+    with pytest.raises(SystemExit):
+        importlib.import_module(module).main(["--help"])
+    entries = re.split(r"\n  (?=-)", capsys.readouterr().out)  # one entry per option
+    switches = [entry for entry in entries if entry.startswith("--no-")]
+    assert switches
+    assert all("(default: True)" not in " ".join(entry.split()) for entry in switches), switches
