@@ -130,15 +130,16 @@ class RandomMMT(MixAugmentationBaseV2):
             out["boxes"] = params.boxes
         return out
 
-    def _check_params(self, params: object) -> None:
-        """Refuse parameters that are not RandomMMT's (whether they fit the batch,
-        :func:`mmt_augment.modes.apply` checks)."""
-        names = (self.mode,) if isinstance(self.mode, str) else self.mode
-        boxes = ["boxes"] if any(MODES[name].box for name in names) else []
-        needed = ["lam", "apply", "mode", "forward_input_shape", *boxes]
-        if not isinstance(params, Mapping) or any(not isinstance(params.get(key), torch.Tensor) for key in needed):
-            got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
-            raise ValueError(f"params must be RandomMMT's parameters for mode {self.mode!r} (tensors {needed}); "
+    def _check_params(self, params: object, needed: Optional[List[str]] = None) -> None:
+        """Refuse parameters that are not RandomMMT's: by default all a replay needs, including the
+        shape they were drawn for (whether they fit the batch, :func:`mmt_augment.modes.apply` checks)."""
+        if needed is None:
+            names = (self.mode,) if isinstance(self.mode, str) else self.mode
+            needed = ["lam", "apply", "mode", "forward_input_shape"] + ["boxes"] * any(MODES[n].box for n in names)
+        lacking = [key for key in needed if not isinstance(params, Mapping) or not isinstance(params.get(key), torch.Tensor)]
+        if lacking:
+            got = f"keys {sorted(params)}" if isinstance(params, Mapping) else type(params).__name__
+            raise ValueError(f"params must be RandomMMT's parameters for mode {self.mode!r}, with tensors {lacking}; "
                              f"got {got} (kornia's own mix parameters do not carry MMT's)")
 
     def forward_parameters(self, batch_shape: Tuple[int, ...]) -> Dict[str, torch.Tensor]:
@@ -173,13 +174,13 @@ class RandomMMT(MixAugmentationBaseV2):
         """The ``(B, 3)`` labels for the last call's draws (or ``params``), e.g. after a pipeline.
 
         Raises:
-            ValueError: when no call has succeeded since the last one began (a failed call, in a
-                pipeline too, leaves no parameters to refer to), ``params`` are not RandomMMT's, or
-                the labels do not fit them.
+            ValueError: when no call has succeeded since the last one began (a call that fails up
+                to RandomMMT's step of a pipeline leaves no parameters to refer to), ``params`` have
+                no tensor ``lam``, or the labels do not fit them.
             TypeError: when ``paired_labels`` is not a tensor.
         """
         if params is not None:
-            self._check_params(params)
+            self._check_params(params, ["lam"])  # all the labels need
         params = params if params is not None else getattr(self, "_params", None)
         if not params:
             raise ValueError("labels_for needs the parameters of a successful call: call RandomMMT (or the "

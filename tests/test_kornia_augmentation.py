@@ -223,8 +223,15 @@ def test_a_replay_without_the_shape_it_was_drawn_for_is_refused(mode):
     aug(images)
     params = {key: value for key, value in aug._params.items() if key != "forward_input_shape"}
     small, _ = paired_batch(4, size=16)
-    with pytest.raises(ValueError, match=r"params must be RandomMMT's parameters.*forward_input_shape"):
+    with pytest.raises(ValueError, match=r"params must be RandomMMT's parameters .*, with tensors \['forward_input_shape'\]"):
         aug(small, params=params)
+
+
+def test_labels_for_needs_only_lam_of_given_parameters():
+    images, labels = paired_batch(4)
+    aug = RandomMMT("cutmix")
+    _, expected = aug(images, labels)
+    assert torch.equal(aug.labels_for(labels, params={"lam": aug._params["lam"]}), expected)
 
 
 def test_labels_for_refuses_kornias_own_mix_parameters():
