@@ -271,11 +271,12 @@ def test_remix_refuses_labels_and_lam_of_different_shapes(head, tail, lam):
         remix_labels(MixedLabels(head, tail, lam), [300, 200, 10])
 
 
+@pytest.mark.parametrize("requires_grad", [False, True])
 @pytest.mark.parametrize("values", [[0.3, 1.5], [-0.1, 0.5], [0.3, float("nan")]])
-def test_mixed_cross_entropy_refuses_tensor_lam_outside_0_1(values):
+def test_mixed_cross_entropy_refuses_tensor_lam_outside_0_1(values, requires_grad):
     labels = torch.zeros(2, dtype=torch.long)
     with pytest.raises(ValueError, match=r"lam must lie in \[0, 1\], got values in"):
-        mixed_cross_entropy(torch.randn(2, 3), labels, labels, torch.tensor(values))
+        mixed_cross_entropy(torch.randn(2, 3), labels, labels, torch.tensor(values, requires_grad=requires_grad))
 
 
 def test_mixed_cross_entropy_refuses_a_bool_lam_and_reads_integer_shares():
