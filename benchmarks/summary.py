@@ -63,17 +63,22 @@ def run_problem(run: Any) -> str | None:
         missing = ["metrics (an object)"]
     if missing:
         return f"missing {', '.join(missing)}"
-    wrong = [f"{field} (an object)" for field in ("timing", "protocol", "dataset", "machine", "method_config")
-             if not isinstance(run[field], dict)]
-    wrong += [f"{field} (a string)" for field in ("setting", "method") if not isinstance(run[field], str)]
+    def got(value: Any) -> str:
+        return json.dumps(value)[:20]
+
+    wrong = [f"{field} (an object, got {got(run[field])})"
+             for field in ("timing", "protocol", "dataset", "machine", "method_config") if not isinstance(run[field], dict)]
+    wrong += [f"{field} (a string, got {got(run[field])})" for field in ("setting", "method")
+              if not isinstance(run[field], str)]
     if not isinstance(run.get("config", {}), dict):
-        wrong.append("config (an object)")
+        wrong.append(f"config (an object, got {got(run['config'])})")
     if isinstance(run["seed"], bool) or not isinstance(run["seed"], int):
-        wrong.append("seed (an integer)")
+        wrong.append(f"seed (an integer, got {got(run['seed'])})")
     for metric in METRICS:
         value = run["metrics"][metric]
         if not (_is_accuracy(value) or (metric != "top1" and value is None)):
-            wrong.append(f"metrics.{metric} (a number in [0, 100]{'' if metric == 'top1' else ' or null'})")
+            wrong.append(f"metrics.{metric} (a number in [0, 100]{'' if metric == 'top1' else ' or null'}, "
+                         f"got {got(value)})")
     return f"wrong type or value of {', '.join(wrong)}" if wrong else None
 
 

@@ -48,6 +48,7 @@ from benchmarks.results_io import LOCAL_RESULTS_DIR, RESULTS_DIR, relative_to_re
 from benchmarks.run_config import RunConfig, checkpoint_path, data_source, result_path, result_problem
 
 __all__ = [
+    "HelpFormatter",
     "RunConfig",
     "build_parser",
     "check_config",

@@ -76,10 +76,11 @@ def test_a_corrupt_result_file_is_named_and_the_other_runs_are_summarized(tmp_pa
 
 
 @pytest.mark.parametrize(("field", "value", "named"), [
-    ("timing", "x", "timing"), ("timing", None, "timing"), ("protocol", "x", "protocol"),
-    ("seed", "zero", "seed"), ("seed", True, "seed"), ("method", 5, "method"),
-    ("metrics.top1", "high", "metrics.top1"), ("metrics.top1", float("nan"), "metrics.top1"),
-    ("metrics.top1", None, "metrics.top1"), ("metrics.many", 101.0, "metrics.many"),
+    ("timing", "x", 'timing (an object, got "x")'), ("timing", None, "timing (an object, got null)"),
+    ("protocol", "x", "protocol"), ("seed", "zero", 'seed (an integer, got "zero")'), ("seed", True, "seed"),
+    ("method", 5, "method (a string, got 5)"), ("metrics.top1", "high", 'metrics.top1 (a number in [0, 100], got "high")'),
+    ("metrics.top1", float("nan"), "got NaN"), ("metrics.top1", None, "metrics.top1"),
+    ("metrics.many", 101.0, "metrics.many (a number in [0, 100] or null, got 101.0)"),
     ("setting", "cifar10-lt-ir10-exp-quick", "setting"),
 ])
 def test_a_result_with_a_field_of_the_wrong_type_is_named_and_left_out(tmp_path, capsys, field, value, named):
