@@ -176,7 +176,7 @@ def _check_shares(name: str, lam: torch.Tensor) -> torch.Tensor:
     """A real tensor of head shares in ``[0, 1]`` (values read on the host only: elsewhere it would sync)."""
     if lam.dtype == torch.bool or lam.is_complex():
         raise TypeError(f"{name} must be a real tensor of head shares, got {lam.dtype}")
-    if lam.numel() and on_host(lam.detach()) and not (0 <= (bounds := torch.aminmax(lam))[0] and bounds[1] <= 1):
+    if lam.numel() and on_host(lam.detach()) and not (0 <= (bounds := torch.aminmax(lam.detach()))[0] and bounds[1] <= 1):
         raise ValueError(f"{name} must lie in [0, 1], got values in [{bounds[0].item()}, {bounds[1].item()}]")
     return lam
 
