@@ -34,14 +34,18 @@ def _config(tmp_path, **changes) -> RunConfig:
                      results_dir=str(tmp_path), **changes)
 
 
-def _stop_after_first_epoch(monkeypatch):
+def _train_one_epoch_then_stop(config, data, monkeypatch):
+    """Leave the checkpoint of epoch 1, as a run killed right after writing it would."""
     save = loop._save_checkpoint
 
     def save_then_stop(path, state):
         save(path, state)
-        raise KeyboardInterrupt  # killed right after the first checkpoint
+        raise KeyboardInterrupt
 
     monkeypatch.setattr(loop, "_save_checkpoint", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, data, progress=False)
+    monkeypatch.undo()
 
 
 def test_a_resume_ignores_settings_that_do_not_change_the_result(tmp_path):
@@ -57,10 +61,7 @@ def test_a_resume_ignores_settings_that_do_not_change_the_result(tmp_path):
 
 def test_a_checkpoint_of_another_run_is_refused_naming_the_field(digits_lt, tmp_path, monkeypatch):
     config = _config(tmp_path)
-    _stop_after_first_epoch(monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, digits_lt, progress=False)
-    monkeypatch.undo()
+    _train_one_epoch_then_stop(config, digits_lt, monkeypatch)
     other = dataclasses.replace(config, seed=3)
     checkpoint_path(config).rename(checkpoint_path(other))  # as if another seed's file sat there
     with pytest.raises(ValueError, match=r"other settings \(seed\)"):
@@ -70,10 +71,7 @@ def test_a_checkpoint_of_another_run_is_refused_naming_the_field(digits_lt, tmp_
 def test_a_resumed_result_records_each_segment_and_projects_the_time_left(digits_lt, tmp_path, monkeypatch,
                                                                           capsys):
     config = _config(tmp_path)
-    _stop_after_first_epoch(monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, digits_lt, progress=False)
-    monkeypatch.undo()
+    _train_one_epoch_then_stop(config, digits_lt, monkeypatch)
     first_log = capsys.readouterr().out
     assert "projected remaining" not in first_log  # 16 steps ran, fewer than the 20 it needs
     result = train(dataclasses.replace(config, threads=1), digits_lt, progress=False)
@@ -171,10 +169,7 @@ def test_a_parked_checkpoint_resumes_in_a_new_checkout_and_leaves_with_the_resul
     from benchmarks import park
 
     config = _config(tmp_path / "machine-a")
-    _stop_after_first_epoch(monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, digits_lt, progress=False)
-    monkeypatch.undo()
+    _train_one_epoch_then_stop(config, digits_lt, monkeypatch)
     assert park.park(config.results_dir) == [f"parked {config.setting}/mmt+drw-seed0 at epoch 1"]
     # A new checkout: only the committed in-progress/ folder travels.
     moved = _config(tmp_path / "machine-b")
@@ -192,10 +187,7 @@ def test_a_parked_checkpoint_resumes_in_a_new_checkout_and_leaves_with_the_resul
 
 def test_a_parked_checkpoint_of_another_run_with_the_same_name_is_left_alone(digits_lt, tmp_path, monkeypatch):
     config = _config(tmp_path)
-    _stop_after_first_epoch(monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, digits_lt, progress=False)
-    monkeypatch.undo()
+    _train_one_epoch_then_stop(config, digits_lt, monkeypatch)
     from benchmarks import park
 
     park.park(tmp_path)
@@ -225,10 +217,7 @@ def test_every_committed_result_keeps_its_name_and_identity_under_todays_code(pa
 
 def test_a_checkpoint_written_for_other_data_of_the_same_name_is_refused(digits_lt, tmp_path, monkeypatch):
     config = _config(tmp_path)
-    _stop_after_first_epoch(monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, digits_lt, progress=False)
-    monkeypatch.undo()
+    _train_one_epoch_then_stop(config, digits_lt, monkeypatch)
     state = torch.load(checkpoint_path(config), weights_only=False)
     assert state["data_digest"] == digits_lt.digest
     torch.save({**state, "data_digest": "0123456789abcdef"}, checkpoint_path(config))  # another file, same name
