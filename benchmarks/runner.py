@@ -36,9 +36,8 @@ from benchmarks.train import (
     check_data,
     check_output,
     config_from_args,
-    data_problem,
-    load_source,
     result_path,
+    source_once,
     unwritable,
 )
 
@@ -185,16 +184,8 @@ def _check_finished_and_started(parser: argparse.ArgumentParser, jobs: list[Job]
     """Before any job starts: a finished run is skipped only if it is this run on the same data (its
     recorded digest, when it has one, against the data loaded once); every checkpoint a job would
     resume from is readable and its own."""
-    digests: list[str] = []
-
-    def digest(config) -> str:  # every job reads the same data: loaded once, when a result records a digest
-        if not digests:
-            try:
-                digests.append(load_source(config).digest)
-            except (OSError, RuntimeError, ValueError) as error:
-                parser.error(data_problem(config, error))
-        return digests[0]
-
+    # Every job reads the same data: loaded once, and only when a result records a digest.
+    source = source_once(parser, jobs[0].config) if jobs else None
     for job in jobs:
         if not job.result.is_file():
             if job.checkpoint:
@@ -204,7 +195,7 @@ def _check_finished_and_started(parser: argparse.ArgumentParser, jobs: list[Job]
                     parser.error(str(error))
             continue
         try:
-            problem = result_problem(job.result, job.config, lambda config=job.config: digest(config))
+            problem = result_problem(job.result, job.config, lambda: source().digest)
         except ValueError as error:
             parser.error(f"{error}; move it or pass --results-dir to write elsewhere")
         if problem is not None:

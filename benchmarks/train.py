@@ -31,10 +31,12 @@ Example (two CPU cores, about 10 minutes with one thread)::
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -60,6 +62,7 @@ __all__ = [
     "load_source",
     "main",
     "result_path",
+    "source_once",
     "train",
     "unwritable",
 ]
@@ -239,6 +242,20 @@ def data_problem(config: RunConfig, error: Exception) -> str:
     return f"{option}: could not load {data_source(config)}: {reason}"
 
 
+def source_once(parser: argparse.ArgumentParser, config: RunConfig) -> Callable[[], ImageDataset]:
+    """A function that loads the run's data (:func:`load_source`) on its first call only, or ends
+    the program with ``parser``'s one-line error (:func:`data_problem`) when it cannot."""
+
+    @functools.cache
+    def source() -> ImageDataset:
+        try:
+            return load_source(config)
+        except (OSError, RuntimeError, ValueError) as error:  # failed downloads, unreadable files
+            parser.error(data_problem(config, error))
+
+    return source
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -254,16 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: --method {config.method} mixes in no epoch of {config.protocol.epochs}: its own window "
               f"{method.mix_epochs!r} selects none, so this run trains unmixed", file=sys.stderr)
     path = result_path(config)
-    loaded: list[ImageDataset] = []
-
-    def source() -> ImageDataset:  # loaded once: for a result's digest and for training
-        if not loaded:
-            try:
-                loaded.append(load_source(config))
-            except (OSError, RuntimeError, ValueError) as error:  # failed downloads, unreadable files
-                parser.error(data_problem(config, error))
-        return loaded[0]
-
+    source = source_once(parser, config)  # for a result's digest and for training
     if path.is_file() and not args.force:
         try:
             problem = result_problem(path, config, lambda: source().digest)
