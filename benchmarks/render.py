@@ -7,7 +7,9 @@ by hand. The jobs live in :mod:`benchmarks.report` (tables, plots, README); this
 them in order and is the command line.
 
 * ``results.md`` (also the site's results page, ``docs/results.md``): the summary across
-  settings (top-1 by method, protocol and ratio), each recommended recipe and its target, the
+  settings (once the standard protocol's seed-0 set is in, its headline table and the command
+  that reproduces it, :mod:`benchmarks.report.headline`; top-1 by method, protocol and ratio),
+  each recommended recipe and its target, the
   state of the standard protocol's runs and the plots across settings, then one section per
   setting (a link to its run files, the recipe and target, mean ± sd over seeds, gains within
   each variant, plots), the published reference points, the costs and the transform throughput.
@@ -15,9 +17,9 @@ them in order and is the command line.
 * ``plots/<setting>-per-class.png``, ``plots/<setting>-sampler.png``,
   ``plots/<family>-top1-vs-ratio.png`` and ``plots/<setting>-quick-vs-paper.png``.
 * ``--readme README.md`` replaces the text between ``<!-- results:start -->`` and
-  ``<!-- results:end -->`` with the summary (table, recipes and targets, standard-protocol
-  state) and a link to ``results.md``; a README that keeps ``throughput`` markers gets the
-  throughput tables there too.
+  ``<!-- results:end -->`` with the summary (headline, table, recipes and targets,
+  standard-protocol state) and a link to ``results.md``; a README that keeps ``throughput``
+  markers gets the throughput tables there too.
 * ``--choose-recipe SETTING`` records the setting's recipe from seed 0
   (:func:`benchmarks.report.recipe.choose_recipe`); ``--progress`` prints the state of the
   standard protocol's runs (:func:`benchmarks.report.progress.standard_state`).
@@ -47,6 +49,7 @@ from benchmarks.report.cost_tables import (
     format_training_step,
     throughput_report,
 )
+from benchmarks.report.headline import standard_headline
 from benchmarks.report.names import parse_setting, split_name
 from benchmarks.report.plots import plot_per_class, plot_quick_vs_standard, plot_sampler, plot_top1_vs_ratio
 from benchmarks.report.progress import STANDARD_SETTING, progress_line, standard_state
@@ -54,7 +57,14 @@ from benchmarks.report.published import published_section, read_published
 from benchmarks.report.readme import README_END, README_START, has_readme_section, replace_readme_section, write_text
 from benchmarks.report.recipe import choose_recipe, read_recommendations
 from benchmarks.report.stats import difference, mean_std
-from benchmarks.report.tables import markdown_report, markdown_table, recipe_line, summary_tables, target_lines
+from benchmarks.report.tables import (
+    markdown_report,
+    markdown_table,
+    recipe_line,
+    summary_tables,
+    target_floor,
+    target_lines,
+)
 from benchmarks.results_io import RESULTS_DIR
 from benchmarks.sampler_distribution import FILE_NAME as SAMPLER_FILE
 from benchmarks.sampler_distribution import find_distribution
@@ -152,9 +162,8 @@ def _make_plots(results_dir: Path, summary: dict, runs: list[dict[str, Any]], se
     return plots, summary_plots
 
 
-def _progress(results_dir: Path) -> str:
+def _progress(state: dict[str, Any]) -> str:
     """The standard protocol's state: in full once any of its planned runs finished or is parked here."""
-    state = standard_state(results_dir)
     if state["finished"] or state["in_progress"]:
         return progress_line(state)
     return (f"Standard protocol (`{state['setting']}`): none of its {len(state['planned'])} planned runs is in "
@@ -172,17 +181,20 @@ def _recipes(summary: dict, settings: list[str], recommendations: dict[str, dict
         recipe = recommendations.get(setting)
         if recipe is not None and any(split_name(name)[0] == recipe["recommended"] for name in summary[setting]):
             lines.append(" ".join([f"`{setting}`: {recipe_line(recipe)}",
-                                   *target_lines(summary[setting], recipe["recommended"])]))
+                                   *target_lines(summary[setting], recipe["recommended"],
+                                                target_floor(setting))]))
     return lines
 
 
 def _summary_block(summary: dict, runs: list[dict[str, Any]], settings: list[str],
-                   recommendations: dict[str, dict[str, Any]], progress: str, source: str) -> str:
-    """The summary table(s), their source (``source``, the link to ``summary.json``), each
-    recommended recipe and its target, and the standard protocol's state."""
-    parts = [summary_tables({setting: summary[setting] for setting in settings}, runs),
+                   recommendations: dict[str, dict[str, Any]], state: dict[str, Any], source: str) -> str:
+    """The standard protocol's headline once its seed-0 set is in, the summary table(s), their
+    source (``source``, the link to ``summary.json``), each recommended recipe and its target,
+    and the standard protocol's state."""
+    parts = [standard_headline(summary, runs, state, recommendations) if state["setting"] in settings else None,
+             summary_tables({setting: summary[setting] for setting in settings}, runs),
              f'From <a href="{source}">{source}</a>: the mean and spread over each setting\'s run files.',
-             *_recipes(summary, settings, recommendations), progress]
+             *_recipes(summary, settings, recommendations), _progress(state)]
     return "\n\n".join(part for part in parts if part) + "\n"
 
 
@@ -205,11 +217,11 @@ def render(results_dir: Path = RESULTS_DIR, *, settings: list[str] | None = None
         raise ValueError(f"settings {unknown} are not in summary.json (have: {sorted(summary)})")
     recommendations = read_recommendations(results_dir)
     plots, summary_plots = _make_plots(results_dir, summary, runs, settings, recommendations) if make_plots else ({}, [])
-    progress = _progress(results_dir)
+    state = standard_state(results_dir)
     published = read_published(results_dir)
     costs = cost_report(results_dir, heading="##")
     throughput = throughput_report(results_dir)
-    summary_text = _summary_block(summary, runs, settings, recommendations, progress, "summary.json")
+    summary_text = _summary_block(summary, runs, settings, recommendations, state, "summary.json")
 
     report = ("## Summary across settings\n\n" + summary_text + "\n" + SUMMARY_END + "\n\n"
               + (_links(summary_plots, results_dir) + "\n\n" if summary_plots else "")
@@ -224,7 +236,7 @@ def render(results_dir: Path = RESULTS_DIR, *, settings: list[str] | None = None
         link_base = readme.resolve().parent
         results_md = Path(os.path.relpath(results_dir / "results.md", link_base)).as_posix()
         summary_json = Path(os.path.relpath(results_dir / "summary.json", link_base)).as_posix()
-        summary_text = _summary_block(summary, runs, settings, recommendations, progress, summary_json)
+        summary_text = _summary_block(summary, runs, settings, recommendations, state, summary_json)
         replace_readme_section(readme, summary_text + f"\nEvery setting's table (spread, shot groups, the "
                                f"`mmt-<options>` ablations, links to the run files), the plots, the costs, the "
                                f"transform throughput and the published reference points: [{results_md}]({results_md}).\n")

@@ -13,6 +13,8 @@ Example::
 
     python -m benchmarks.runner --methods ce cmo mmt --seeds 0 1 2 --jobs 2 --threads 1 \\
         --dataset cifar10 --ir 100 --protocol quick
+    # seed 0 of ce and mmt, seeds 0-2 of la
+    python -m benchmarks.runner --methods ce la:0,1,2 mmt --seeds 0 --dataset cifar10 --ir 100
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from benchmarks.train import (
     unwritable,
 )
 
-__all__ = ["Job", "main", "plan_jobs", "run_jobs"]
+__all__ = ["Job", "main", "method_seeds", "plan_jobs", "run_jobs"]
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,11 +98,34 @@ class Job:
 _PROJECTION = re.compile(r"projected remaining: (?P<left>[0-9.]+) h .*full run (?P<full>[0-9.]+) h")
 
 
+def method_seeds(entry: str, seeds: list[int]) -> tuple[str, list[int]]:
+    """``"la:0,1,2"`` -> ``("la", [0, 1, 2])``; a name without ``:`` runs ``seeds``.
+
+    Raises:
+        ValueError: for seeds that are not comma-separated non-negative integers.
+    """
+    method, colon, listed = entry.partition(":")
+    if not colon:
+        return entry, list(seeds)
+    parts = listed.split(",")
+    if not method or not all(part.isascii() and part.isdigit() for part in parts):
+        raise ValueError(f"--methods: expected METHOD or METHOD:SEEDS with SEEDS non-negative integers joined "
+                         f"by commas (e.g. la:0,1,2), got {entry!r}")
+    return method, [int(part) for part in parts]
+
+
 def plan_jobs(methods: list[str], seeds: list[int], train_args: list[str], log_dir: Path) -> list[Job]:
     """Jobs for every (method, seed), seeds outermost so each seed's comparison finishes together;
-    a method or seed named twice is run once."""
-    methods, seeds = list(dict.fromkeys(methods)), list(dict.fromkeys(seeds))
-    return [Job(method, seed, train_args, log_dir) for seed in seeds for method in methods]
+    a method or seed named twice is run once. A method named ``METHOD:SEEDS`` (``la:0,1,2``)
+    runs those seeds instead of ``seeds``."""
+    wanted: dict[str, list[int]] = {}
+    for entry in methods:
+        method, own = method_seeds(entry, seeds)
+        wanted.setdefault(method, [])
+        wanted[method] += [seed for seed in own if seed not in wanted[method]]
+    order = list(dict.fromkeys([*seeds, *(seed for own in wanted.values() for seed in own)]))
+    return [Job(method, seed, train_args, log_dir) for seed in order for method, own in wanted.items()
+            if seed in own]
 
 
 def queue_hours(running: list[Job], pending: list[Job], parallel: int) -> float | None:
@@ -209,8 +234,10 @@ def main(argv: list[str] | None = None) -> int:
                     "Unknown arguments are passed to every `python -m benchmarks.train` job.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--methods", nargs="+", required=True, help="method names (see benchmarks.methods)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", required=True,
+                        help="method names (see benchmarks.methods); METHOD:SEEDS (la:0,1,2) runs those seeds "
+                             "of that method instead of --seeds")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="the seeds of every method")
     parser.add_argument("--jobs", type=int, default=2, help="jobs running at the same time")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
     parser.add_argument("--log-dir", type=Path, default=LOCAL_RESULTS_DIR / "logs",
@@ -220,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
     try:
-        check_methods(args.methods)  # an unknown name fails here, before any job starts
+        # An unknown name or malformed seed list fails here, before any job starts.
+        check_methods([method_seeds(entry, args.seeds)[0] for entry in args.methods])
     except ValueError as error:
         parser.error(str(error))
     if not any(arg == "--threads" or arg.startswith("--threads=") for arg in train_args):

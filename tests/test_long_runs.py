@@ -99,6 +99,22 @@ def test_the_runner_runs_a_repeated_method_or_seed_once(tmp_path):
     assert [job.name for job in jobs] == ["ce seed 0", "mmt seed 0", "ce seed 1", "mmt seed 1"]
 
 
+def test_a_method_can_name_its_own_seeds_and_each_seed_still_runs_together(tmp_path):
+    args = ["--dataset", "digits", "--ir", "10", "--epochs", "1", "--results-dir", str(tmp_path)]
+    jobs = runner.plan_jobs(["ce", "la:0,1,2", "mmt+la:2,1", "la:1"], [0], args, tmp_path)
+    assert [job.name for job in jobs] == ["ce seed 0", "la seed 0", "la seed 1", "mmt+la seed 1", "la seed 2",
+                                          "mmt+la seed 2"]
+
+
+@pytest.mark.parametrize("entry", ["la:", "la:1,,2", "la:x", ":1", "la:-1", "la:1.5", "la:\u00b2"])
+def test_the_runner_refuses_a_malformed_seed_list_before_any_job(tmp_path, capsys, entry):
+    with pytest.raises(SystemExit) as stop:
+        runner.main(["--methods", "ce", entry, "--dataset", "digits", "--results-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "--methods: expected METHOD or METHOD:SEEDS" in err and repr(entry) in err
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize("jobs", ["0", "-1"])
 def test_the_runner_refuses_fewer_than_one_job(tmp_path, capsys, jobs):
     with pytest.raises(SystemExit) as stop:

@@ -15,7 +15,7 @@ import torch
 
 from benchmarks import render
 from benchmarks.methods import parse_method
-from benchmarks.report import names, plots, progress, published, recipe, tables
+from benchmarks.report import headline, names, plots, progress, published, recipe, tables
 from benchmarks.results_io import RESULTS_DIR
 from benchmarks.sampler_distribution import find_distribution, measure
 from benchmarks.summary import load_runs, update_summary
@@ -134,8 +134,31 @@ def test_a_variant_is_compared_with_its_own_variants_baselines():
     assert "within [bf16, cuda]" in bf16
     assert "mmt − ce: +26.00" in bf16 and "mmt − la: -4.00" in bf16 and "mmt+la − la: +5.00" in bf16
     targets = [line for line in table.splitlines() if line.startswith("Target")]
-    assert "`mmt+la`" in targets[0] and "(`la`): not met (+1.00)" in targets[0]
-    assert "`mmt+la [bf16, cuda]`" in targets[1] and "(`la [bf16, cuda]`): met (+5.00)" in targets[1]
+    assert "`mmt+la`" in targets[0] and "(`la`): not met (+1.00 ± 0.00)." in targets[0]
+    assert "`mmt+la [bf16, cuda]`" in targets[1] and "(`la [bf16, cuda]`): met (+5.00 ± 0.00)." in targets[1]
+
+
+def test_the_target_is_against_la_beyond_the_error_and_names_a_stronger_alternative_with_three_seeds():
+    methods = _entries({"la": [64.0, 65.0, 66.0], "drw": [66.0, 67.0, 68.0], "rs": [90.0],
+                        "mmt+la": [67.0, 68.0, 69.0]})
+    line = tables.target_lines(methods, "mmt+la")[0]
+    # +3.00 ± 0.82 clears 2 beyond its error; rs (one seed) is not named, drw (three) is.
+    assert line == ("Target: the recommended recipe `mmt+la` at least 2 points above logit adjustment (`la`): met "
+                    "(+3.00 ± 0.82). Against `drw`, the best method without MMT with 3 or more seeds: +1.00 ± 0.82.")
+    methods["mmt+la"] = {**methods["mmt+la"], "top1": [66.0, 67.0, 68.0]}
+    assert "(`la`): not settled by this spread (+2.00 ± 0.82)." in tables.target_lines(methods, "mmt+la")[0]
+    without_la = _entries({"drw": [60.0], "rs": [61.0], "mmt+drw": [62.0]})
+    assert "above the best method without MMT (`rs`): not met (+1.00, no spread)." in \
+        tables.target_lines(without_la, "mmt+drw")[0]
+
+
+@pytest.mark.parametrize(("recipe", "verdict"), [([81.0, 82.0, 83.0], "met (+4.00 ± 0.82; top-1 82.00)"),
+                                                 ([79.0, 79.5, 80.0], "not met (+4.00 ± 0.41; top-1 79.50)")])
+def test_the_standard_protocols_target_also_asks_80_top1_of_the_recipe(recipe, verdict):
+    methods = _entries({"la": [75.0, 75.5, 76.0] if recipe[0] < 80 else [77.0, 78.0, 79.0], "mmt+la": recipe})
+    assert tables.target_floor(PAPER) == 80.0 and tables.target_floor(QUICK_100) is None
+    line = tables.target_lines(methods, "mmt+la", tables.target_floor(PAPER))[0]
+    assert f"above logit adjustment (`la`) and at least 80 top-1: {verdict}." in line
 
 
 def test_a_variant_without_its_own_baseline_is_not_compared_with_the_default_one():
@@ -255,7 +278,7 @@ def test_the_recipe_and_its_target_come_before_the_table(tmp_path):
         {QUICK_100: {"recommended": "mmt+la", "chosen_from": "seed 0 only", "rule": "the rule"}}))
     report = render.render(tmp_path, make_plots=False)
     summary, section = report.split(render.SUMMARY_END)[0], report.split(f"## {QUICK_100}")[1]
-    assert f"`{QUICK_100}`: Recommended recipe: `mmt+la`" in summary and "(`la`): not met (+0.50)" in summary
+    assert f"`{QUICK_100}`: Recommended recipe: `mmt+la`" in summary and "(`la`): not met (+0.50 ± 0.35)" in summary
     table = section.index("| method |")
     assert section.index("Recommended recipe: `mmt+la`") < table and section.index("Target: the recommended") < table
 
@@ -378,6 +401,49 @@ def test_the_results_show_the_standard_protocol_state_once_a_run_is_there(tmp_pa
     assert "planned runs finished" not in report and "none of its 10 planned runs is in these result files" in report
     _park(tmp_path, "ce-seed0", 3)
     assert "0 of 10 planned runs finished" in render.render(tmp_path, make_plots=False)
+
+
+def test_the_results_lead_with_the_standard_protocol_only_once_its_seed0_set_is_in(tmp_path):
+    write_runs(tmp_path, QUICK_100, {"ce": [50.0]})
+    seed0 = {"ce": [70.0], "la": [77.0, 78.0, 79.0], "mmt+la": [80.0, 81.0, 82.0], "mmt": [75.0], "drw": [76.0]}
+    write_runs(tmp_path, PAPER, seed0)
+    write_run(tmp_path, make_run(PAPER, "mmt", 0, 90.0, **BF16_CUDA))  # another variant: not in the headline
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{render.README_START}\nold\n{render.README_END}\n")
+    render.render(tmp_path, make_plots=False, readme=readme)
+    assert "**Standard protocol**" not in readme.read_text()  # mmt+drw seed 0 is not in yet
+    write_runs(tmp_path, PAPER, {"mmt+drw": [79.0]})
+    (tmp_path / "recommendation.json").write_text(json.dumps({PAPER: {
+        "recommended": "mmt+la", "chosen_from": "seed 0 only", "rule": "highest seed-0 top-1"}}))
+    report = render.render(tmp_path, make_plots=False, readme=readme)
+    generated = readme.read_text().split(render.README_START)[1]
+    first = [line for line in generated.splitlines() if line and not line.startswith("<!--")][0]
+    assert first.startswith(f"**Standard protocol** (`{PAPER}`), the default variant (CPU, float32)")
+    assert "resnet32, 200 epochs" in first
+    headline = generated.split("Top-1 (%) on cifar10-lt")[0]
+    assert "| method | seeds | top-1 | many | medium |" in headline and "| la | 3 | 78.00 ± 1.00 |" in headline
+    assert "| mmt+la | 3 | 81.00 ± 1.00 |" in headline and "90.00" not in headline
+    assert "Target: the recommended recipe `mmt+la` at least 2 points above logit adjustment (`la`) and at " \
+           "least 80 top-1: met (+3.00 ± 0.82; top-1 81.00)." in headline
+    assert ("python -m benchmarks.runner --methods ce mmt drw la:0,1,2 mmt+drw mmt+la:0,1,2 --seeds 0 --jobs 2 "
+            "--threads 1 --dataset cifar10 --ir 100 --protocol paper --device cpu --results-dir benchmarks/results"
+            in headline)
+    assert report.startswith("## Summary across settings\n\n**Standard protocol**")
+
+
+def test_the_reproducing_command_names_each_methods_own_seeds_and_the_runner_plans_them(tmp_path):
+    from benchmarks import runner
+
+    runs = [make_run(PAPER, "ce", 0, 70.0), make_run(PAPER, "la", 1, 77.0), make_run(PAPER, "la", 2, 77.0),
+            make_run(PAPER, "mmt", 0, 80.0, **BF16_CUDA), make_run(QUICK_100, "rs", 0, 60.0)]
+    command = headline.reproduce_command(PAPER, runs)
+    assert command.startswith("python -m benchmarks.runner --methods ce la:1,2 --seeds 0 ")
+    train_args = command.split(" --threads 1 ")[1].split()
+    jobs = runner.plan_jobs(["ce", "la:1,2"], [0], [*train_args[:-2], "--results-dir", str(tmp_path)], tmp_path)
+    assert [(job.method, job.seed) for job in jobs] == [("ce", 0), ("la", 1), ("la", 2)]
+    assert all(job.config.setting == PAPER for job in jobs)
+    with pytest.raises(ValueError, match="setting: expected a key like"):
+        headline.reproduce_command("not-a-setting", runs)
 
 
 # -- the sampler distribution comes from a file -----------------------------------------------------

@@ -8,6 +8,7 @@ One module per job; :mod:`benchmarks.render` calls them in order and is the comm
 * :mod:`~benchmarks.report.progress`: how many of the standard protocol's planned runs finished.
 * :mod:`~benchmarks.report.words`: a method config in words.
 * :mod:`~benchmarks.report.tables`: the accuracy tables (summary across settings, one per setting).
+* :mod:`~benchmarks.report.headline`: the standard protocol's table and command, once its seed 0 is in.
 * :mod:`~benchmarks.report.published`: the published reference points (``published.json``).
 * :mod:`~benchmarks.report.cost_tables`: the cost and throughput tables.
 * :mod:`~benchmarks.report.plots`: per-class, sampler, top-1 against ratio, quick against standard.
