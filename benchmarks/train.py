@@ -202,15 +202,20 @@ def check_data(config: RunConfig) -> str | None:
 
 
 def unwritable(folder: Path) -> str | None:
-    """Why nothing can be written in ``folder`` (created if missing), or ``None``: probed by
-    creating it and a temporary file there, which is removed."""
+    """Why nothing can be written in ``folder``, or ``None``: probed by a temporary file, removed
+    at once, in ``folder`` or, where it is missing, in its nearest existing parent (the writers
+    create the missing folders), so a run that stops before its first write leaves nothing."""
+    existing = Path(folder)
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"Not a directory ({existing})"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, probe = tempfile.mkstemp(dir=folder, prefix=".write-probe-")
+        handle, probe = tempfile.mkstemp(dir=existing, prefix=".write-probe-")
         os.close(handle)
         os.unlink(probe)
     except OSError as error:
-        return f"{error.strerror or type(error).__name__} ({error.filename or folder})"
+        return f"{error.strerror or type(error).__name__} ({error.filename or existing})"
     return None
 
 

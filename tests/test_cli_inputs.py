@@ -199,8 +199,21 @@ def test_the_runner_refuses_an_unwritable_results_dir_at_start(tmp_path, capsys,
 
 
 def test_the_probe_leaves_nothing_behind(tmp_path):
-    assert train.check_output(_config([*DIGITS, "--results-dir", str(tmp_path)])) is None
-    assert not [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert train.check_output(_config([*DIGITS, "--results-dir", str(tmp_path / "out")])) is None
+    assert not list(tmp_path.rglob("*"))  # neither a file nor a folder
+
+
+def test_a_run_stopped_by_unreadable_data_leaves_no_folder(tmp_path, capsys):
+    npz = tmp_path / "noise.npz"
+    npz.write_bytes(os.urandom(300))
+    _one_line_error(train.main, ["--npz", str(npz), "--results-dir", str(tmp_path / "out")], capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_results_dir_below_a_broken_link_is_refused_at_start(tmp_path, capsys, no_work):
+    (tmp_path / "link").symlink_to(tmp_path / "missing")
+    error = _one_line_error(train.main, [*DIGITS, "--results-dir", str(tmp_path / "link" / "results")], capsys)
+    assert "--results-dir" in error and "link" in error
 
 
 # -- checkpoints and result files ----------------------------------------------------------------
