@@ -191,10 +191,13 @@ def _summary_block(summary: dict, runs: list[dict[str, Any]], settings: list[str
     """The standard protocol's headline once its seed-0 set is in, the summary table(s), their
     source (``source``, the link to ``summary.json``), each recommended recipe and its target,
     and the standard protocol's state."""
-    parts = [standard_headline(summary, runs, state, recommendations) if state["setting"] in settings else None,
-             summary_tables({setting: summary[setting] for setting in settings}, runs),
+    headline = standard_headline(runs, state["setting"], recommendations) if state["setting"] in settings else None
+    # The headline carries its setting's recipe and target: the lines below leave that setting out.
+    recipes = _recipes(summary, [setting for setting in settings if not (headline and setting == state["setting"])],
+                       recommendations)
+    parts = [headline, summary_tables({setting: summary[setting] for setting in settings}, runs),
              f'From <a href="{source}">{source}</a>: the mean and spread over each setting\'s run files.',
-             *_recipes(summary, settings, recommendations), _progress(state)]
+             *recipes, _progress(state)]
     return "\n\n".join(part for part in parts if part) + "\n"
 
 

@@ -123,7 +123,7 @@ def plan_jobs(methods: list[str], seeds: list[int], train_args: list[str], log_d
         method, own = method_seeds(entry, seeds)
         wanted.setdefault(method, [])
         wanted[method] += [seed for seed in own if seed not in wanted[method]]
-    order = list(dict.fromkeys([*seeds, *(seed for own in wanted.values() for seed in own)]))
+    order = list(dict.fromkeys([*seeds, *sorted(seed for own in wanted.values() for seed in own)]))
     return [Job(method, seed, train_args, log_dir) for seed in order for method, own in wanted.items()
             if seed in own]
 

@@ -104,6 +104,8 @@ def test_a_method_can_name_its_own_seeds_and_each_seed_still_runs_together(tmp_p
     jobs = runner.plan_jobs(["ce", "la:0,1,2", "mmt+la:2,1", "la:1"], [0], args, tmp_path)
     assert [job.name for job in jobs] == ["ce seed 0", "la seed 0", "la seed 1", "mmt+la seed 1", "la seed 2",
                                           "mmt+la seed 2"]
+    jobs = runner.plan_jobs(["ce", "mmt+la:2,1"], [0], args, tmp_path)
+    assert [job.name for job in jobs] == ["ce seed 0", "mmt+la seed 1", "mmt+la seed 2"]  # seeds beyond --seeds sorted
 
 
 @pytest.mark.parametrize("entry", ["la:", "la:1,,2", "la:x", ":1", "la:-1", "la:1.5", "la:\u00b2"])

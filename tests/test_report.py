@@ -134,8 +134,8 @@ def test_a_variant_is_compared_with_its_own_variants_baselines():
     assert "within [bf16, cuda]" in bf16
     assert "mmt − ce: +26.00" in bf16 and "mmt − la: -4.00" in bf16 and "mmt+la − la: +5.00" in bf16
     targets = [line for line in table.splitlines() if line.startswith("Target")]
-    assert "`mmt+la`" in targets[0] and "(`la`): not met (+1.00 ± 0.00)." in targets[0]
-    assert "`mmt+la [bf16, cuda]`" in targets[1] and "(`la [bf16, cuda]`): met (+5.00 ± 0.00)." in targets[1]
+    assert "`mmt+la`" in targets[0] and "(`la`): not settled by 2 vs 2 seeds (it asks 3 each) (+1.00" in targets[0]
+    assert "`mmt+la [bf16, cuda]`" in targets[1] and "(`la [bf16, cuda]`): not settled by 2 vs 2" in targets[1]
 
 
 def test_the_target_is_against_la_beyond_the_error_and_names_a_stronger_alternative_with_three_seeds():
@@ -148,8 +148,16 @@ def test_the_target_is_against_la_beyond_the_error_and_names_a_stronger_alternat
     methods["mmt+la"] = {**methods["mmt+la"], "top1": [66.0, 67.0, 68.0]}
     assert "(`la`): not settled by this spread (+2.00 ± 0.82)." in tables.target_lines(methods, "mmt+la")[0]
     without_la = _entries({"drw": [60.0], "rs": [61.0], "mmt+drw": [62.0]})
-    assert "above the best method without MMT (`rs`): not met (+1.00, no spread)." in \
-        tables.target_lines(without_la, "mmt+drw")[0]
+    assert "above the best method without MMT (`rs`): not settled by 1 vs 1 seeds (it asks 3 each) " \
+        "(+1.00, no spread)." in tables.target_lines(without_la, "mmt+drw")[0]
+
+
+@pytest.mark.parametrize(("recipe", "verdict"), [(80.5, "not settled by 1 vs 1 seeds (it asks 3 each)"),
+                                                 (79.0, "not met")])
+def test_one_seed_a_side_never_meets_the_target_but_misses_the_floor(recipe, verdict):
+    methods = _entries({"la": [75.0], "mmt+la": [recipe]})
+    line = tables.target_lines(methods, "mmt+la", tables.target_floor(PAPER))[0]
+    assert f"and at least 80 top-1: {verdict} (" in line
 
 
 @pytest.mark.parametrize(("recipe", "verdict"), [([81.0, 82.0, 83.0], "met (+4.00 ± 0.82; top-1 82.00)"),
@@ -278,7 +286,7 @@ def test_the_recipe_and_its_target_come_before_the_table(tmp_path):
         {QUICK_100: {"recommended": "mmt+la", "chosen_from": "seed 0 only", "rule": "the rule"}}))
     report = render.render(tmp_path, make_plots=False)
     summary, section = report.split(render.SUMMARY_END)[0], report.split(f"## {QUICK_100}")[1]
-    assert f"`{QUICK_100}`: Recommended recipe: `mmt+la`" in summary and "(`la`): not met (+0.50 ± 0.35)" in summary
+    assert f"`{QUICK_100}`: Recommended recipe: `mmt+la`" in summary and "(`la`): not settled by 2 vs 2 seeds" in summary
     table = section.index("| method |")
     assert section.index("Recommended recipe: `mmt+la`") < table and section.index("Target: the recommended") < table
 
@@ -429,6 +437,7 @@ def test_the_results_lead_with_the_standard_protocol_only_once_its_seed0_set_is_
             "--threads 1 --dataset cifar10 --ir 100 --protocol paper --device cpu --results-dir benchmarks/results"
             in headline)
     assert report.startswith("## Summary across settings\n\n**Standard protocol**")
+    assert generated.count("Target") == 1  # the headline's, not again beside the summary table
 
 
 def test_the_reproducing_command_names_each_methods_own_seeds_and_the_runner_plans_them(tmp_path):
@@ -444,6 +453,12 @@ def test_the_reproducing_command_names_each_methods_own_seeds_and_the_runner_pla
     assert all(job.config.setting == PAPER for job in jobs)
     with pytest.raises(ValueError, match="setting: expected a key like"):
         headline.reproduce_command("not-a-setting", runs)
+    with pytest.raises(ValueError, match="a protocol without overrides"):
+        headline.reproduce_command(PAPER + "+epochs=1", runs)
+    torchvision = {**make_run(PAPER, "rs", 0, 60.0), "dataset": {"source": "torchvision"}}
+    with pytest.raises(ValueError, match="runs: none of the default variant"):
+        headline.reproduce_command(PAPER, [torchvision])
+    assert " rs" not in headline.reproduce_command(PAPER, [*runs, torchvision])  # another data source
 
 
 # -- the sampler distribution comes from a file -----------------------------------------------------

@@ -2,47 +2,56 @@
 
 The standard protocol (:data:`~benchmarks.report.progress.STANDARD_SETTING`) decides MMT's
 claim, so once seed 0 of every method in :data:`~benchmarks.report.progress.SEED0_METHODS` is
-in, the results open with its default variant's table (top-1, many- and medium-shot accuracy,
-seeds, the recipe's target and the differences) and the one runner command that reproduces
-every row of it: the seeds each method has, ``METHOD:SEEDS`` where they are not just seed 0.
+in, the results open with a table of its default runs (CPU, float32, the default CIFAR-10 file:
+top-1, many- and medium-shot accuracy, seeds, the recipe's target and the differences) and the
+one runner command that reproduces every row of it: the seeds each method has, ``METHOD:SEEDS``
+where they are not just seed 0.
 
 Example::
 
-    >>> standard_headline(summary, runs, state, recommendations)   # doctest: +SKIP
-    'Standard protocol, the default variant (CPU, float32): ...'
+    >>> standard_headline(runs, state["setting"], recommendations)   # doctest: +SKIP
+    '**Standard protocol** (`cifar10-lt-ir100-exp-paper`), the default variant (CPU, float32), ...'
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.report.names import method_order, parse_setting, split_name
+from benchmarks.data import DEFAULT_NPZ
+from benchmarks.report.names import method_order, parse_setting
 from benchmarks.report.progress import SEED0_METHODS
 from benchmarks.report.tables import describe_setting, machine_line, markdown_table, target_floor
-from benchmarks.summary import entry_name
+from benchmarks.summary import entry_name, summarize
 
-__all__ = ["reproduce_command", "seed0_set_in", "standard_headline"]
+__all__ = ["DEFAULT_SOURCE", "default_runs", "reproduce_command", "standard_headline"]
+
+#: The data source of the runs the headline shows: the CIFAR-10 file the runner loads by default.
+DEFAULT_SOURCE = f"npz:{DEFAULT_NPZ.name}"
 
 
-def seed0_set_in(state: dict[str, Any]) -> bool:
-    """Whether seed 0 of every :data:`SEED0_METHODS` method is finished in ``state``
-    (:func:`benchmarks.report.progress.standard_state`)."""
-    return all(f"{method}-seed0" in state["finished"] for method in SEED0_METHODS)
+def default_runs(runs: list[dict[str, Any]], setting: str) -> list[dict[str, Any]]:
+    """``setting``'s runs of the default variant (:func:`benchmarks.summary.variant`) on :data:`DEFAULT_SOURCE`:
+    the runs one runner command without data or variant options makes."""
+    return [run for run in runs if run["setting"] == setting and entry_name(run) == run["method"]
+            and run["dataset"].get("source") == DEFAULT_SOURCE]
 
 
 def reproduce_command(setting: str, runs: list[dict[str, Any]]) -> str:
-    """The runner command that trains every default-variant run of ``setting`` in ``runs`` (and no other).
+    """The runner command that trains every run of :func:`default_runs` (and no other).
 
     Raises:
-        ValueError: for a setting key that :func:`~benchmarks.report.names.parse_setting` cannot read.
+        ValueError: for a setting key that is not ``<dataset>-lt-ir<ratio>-<profile>-<protocol>``
+            with a protocol's plain name (no overrides), or one without such runs.
     """
     parts = parse_setting(setting)
-    if parts is None:
-        raise ValueError(f"setting: expected a key like 'cifar10-lt-ir100-exp-paper', got {setting!r}")
+    if parts is None or "+" in parts["protocol"]:
+        raise ValueError(f"setting: expected a key like 'cifar10-lt-ir100-exp-paper' (a protocol without "
+                         f"overrides), got {setting!r}")
     seeds: dict[str, set[int]] = {}
-    for run in runs:
-        if run["setting"] == setting and entry_name(run) == run["method"]:
-            seeds.setdefault(run["method"], set()).add(int(run["seed"]))
+    for run in default_runs(runs, setting):
+        seeds.setdefault(run["method"], set()).add(int(run["seed"]))
+    if not seeds:
+        raise ValueError(f"runs: none of the default variant on {DEFAULT_SOURCE} for {setting!r}")
     methods = [method if seeds[method] == {0} else f"{method}:{','.join(map(str, sorted(seeds[method])))}"
                for method in method_order(seeds)]
     profile = [] if parts["profile"] == "exp" else ["--profile", parts["profile"]]
@@ -51,19 +60,18 @@ def reproduce_command(setting: str, runs: list[dict[str, Any]]) -> str:
                      "--protocol", parts["protocol"], "--device cpu --results-dir benchmarks/results"])
 
 
-def standard_headline(summary: dict, runs: list[dict[str, Any]], state: dict[str, Any],
+def standard_headline(runs: list[dict[str, Any]], setting: str,
                       recommendations: dict[str, dict[str, Any]]) -> str | None:
-    """The headline (see the module docstring), or ``None`` until the seed-0 set is in."""
-    setting = state["setting"]
-    if not seed0_set_in(state) or setting not in summary:
+    """The headline (see the module docstring), or ``None`` until seed 0 of every
+    :data:`SEED0_METHODS` method is among ``setting``'s :func:`default_runs`."""
+    shown = default_runs(runs, setting)
+    if not all(any(run["method"] == method and run["seed"] == 0 for run in shown) for method in SEED0_METHODS):
         return None
-    default = {name: entry for name, entry in summary[setting].items() if not split_name(name)[1]}
-    setting_runs = [run for run in runs if run["setting"] == setting and entry_name(run) == run["method"]]
     recipe = recommendations.get(setting, {}).get("recommended")
     return "\n\n".join([
         f"**Standard protocol** (`{setting}`), the default variant (CPU, float32), top-1 of the last epoch: "
-        + describe_setting(setting_runs) + " " + machine_line(setting_runs) + ".",
-        markdown_table(default, recommended=recipe, floor=target_floor(setting)),
+        + describe_setting(shown) + " " + machine_line(shown) + ".",
+        markdown_table(summarize(shown)[setting], recommended=recipe, floor=target_floor(setting)),
         "Every row of this table, from the repository root (a finished run is skipped, an unfinished "
-        f"one resumes):\n\n```bash\n{reproduce_command(setting, setting_runs)}\n```",
+        f"one resumes):\n\n```bash\n{reproduce_command(setting, shown)}\n```",
     ])

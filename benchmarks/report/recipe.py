@@ -24,7 +24,7 @@ from typing import Any
 from benchmarks.results_io import RESULTS_DIR, write_json
 from benchmarks.summary import load_runs, read_json, variant
 
-__all__ = ["FILE_NAME", "RECIPE_CANDIDATES", "RULE", "TARGET_MARGIN", "TARGET_REFERENCE", "TARGET_TOP1",
+__all__ = ["FILE_NAME", "RECIPE_CANDIDATES", "RULE", "TARGET_MARGIN", "TARGET_REFERENCE", "TARGET_SEEDS", "TARGET_TOP1",
            "choose_recipe", "read_recommendations", "recommended_recipe"]
 
 FILE_NAME = "recommendation.json"
@@ -37,6 +37,9 @@ RULE = (f"highest seed-0 top-1 among the MMT recipes ({', '.join(RECIPE_CANDIDAT
 
 #: The margin (top-1 points) by which the recommended recipe should beat :data:`TARGET_REFERENCE`.
 TARGET_MARGIN = 2.0
+
+#: The seeds each side of the target's comparison needs before it can be met or missed.
+TARGET_SEEDS = 3
 
 #: The method the recipe must beat: logit adjustment, the loss-side fix that beats every published
 #: mixing method on the short schedules (the best method without MMT where a variant has no ``la``).

@@ -24,7 +24,7 @@ from benchmarks.report.names import (
     parse_setting,
     split_name,
 )
-from benchmarks.report.recipe import TARGET_MARGIN, TARGET_REFERENCE, TARGET_TOP1
+from benchmarks.report.recipe import TARGET_MARGIN, TARGET_REFERENCE, TARGET_SEEDS, TARGET_TOP1
 from benchmarks.report.stats import difference, format_cell, format_stats, mean_std, values
 from benchmarks.report.words import named_configs
 from benchmarks.summary import METRICS
@@ -85,16 +85,19 @@ def _gain_words(gain: tuple[float, float | None]) -> str:
 def _target(group: dict[str, dict[str, list]], variant: str, recommended: str | None,
             floor: float | None = None) -> str | None:
     """Whether one variant's recommended recipe meets the target: :data:`TARGET_MARGIN` points above
-    :data:`TARGET_REFERENCE` (difference of means less its standard error) and, where the protocol
-    has a ``floor``, a mean top-1 of at least that. The best method without MMT with 3 or more
-    seeds is named beside it when it is another."""
+    :data:`TARGET_REFERENCE` (difference of means less its standard error, with at least
+    :data:`TARGET_SEEDS` seeds on each side; fewer settle nothing) and, where the protocol has a
+    ``floor``, a mean top-1 of at least that. The best method without MMT with
+    :data:`TARGET_SEEDS` or more seeds is named beside it when it is another."""
     reference = TARGET_REFERENCE if TARGET_REFERENCE in group else best_alternative(group)
     if recommended not in group or reference is None:
         return None
     gain = difference(group[recommended], group[reference])
     if gain is None:
         return None
-    verdict = _verdict(gain)
+    seeds = len(values(group[recommended]["top1"])), len(values(group[reference]["top1"]))
+    verdict = _verdict(gain) if min(seeds) >= TARGET_SEEDS else (
+        f"not settled by {seeds[0]} vs {seeds[1]} seeds (it asks {TARGET_SEEDS} each)")
     top1 = float(np.mean(values(group[recommended]["top1"])))
     if floor is not None and top1 < floor:
         verdict = "not met"
@@ -104,11 +107,11 @@ def _target(group: dict[str, dict[str, list]], variant: str, recommended: str | 
             f"{TARGET_MARGIN:g} points above {named} (`{join_name(reference, variant)}`)"
             + (f" and at least {floor:g} top-1" if floor is not None else "")
             + f": {verdict} ({_gain_words(gain)}" + (f"; top-1 {top1:.2f}" if floor is not None else "") + ").")
-    settled = {name: entry for name, entry in group.items() if len(values(entry["top1"])) >= 3}
+    settled = {name: entry for name, entry in group.items() if len(values(entry["top1"])) >= TARGET_SEEDS}
     strongest = best_alternative(settled)
     if strongest not in (None, reference) and (other := difference(group[recommended], group[strongest])):
-        line += (f" Against `{join_name(strongest, variant)}`, the best method without MMT with 3 or more seeds: "
-                 f"{_gain_words(other)}.")
+        line += (f" Against `{join_name(strongest, variant)}`, the best method without MMT with {TARGET_SEEDS} "
+                 f"or more seeds: {_gain_words(other)}.")
     return line
 
 
