@@ -187,11 +187,11 @@ def _recipes(summary: dict, settings: list[str], recommendations: dict[str, dict
 
 
 def _summary_block(summary: dict, runs: list[dict[str, Any]], settings: list[str],
-                   recommendations: dict[str, dict[str, Any]], state: dict[str, Any], source: str) -> str:
-    """The standard protocol's headline once its seed-0 set is in, the summary table(s), their
-    source (``source``, the link to ``summary.json``), each recommended recipe and its target,
-    and the standard protocol's state."""
-    headline = standard_headline(runs, state["setting"], recommendations) if state["setting"] in settings else None
+                   recommendations: dict[str, dict[str, Any]], state: dict[str, Any], headline: str | None,
+                   source: str) -> str:
+    """The standard protocol's ``headline`` (:func:`standard_headline`, ``None`` until its seed-0
+    set is in), the summary table(s), their source (``source``, the link to ``summary.json``),
+    each recommended recipe and its target, and the standard protocol's state."""
     # The headline carries its setting's recipe and target: the lines below leave that setting out.
     recipes = _recipes(summary, [setting for setting in settings if not (headline and setting == state["setting"])],
                        recommendations)
@@ -221,10 +221,11 @@ def render(results_dir: Path = RESULTS_DIR, *, settings: list[str] | None = None
     recommendations = read_recommendations(results_dir)
     plots, summary_plots = _make_plots(results_dir, summary, runs, settings, recommendations) if make_plots else ({}, [])
     state = standard_state(results_dir)
+    headline = standard_headline(runs, state["setting"], recommendations) if state["setting"] in settings else None
     published = read_published(results_dir)
     costs = cost_report(results_dir, heading="##")
     throughput = throughput_report(results_dir)
-    summary_text = _summary_block(summary, runs, settings, recommendations, state, "summary.json")
+    summary_text = _summary_block(summary, runs, settings, recommendations, state, headline, "summary.json")
 
     report = ("## Summary across settings\n\n" + summary_text + "\n" + SUMMARY_END + "\n\n"
               + (_links(summary_plots, results_dir) + "\n\n" if summary_plots else "")
@@ -239,7 +240,7 @@ def render(results_dir: Path = RESULTS_DIR, *, settings: list[str] | None = None
         link_base = readme.resolve().parent
         results_md = Path(os.path.relpath(results_dir / "results.md", link_base)).as_posix()
         summary_json = Path(os.path.relpath(results_dir / "summary.json", link_base)).as_posix()
-        summary_text = _summary_block(summary, runs, settings, recommendations, state, summary_json)
+        summary_text = _summary_block(summary, runs, settings, recommendations, state, headline, summary_json)
         replace_readme_section(readme, summary_text + f"\nEvery setting's table (spread, shot groups, the "
                                f"`mmt-<options>` ablations, links to the run files), the plots, the costs, the "
                                f"transform throughput and the published reference points: [{results_md}]({results_md}).\n")

@@ -21,7 +21,7 @@ from benchmarks.data import DEFAULT_NPZ
 from benchmarks.report.names import method_order, parse_setting
 from benchmarks.report.progress import SEED0_METHODS
 from benchmarks.report.tables import describe_setting, machine_line, markdown_table, target_floor
-from benchmarks.summary import entry_name, summarize
+from benchmarks.summary import summarize, variant
 
 __all__ = ["DEFAULT_SOURCE", "default_runs", "reproduce_command", "standard_headline"]
 
@@ -32,7 +32,7 @@ DEFAULT_SOURCE = f"npz:{DEFAULT_NPZ.name}"
 def default_runs(runs: list[dict[str, Any]], setting: str) -> list[dict[str, Any]]:
     """``setting``'s runs of the default variant (:func:`benchmarks.summary.variant`) on :data:`DEFAULT_SOURCE`:
     the runs one runner command without data or variant options makes."""
-    return [run for run in runs if run["setting"] == setting and entry_name(run) == run["method"]
+    return [run for run in runs if run["setting"] == setting and not variant(run)
             and run["dataset"].get("source") == DEFAULT_SOURCE]
 
 
