@@ -32,10 +32,14 @@ from typing import Any
 
 from benchmarks.results_io import RESULTS_DIR, write_json
 
-__all__ = ["METRICS", "entry_name", "load_runs", "read_json", "run_problem", "run_seconds", "summarize",
+__all__ = ["DEFAULT_SOURCES", "METRICS", "entry_name", "load_runs", "read_json", "run_problem", "run_seconds", "summarize",
            "update_summary", "variant"]
 
 METRICS = ("top1", "many", "medium", "few")
+
+#: The data sources of the default variant (``run["dataset"]["source"]``): the CIFAR-10 file the
+#: runner loads without a data option, and scikit-learn's digits (the only source of that dataset).
+DEFAULT_SOURCES = ("npz:cifar10.npz", "sklearn")
 
 #: What the summary and the report read from a run file: top-level fields and metrics.
 _RUN_FIELDS = ("setting", "method", "seed", "metrics", "timing", "dataset", "protocol", "machine", "method_config")
@@ -111,10 +115,12 @@ def load_runs(results_dir: str | Path = RESULTS_DIR, *, include_loader: bool = F
 
 
 def variant(run: dict[str, Any]) -> str:
-    """The run's non-default settings (``"bf16, cuda"``), ``""`` for the default CPU run.
+    """The run's non-default settings (``"bf16, cuda"``), ``""`` for the default CPU run on the
+    default data (:data:`DEFAULT_SOURCES`).
 
     Runs of one method that differ in these are different entries of the summary
-    (``"mmt [bf16, cuda]"``), never seeds of the same one.
+    (``"mmt [bf16, cuda]"``, ``"la [torchvision]"``), never seeds of the same one: another copy
+    of CIFAR-10 (the original files against the JPEG-decoded ``.npz``) is another variant.
     """
     config = run.get("config", {})
     parts = []
@@ -131,6 +137,9 @@ def variant(run: dict[str, Any]) -> str:
     device = run.get("machine", {}).get("device", "cpu")
     if device != "cpu":
         parts.append(device)
+    source = run.get("dataset", {}).get("source")
+    if source is not None and source not in DEFAULT_SOURCES:
+        parts.append(source)
     return ", ".join(parts)
 
 

@@ -50,6 +50,8 @@ def make_run(setting: str, method: str, seed: int, top1: float, *, amp: str = "n
 def write_run(results_dir: Path, run: dict) -> Path:
     suffix = "".join(f"-{part}" for part in (run["config"]["amp"], run["machine"]["device"])
                      if part not in ("none", "cpu"))
+    if run["dataset"]["source"] != "npz:cifar10.npz":
+        suffix += "-" + run["dataset"]["source"].replace(":", "-")
     path = results_dir / "runs" / run["setting"] / f"{run['method']}-seed{run['seed']}{suffix}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(run))
@@ -60,6 +62,10 @@ def write_runs(results_dir: Path, setting: str, top1s: dict[str, list[float]], *
     for method, values in top1s.items():
         for seed, top1 in enumerate(values):
             write_run(results_dir, make_run(setting, method, seed, top1, **options))
+
+
+def _with_source(run: dict, source: str) -> dict:
+    return {**run, "dataset": {**run["dataset"], "source": source}}
 
 
 # -- a corrupt result file ------------------------------------------------------------------------
@@ -223,10 +229,22 @@ def test_each_setting_shows_its_own_recommended_recipe(tmp_path):
     assert "Recommended recipe: `mmt+la`" in quick_section and "quick rule" in quick_section
 
 
+def test_runs_on_another_copy_of_the_data_are_their_own_variant_never_seeds_of_the_default_one(tmp_path):
+    write_runs(tmp_path, PAPER, {"la": [72.0]})
+    write_run(tmp_path, _with_source(make_run(PAPER, "la", 1, 76.0), "torchvision"))
+    write_run(tmp_path, _with_source(make_run(PAPER, "la", 2, 75.0, **BF16_CUDA), "npz:cifar10-png.npz"))
+    summary = update_summary(tmp_path)[PAPER]
+    assert summary["la"]["top1"] == [72.0]
+    assert summary["la [torchvision]"]["top1"] == [76.0]
+    assert summary["la [bf16, cuda, npz:cifar10-png.npz]"]["top1"] == [75.0]
+    assert [run["seed"] for run in headline.default_runs(load_runs(tmp_path), PAPER)] == [0]
+
+
 def test_the_recipe_is_not_chosen_before_all_three_seed0_results_exist(tmp_path):
     write_runs(tmp_path, PAPER, {"mmt": [70.0], "mmt+la": [71.0]})
     write_run(tmp_path, make_run(PAPER, "mmt+drw", 0, 72.0, **BF16_CUDA))  # another variant does not count
     write_run(tmp_path, make_run(PAPER, "mmt+drw", 1, 72.0))  # nor does seed 1
+    write_run(tmp_path, _with_source(make_run(PAPER, "mmt+drw", 0, 72.0), "torchvision"))  # nor other data
     with pytest.raises(ValueError, match="no seed-0 result yet for mmt\\+drw"):
         recipe.choose_recipe(PAPER, tmp_path)
     assert not (tmp_path / "recommendation.json").exists()

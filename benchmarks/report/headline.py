@@ -17,23 +17,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.data import DEFAULT_NPZ
 from benchmarks.report.names import method_order, parse_setting
 from benchmarks.report.progress import SEED0_METHODS
 from benchmarks.report.tables import describe_setting, machine_line, markdown_table, target_floor
 from benchmarks.summary import summarize, variant
 
-__all__ = ["DEFAULT_SOURCE", "default_runs", "reproduce_command", "standard_headline"]
-
-#: The data source of the runs the headline shows: the CIFAR-10 file the runner loads by default.
-DEFAULT_SOURCE = f"npz:{DEFAULT_NPZ.name}"
-
+__all__ = ["default_runs", "reproduce_command", "standard_headline"]
 
 def default_runs(runs: list[dict[str, Any]], setting: str) -> list[dict[str, Any]]:
-    """``setting``'s runs of the default variant (:func:`benchmarks.summary.variant`) on :data:`DEFAULT_SOURCE`:
-    the runs one runner command without data or variant options makes."""
-    return [run for run in runs if run["setting"] == setting and not variant(run)
-            and run["dataset"].get("source") == DEFAULT_SOURCE]
+    """``setting``'s runs of the default variant (:func:`benchmarks.summary.variant`: CPU, float32,
+    the default data): the runs one runner command without data or variant options makes."""
+    return [run for run in runs if run["setting"] == setting and not variant(run)]
 
 
 def reproduce_command(setting: str, runs: list[dict[str, Any]]) -> str:
@@ -51,7 +45,7 @@ def reproduce_command(setting: str, runs: list[dict[str, Any]]) -> str:
     for run in default_runs(runs, setting):
         seeds.setdefault(run["method"], set()).add(int(run["seed"]))
     if not seeds:
-        raise ValueError(f"runs: none of the default variant on {DEFAULT_SOURCE} for {setting!r}")
+        raise ValueError(f"runs: none of the default variant for {setting!r}")
     methods = [method if seeds[method] == {0} else f"{method}:{','.join(map(str, sorted(seeds[method])))}"
                for method in method_order(seeds)]
     profile = [] if parts["profile"] == "exp" else ["--profile", parts["profile"]]
