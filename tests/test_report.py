@@ -198,6 +198,20 @@ def test_the_quick_against_standard_plot_is_written_only_when_both_protocols_hav
     assert plot.stat().st_size > 0 and f"({plot.relative_to(tmp_path).as_posix()})" in report
 
 
+def test_the_quick_against_standard_labels_never_overlap_and_a_lone_point_keeps_its_label_beside_it():
+    close = {name: (64.0 + 0.2 * index, 73.0 - 0.1 * index, 0.3) for index, name in
+             enumerate(["la", "drw", "mmt", "mmt+la", "mmt+drw", "rs"])}
+    points = {**close, "ce": (49.0, 65.5, 1.0)}
+    span = 30.0
+    spots = plots._label_positions(points, span)
+    assert set(spots) == set(points)
+    assert spots["ce"] == plots._beside(points["ce"], span) == (49.0 + 1.0 + 0.015 * span, 65.5)
+    for first, (x1, y1) in spots.items():
+        for second, (x2, y2) in spots.items():
+            if first < second:  # text boxes 0.16 x 0.03 of the span apart in one direction at least
+                assert abs(x1 - x2) >= 0.16 * span or abs(y1 - y2) >= 0.03 * span - 1e-9, (first, second)
+
+
 def test_methods_are_ordered_baselines_alternatives_compositions_options_then_variants():
     shuffled = ["mmt-mixup-p1", "la [bf16]", "mmt+la", "rs", "mmt", "ce", "cmo-window", "mmt+drw", "ce [bf16]"]
     assert names.method_order(shuffled) == ["ce", "mmt", "rs", "cmo-window", "mmt+drw", "mmt+la", "mmt-mixup-p1",

@@ -146,6 +146,30 @@ def matched_methods(quick: dict[str, dict[str, list]], standard: dict[str, dict[
             if name in standard and values(quick[name]["top1"]) and values(standard[name]["top1"])]
 
 
+#: Marker shapes cycled with the colours, so that points of near-equal colour stay apart.
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+
+
+def _beside(point: tuple[float, float, float], span: float) -> tuple[float, float]:
+    """Where the label of a point ``(x, y, x_sd)`` goes when nothing is in the way: right of its error bar."""
+    return point[0] + point[2] + 0.015 * span, point[1]
+
+
+def _label_positions(points: dict[str, tuple[float, float, float]], span: float) -> dict[str, tuple[float, float]]:
+    """A label position (data coordinates) for each point ``(x, y, x_sd)``: right of it, or the
+    nearest step above or below that overlaps no label placed before it (top to bottom);
+    ``span`` is the axes' range."""
+    height, width = 0.03 * span, 0.16 * span
+    placed: dict[str, tuple[float, float]] = {}
+    for name in sorted(points, key=lambda name: (-points[name][1], points[name][0])):
+        x, y = _beside(points[name], span)
+        steps = (0, *(sign * step for step in range(1, len(points) + 1) for sign in (-1, 1)))
+        placed[name] = next((x, y + step * height) for step in steps
+                            if not any(abs(x - other_x) < width and abs(y + step * height - other_y) < height
+                                       for other_x, other_y in placed.values()))
+    return placed
+
+
 def plot_quick_vs_standard(quick: dict[str, dict[str, list]], standard: dict[str, dict[str, list]], path: Path,
                            *, title: str = "", labels: tuple[str, str] = ("quick", "paper")) -> Path | None:
     """Each method's top-1 on the quick protocol (x) against the standard one (y), mean ± sd.
@@ -162,14 +186,17 @@ def plot_quick_vs_standard(quick: dict[str, dict[str, list]], standard: dict[str
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(6.4, 5.0))
-    points = []
-    for name in matched:
-        (x, x_sd), (y, y_sd) = mean_std(quick[name]["top1"]), mean_std(standard[name]["top1"])
-        axes.errorbar(x, y, xerr=x_sd, yerr=y_sd, marker="o", capsize=2.5, linestyle="none",
-                      label=f"{name} (seeds: {len(values(quick[name]['top1']))}, {len(values(standard[name]['top1']))})")
-        axes.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
-        points += [x, y]
+    stats = {name: (mean_std(quick[name]["top1"]), mean_std(standard[name]["top1"])) for name in matched}
+    points = [value for (x, _), (y, _) in stats.values() for value in (x, y)]
     low, high = min(points) - 2, max(points) + 2
+    spots = _label_positions({name: (x, y, x_sd) for name, ((x, x_sd), (y, _)) in stats.items()}, high - low)
+    for index, (name, ((x, x_sd), (y, y_sd))) in enumerate(stats.items()):
+        axes.errorbar(x, y, xerr=x_sd, yerr=y_sd, marker=_MARKERS[index % len(_MARKERS)], capsize=2.5,
+                      linestyle="none",
+                      label=f"{name} (seeds: {len(values(quick[name]['top1']))}, {len(values(standard[name]['top1']))})")
+        axes.annotate(name, (x, y), xytext=spots[name], fontsize=7, va="center",
+                      arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5}
+                      if spots[name] != _beside((x, y, x_sd), high - low) else None)
     axes.plot([low, high], [low, high], color="grey", linewidth=0.8, linestyle="--", label="same top-1")
     axes.set_xlim(low, high)
     axes.set_ylim(low, high)
