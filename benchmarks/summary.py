@@ -37,9 +37,12 @@ __all__ = ["DEFAULT_SOURCES", "METRICS", "entry_name", "load_runs", "read_json",
 
 METRICS = ("top1", "many", "medium", "few")
 
-#: The data sources of the default variant (``run["dataset"]["source"]``): the CIFAR-10 file the
-#: runner loads without a data option, and scikit-learn's digits (the only source of that dataset).
-DEFAULT_SOURCES = ("npz:cifar10.npz", "sklearn")
+#: The data source of each dataset's default variant (``run["dataset"]["source"]``): the CIFAR-10
+#: file the runner loads without a data option, torchvision's CIFAR-100 (its only source) and
+#: scikit-learn's digits. An ``imagefolder`` run always names its folder, since the setting key
+#: does not: two folders' runs are never seeds of one entry.
+DEFAULT_SOURCES = {"cifar10": "npz:cifar10.npz", "cifar100": "torchvision:cifar100",
+                   "digits": "sklearn.datasets.load_digits"}
 
 #: What the summary and the report read from a run file: top-level fields and metrics.
 _RUN_FIELDS = ("setting", "method", "seed", "metrics", "timing", "dataset", "protocol", "machine", "method_config")
@@ -115,11 +118,11 @@ def load_runs(results_dir: str | Path = RESULTS_DIR, *, include_loader: bool = F
 
 
 def variant(run: dict[str, Any]) -> str:
-    """The run's non-default settings (``"bf16, cuda"``), ``""`` for the default CPU run on the
-    default data (:data:`DEFAULT_SOURCES`).
+    """The run's non-default settings (``"bf16, cuda"``), ``""`` for the default CPU run on its
+    dataset's default data (:data:`DEFAULT_SOURCES`).
 
     Runs of one method that differ in these are different entries of the summary
-    (``"mmt [bf16, cuda]"``, ``"la [torchvision]"``), never seeds of the same one: another copy
+    (``"mmt [bf16, cuda]"``, ``"la [torchvision:cifar10]"``), never seeds of the same one: another copy
     of CIFAR-10 (the original files against the JPEG-decoded ``.npz``) is another variant.
     """
     config = run.get("config", {})
@@ -137,8 +140,9 @@ def variant(run: dict[str, Any]) -> str:
     device = run.get("machine", {}).get("device", "cpu")
     if device != "cpu":
         parts.append(device)
-    source = run.get("dataset", {}).get("source")
-    if source is not None and source not in DEFAULT_SOURCES:
+    dataset = run.get("dataset", {})
+    source = dataset.get("source")
+    if source is not None and source != DEFAULT_SOURCES.get(dataset.get("name")):
         parts.append(source)
     return ", ".join(parts)
 

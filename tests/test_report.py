@@ -18,7 +18,7 @@ from benchmarks.methods import parse_method
 from benchmarks.report import headline, names, plots, progress, published, recipe, tables
 from benchmarks.results_io import RESULTS_DIR
 from benchmarks.sampler_distribution import find_distribution, measure
-from benchmarks.summary import load_runs, update_summary
+from benchmarks.summary import load_runs, update_summary, variant
 
 QUICK_100 = "cifar10-lt-ir100-exp-quick"
 QUICK_10 = "cifar10-lt-ir10-exp-quick"
@@ -245,20 +245,32 @@ def test_each_setting_shows_its_own_recommended_recipe(tmp_path):
 
 def test_runs_on_another_copy_of_the_data_are_their_own_variant_never_seeds_of_the_default_one(tmp_path):
     write_runs(tmp_path, PAPER, {"la": [72.0]})
-    write_run(tmp_path, _with_source(make_run(PAPER, "la", 1, 76.0), "torchvision"))
+    write_run(tmp_path, _with_source(make_run(PAPER, "la", 1, 76.0), "torchvision:cifar10"))
     write_run(tmp_path, _with_source(make_run(PAPER, "la", 2, 75.0, **BF16_CUDA), "npz:cifar10-png.npz"))
     summary = update_summary(tmp_path)[PAPER]
     assert summary["la"]["top1"] == [72.0]
-    assert summary["la [torchvision]"]["top1"] == [76.0]
+    assert summary["la [torchvision:cifar10]"]["top1"] == [76.0]
     assert summary["la [bf16, cuda, npz:cifar10-png.npz]"]["top1"] == [75.0]
     assert [run["seed"] for run in headline.default_runs(load_runs(tmp_path), PAPER)] == [0]
+    cifar100 = {**make_run(PAPER, "la", 0, 40.0), "dataset": {"name": "cifar100", "source": "torchvision:cifar100"}}
+    folder = {**make_run(PAPER, "la", 0, 40.0), "dataset": {"name": "pets", "source": "imagefolder:pets"}}
+    assert variant(cifar100) == "" and variant(folder) == "imagefolder:pets"  # its only source; its folder
+
+
+def test_the_default_sources_are_what_the_loaders_record():
+    from benchmarks.data import DEFAULT_NPZ, load_digits
+    from benchmarks.summary import DEFAULT_SOURCES
+
+    digits = load_digits()
+    assert DEFAULT_SOURCES[digits.name] == digits.source
+    assert DEFAULT_SOURCES["cifar10"] == f"npz:{DEFAULT_NPZ.name}"
 
 
 def test_the_recipe_is_not_chosen_before_all_three_seed0_results_exist(tmp_path):
     write_runs(tmp_path, PAPER, {"mmt": [70.0], "mmt+la": [71.0]})
     write_run(tmp_path, make_run(PAPER, "mmt+drw", 0, 72.0, **BF16_CUDA))  # another variant does not count
     write_run(tmp_path, make_run(PAPER, "mmt+drw", 1, 72.0))  # nor does seed 1
-    write_run(tmp_path, _with_source(make_run(PAPER, "mmt+drw", 0, 72.0), "torchvision"))  # nor other data
+    write_run(tmp_path, _with_source(make_run(PAPER, "mmt+drw", 0, 72.0), "torchvision:cifar10"))  # nor other data
     with pytest.raises(ValueError, match="no seed-0 result yet for mmt\\+drw"):
         recipe.choose_recipe(PAPER, tmp_path)
     assert not (tmp_path / "recommendation.json").exists()
@@ -487,7 +499,7 @@ def test_the_reproducing_command_names_each_methods_own_seeds_and_the_runner_pla
         headline.reproduce_command("not-a-setting", runs)
     with pytest.raises(ValueError, match="a protocol without overrides"):
         headline.reproduce_command(PAPER + "+epochs=1", runs)
-    torchvision = {**make_run(PAPER, "rs", 0, 60.0), "dataset": {"source": "torchvision"}}
+    torchvision = _with_source(make_run(PAPER, "rs", 0, 60.0), "torchvision:cifar10")
     with pytest.raises(ValueError, match="runs: none of the default variant"):
         headline.reproduce_command(PAPER, [torchvision])
     assert " rs" not in headline.reproduce_command(PAPER, [*runs, torchvision])  # another data source
