@@ -81,6 +81,10 @@ def run_problem(run: Any) -> str | None:
         wrong.append(f"config (an object, got {got(run['config'])})")
     if isinstance(run["seed"], bool) or not isinstance(run["seed"], int):
         wrong.append(f"seed (an integer, got {got(run['seed'])})")
+    source = run["dataset"].get("source") if isinstance(run["dataset"], dict) else None
+    if source is not None and (not isinstance(source, str) or "/" in source or "\\" in source):
+        return (f"dataset.source is a machine path ({got(source)}...), as files written before 0.2 have it: "
+                "run `python -m benchmarks.migrate_results` to name the data by its file")
     for metric in METRICS:
         value = run["metrics"][metric]
         if not (_is_accuracy(value) or (metric != "top1" and value is None)):
@@ -122,8 +126,10 @@ def variant(run: dict[str, Any]) -> str:
     dataset's default data (:data:`DEFAULT_SOURCES`).
 
     Runs of one method that differ in these are different entries of the summary
-    (``"mmt [bf16, cuda]"``, ``"la [torchvision:cifar10]"``), never seeds of the same one: another copy
-    of CIFAR-10 (the original files against the JPEG-decoded ``.npz``) is another variant.
+    (``"mmt [bf16, cuda]"``, ``"la [torchvision:cifar10]"``), never seeds of the same one: another
+    source of CIFAR-10 (torchvision's download of the original files, an ``.npz`` of another file
+    name) is another variant. Sources are told apart by name: a different file that is also
+    called ``cifar10.npz`` is not (its result files record its content digest).
     """
     config = run.get("config", {})
     parts = []

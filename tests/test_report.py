@@ -208,8 +208,15 @@ def test_the_quick_against_standard_labels_never_overlap_and_a_lone_point_keeps_
     assert spots["ce"] == plots._beside(points["ce"], span) == (49.0 + 1.0 + 0.015 * span, 65.5)
     for first, (x1, y1) in spots.items():
         for second, (x2, y2) in spots.items():
-            if first < second:  # text boxes 0.16 x 0.03 of the span apart in one direction at least
-                assert abs(x1 - x2) >= 0.16 * span or abs(y1 - y2) >= 0.03 * span - 1e-9, (first, second)
+            if first < second:  # text boxes (left end, width, 0.03 of the span high) apart one way at least
+                apart_x = x1 + plots._label_width(first, span) <= x2 or x2 + plots._label_width(second, span) <= x1
+                assert apart_x or abs(y1 - y2) >= 0.03 * span - 1e-6, (first, second)
+    # Equal points take the nearest free lines: 0, -1, +1, -2, ... label heights from the point.
+    same = plots._label_positions({f"m{index}": (60.0, 70.0, 0.0) for index in range(5)}, span)
+    lines = sorted(round((y - 70.0) / (0.03 * span)) for _, y in same.values())
+    assert lines == [-2, -1, 0, 1, 2]
+    long = plots._label_positions({"mmt-mixup-p1-per-batch-inverse": (60.0, 70.0, 0.0), "la": (66.0, 70.0, 0.0)}, span)
+    assert long["la"][1] != 70.0  # 6 points right is inside the long label's width, so it moves
 
 
 def test_methods_are_ordered_baselines_alternatives_compositions_options_then_variants():
@@ -255,6 +262,18 @@ def test_runs_on_another_copy_of_the_data_are_their_own_variant_never_seeds_of_t
     cifar100 = {**make_run(PAPER, "la", 0, 40.0), "dataset": {"name": "cifar100", "source": "torchvision:cifar100"}}
     folder = {**make_run(PAPER, "la", 0, 40.0), "dataset": {"name": "pets", "source": "imagefolder:pets"}}
     assert variant(cifar100) == "" and variant(folder) == "imagefolder:pets"  # its only source; its folder
+    other = _with_source(make_run(PAPER, "ce", 0, 60.0), "torchvision:cifar10")
+    assert "cifar10 (npz:cifar10.npz)" in tables.describe_setting([other, make_run(PAPER, "ce", 0, 60.0)])
+
+
+def test_a_result_with_a_machine_path_as_its_data_source_is_named_with_the_command_that_fixes_it(tmp_path, capsys):
+    write_runs(tmp_path, PAPER, {"la": [72.0]})
+    old = tmp_path / "runs" / PAPER / "la-seed1.json"
+    old.write_text(json.dumps(_with_source(make_run(PAPER, "la", 1, 73.0), "/home/someone/data/cifar10.npz")))
+    assert update_summary(tmp_path)[PAPER] == {"la": update_summary(tmp_path)[PAPER]["la"]}  # no path entry
+    assert update_summary(tmp_path)[PAPER]["la"]["top1"] == [72.0]
+    warning = capsys.readouterr().err
+    assert str(old) in warning and "python -m benchmarks.migrate_results" in warning
 
 
 def test_the_default_sources_are_what_the_loaders_record():

@@ -146,7 +146,7 @@ def matched_methods(quick: dict[str, dict[str, list]], standard: dict[str, dict[
             if name in standard and values(quick[name]["top1"]) and values(standard[name]["top1"])]
 
 
-#: Marker shapes cycled with the colours, so that points of near-equal colour stay apart.
+#: Marker shapes, shifted by one every 10 methods so that no two share colour (matplotlib's 10) and shape.
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 
 
@@ -155,19 +155,30 @@ def _beside(point: tuple[float, float, float], span: float) -> tuple[float, floa
     return point[0] + point[2] + 0.015 * span, point[1]
 
 
+def _label_width(name: str, span: float) -> float:
+    """About how wide (data units) a 7-point label is on the plot's 5-inch axes."""
+    return max(0.16, 0.011 * len(name)) * span
+
+
 def _label_positions(points: dict[str, tuple[float, float, float]], span: float) -> dict[str, tuple[float, float]]:
-    """A label position (data coordinates) for each point ``(x, y, x_sd)``: right of it, or the
-    nearest step above or below that overlaps no label placed before it (top to bottom);
-    ``span`` is the axes' range."""
-    height, width = 0.03 * span, 0.16 * span
-    placed: dict[str, tuple[float, float]] = {}
+    """A label position (data coordinates, the text's left end) for each point ``(x, y, x_sd)``:
+    right of it, or the nearest line above or below that overlaps no label placed before it (top
+    to bottom); ``span`` is the axes' range."""
+    height = 0.03 * span
+    placed: list[tuple[float, float, float]] = []  # x, y, width
+
+    def free(x: float, y: float, width: float) -> bool:
+        return all(x + width <= other_x or other_x + other_width <= x or abs(y - other_y) >= height - 1e-9 * span
+                   for other_x, other_y, other_width in placed)
+
+    spots = {}
     for name in sorted(points, key=lambda name: (-points[name][1], points[name][0])):
         x, y = _beside(points[name], span)
+        width = _label_width(name, span)
         steps = (0, *(sign * step for step in range(1, len(points) + 1) for sign in (-1, 1)))
-        placed[name] = next((x, y + step * height) for step in steps
-                            if not any(abs(x - other_x) < width and abs(y + step * height - other_y) < height
-                                       for other_x, other_y in placed.values()))
-    return placed
+        spots[name] = next((x, y + step * height) for step in steps if free(x, y + step * height, width))
+        placed.append((*spots[name], width))
+    return spots
 
 
 def plot_quick_vs_standard(quick: dict[str, dict[str, list]], standard: dict[str, dict[str, list]], path: Path,
@@ -191,7 +202,7 @@ def plot_quick_vs_standard(quick: dict[str, dict[str, list]], standard: dict[str
     low, high = min(points) - 2, max(points) + 2
     spots = _label_positions({name: (x, y, x_sd) for name, ((x, x_sd), (y, _)) in stats.items()}, high - low)
     for index, (name, ((x, x_sd), (y, y_sd))) in enumerate(stats.items()):
-        axes.errorbar(x, y, xerr=x_sd, yerr=y_sd, marker=_MARKERS[index % len(_MARKERS)], capsize=2.5,
+        axes.errorbar(x, y, xerr=x_sd, yerr=y_sd, marker=_MARKERS[(index + index // 10) % len(_MARKERS)], capsize=2.5,
                       linestyle="none",
                       label=f"{name} (seeds: {len(values(quick[name]['top1']))}, {len(values(standard[name]['top1']))})")
         axes.annotate(name, (x, y), xytext=spots[name], fontsize=7, va="center",

@@ -74,8 +74,9 @@ def choose_recipe(setting: str, results_dir: str | Path = RESULTS_DIR, *, git: s
                   now: datetime.datetime | None = None) -> dict[str, Any]:
     """Record the recipe of ``setting`` by :data:`RULE` in ``recommendation.json`` and return it.
 
-    Reads the default variant's seed-0 results (``runs/<setting>/<method>-seed0.json``); the
-    other settings' entries are kept (an old flat file becomes the keyed form).
+    Reads the seed-0 results of the default variant (:func:`benchmarks.summary.variant`: CPU,
+    float32, the dataset's default data) under ``runs/<setting>/``; the other settings' entries
+    are kept (an old flat file becomes the keyed form).
 
     Raises:
         ValueError: when one of :data:`RECIPE_CANDIDATES` has no seed-0 result yet, or when the

@@ -28,6 +28,7 @@ from benchmarks.report.recipe import TARGET_MARGIN, TARGET_REFERENCE, TARGET_SEE
 from benchmarks.report.stats import difference, format_cell, format_stats, mean_std, values
 from benchmarks.report.words import named_configs
 from benchmarks.summary import METRICS
+from benchmarks.summary import variant as run_variant
 
 __all__ = ["best_alternative", "describe_setting", "machine_line", "markdown_report", "markdown_table",
            "recipe_line", "summary_tables", "target_floor", "target_lines"]
@@ -212,7 +213,9 @@ def machine_line(runs: list[dict[str, Any]]) -> str:
 
 
 def describe_setting(runs: list[dict[str, Any]]) -> str:
-    run = runs[0]
+    """The data and the recipe of a setting's runs, read from a run of the default variant
+    (:func:`benchmarks.summary.variant`) where there is one."""
+    run = next((run for run in runs if not run_variant(run)), runs[0])
     protocol = run["protocol"]
     dataset = run["dataset"]
     return (f"{dataset['name']} ({dataset['source']}), {sum(dataset['train_counts'])} training images "
