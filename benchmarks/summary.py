@@ -82,7 +82,9 @@ def run_problem(run: Any) -> str | None:
     if isinstance(run["seed"], bool) or not isinstance(run["seed"], int):
         wrong.append(f"seed (an integer, got {got(run['seed'])})")
     source = run["dataset"].get("source") if isinstance(run["dataset"], dict) else None
-    if source is not None and (not isinstance(source, str) or "/" in source or "\\" in source):
+    if source is not None and not isinstance(source, str):
+        wrong.append(f"dataset.source (a string, got {got(source)})")
+    elif source is not None and ("/" in source or "\\" in source):
         return (f"dataset.source is a machine path ({got(source)}...), as files written before 0.2 have it: "
                 "run `python -m benchmarks.migrate_results` to name the data by its file")
     for metric in METRICS:

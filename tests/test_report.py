@@ -269,11 +269,15 @@ def test_runs_on_another_copy_of_the_data_are_their_own_variant_never_seeds_of_t
 def test_a_result_with_a_machine_path_as_its_data_source_is_named_with_the_command_that_fixes_it(tmp_path, capsys):
     write_runs(tmp_path, PAPER, {"la": [72.0]})
     old = tmp_path / "runs" / PAPER / "la-seed1.json"
-    old.write_text(json.dumps(_with_source(make_run(PAPER, "la", 1, 73.0), "/home/someone/data/cifar10.npz")))
+    machine_path = (tmp_path / "data" / "cifar10.npz").as_posix()  # as a run before 0.2 recorded it
+    old.write_text(json.dumps(_with_source(make_run(PAPER, "la", 1, 73.0), machine_path)))
     assert update_summary(tmp_path)[PAPER] == {"la": update_summary(tmp_path)[PAPER]["la"]}  # no path entry
     assert update_summary(tmp_path)[PAPER]["la"]["top1"] == [72.0]
     warning = capsys.readouterr().err
     assert str(old) in warning and "python -m benchmarks.migrate_results" in warning
+    old.write_text(json.dumps(_with_source(make_run(PAPER, "la", 1, 73.0), 7)))
+    assert update_summary(tmp_path)[PAPER]["la"]["top1"] == [72.0]
+    assert "dataset.source (a string, got 7)" in capsys.readouterr().err
 
 
 def test_the_default_sources_are_what_the_loaders_record():

@@ -24,6 +24,7 @@ from benchmarks.summary import summarize, variant
 
 __all__ = ["default_runs", "reproduce_command", "standard_headline"]
 
+
 def default_runs(runs: list[dict[str, Any]], setting: str) -> list[dict[str, Any]]:
     """``setting``'s runs of the default variant (:func:`benchmarks.summary.variant`: CPU, float32,
     the default data): the runs one runner command without data or variant options makes."""
